@@ -1,0 +1,214 @@
+// Package config holds tfpr's settings: one typed struct, every field a flag
+// with a TFPR_* environment twin. Flags win over the environment so a
+// one-off invocation can override a deployment's defaults.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole of tfpr's configuration.
+type Config struct {
+	Addr                string
+	AppID               int64
+	PrivateKeyFile      string
+	WebhookSecret       string
+	APIURL              string
+	StateBucket         string
+	PlanBucket          string
+	DataDir             string
+	PolicyDir           string
+	TerraformBin        string
+	Parallelism         int
+	ResyncInterval      time.Duration
+	ShutdownGrace       time.Duration
+	RepoAllowlist       []string
+	AllowForkPRs        bool
+	ApproverTeams       []string
+	ApproverUsers       []string
+	ApplyOnDrift        string
+	ImpersonateTemplate string
+	PlanImpersonate     string
+	PlatformProject     string
+	TerraformEnv        []string
+	LogLevel            string
+}
+
+// field describes one setting once, so the flag, its env twin and the help
+// text can never drift apart.
+type field struct {
+	name, env, usage string
+	def              string
+	set              func(string) error
+}
+
+func (c *Config) fields() []field {
+	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
+	list := func(p *[]string) func(string) error {
+		return func(v string) error { *p = splitList(v); return nil }
+	}
+	return []field{
+		{"addr", "TFPR_ADDR", "listen address", ":8080", str(&c.Addr)},
+		{"github-app-id", "TFPR_GITHUB_APP_ID", "GitHub App id (required)", "", func(v string) error {
+			if v == "" {
+				c.AppID = 0
+				return nil
+			}
+			id, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || id <= 0 {
+				return fmt.Errorf("not a positive integer: %q", v)
+			}
+			c.AppID = id
+			return nil
+		}},
+		{"github-private-key-file", "TFPR_GITHUB_PRIVATE_KEY_FILE", "GitHub App private key, PEM (required)", "", str(&c.PrivateKeyFile)},
+		{"github-webhook-secret", "TFPR_GITHUB_WEBHOOK_SECRET", "webhook secret (required; prefer the environment to the flag)", "", str(&c.WebhookSecret)},
+		{"github-api-url", "TFPR_GITHUB_API_URL", "GitHub REST base URL (https://HOST/api/v3/ for GitHub Enterprise Server)", "https://api.github.com/", str(&c.APIURL)},
+		{"state-bucket", "TFPR_STATE_BUCKET", "GCS bucket holding Terraform state (required for plan/apply)", "", str(&c.StateBucket)},
+		{"plan-bucket", "TFPR_PLAN_BUCKET", "GCS bucket for saved plan files (default: the data dir)", "", str(&c.PlanBucket)},
+		{"data-dir", "TFPR_DATA_DIR", "clones, plan files and the embedded store", "./.tfpr", str(&c.DataDir)},
+		{"policy-dir", "TFPR_POLICY_DIR", "directory of Rego policies (default: the embedded policies/)", "", str(&c.PolicyDir)},
+		{"terraform-bin", "TFPR_TERRAFORM_BIN", "terraform or OpenTofu executable", "terraform", str(&c.TerraformBin)},
+		{"parallelism", "TFPR_PARALLELISM", "terraform runs at once (default: 2 x CPU cores)", strconv.Itoa(2 * runtime.NumCPU()), func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return fmt.Errorf("not a positive integer: %q", v)
+			}
+			c.Parallelism = n
+			return nil
+		}},
+		{"resync-interval", "TFPR_RESYNC_INTERVAL", "how often open PRs and the default branch are reconciled", "3m", duration(&c.ResyncInterval)},
+		{"shutdown-grace", "TFPR_SHUTDOWN_GRACE", "how long SIGTERM waits for running applies", "30m", duration(&c.ShutdownGrace)},
+		{"repo-allowlist", "TFPR_REPO_ALLOWLIST", "comma-separated owner/name globs tfpr acts on (empty: all the App is installed on)", "", list(&c.RepoAllowlist)},
+		{"allow-fork-prs", "TFPR_ALLOW_FORK_PRS", "run terraform for PRs from forks (lint always runs)", "false", boolean(&c.AllowForkPRs)},
+		{"approver-teams", "TFPR_APPROVER_TEAMS", "comma-separated org/team slugs allowed to `tfpr approve`", "", list(&c.ApproverTeams)},
+		{"approver-users", "TFPR_APPROVER_USERS", "comma-separated logins allowed to `tfpr approve`", "", list(&c.ApproverUsers)},
+		{"apply-on-drift", "TFPR_APPLY_ON_DRIFT", "when the merge re-plan differs from the reviewed plan: apply or wait", "apply", func(v string) error {
+			if v != "apply" && v != "wait" {
+				return fmt.Errorf("must be apply or wait, got %q", v)
+			}
+			c.ApplyOnDrift = v
+			return nil
+		}},
+		{"impersonate-template", "TFPR_IMPERSONATE_TEMPLATE", "service account each project's terraform runs as; {service} {env} {platform_project} are replaced (empty: the server's own identity)", "", str(&c.ImpersonateTemplate)},
+		{"plan-impersonate-template", "TFPR_PLAN_IMPERSONATE_TEMPLATE", "read-only service account for plans (empty: same as apply)", "", str(&c.PlanImpersonate)},
+		{"platform-project", "TFPR_PLATFORM_PROJECT", "GCP project holding the per-service terraform service accounts", "", str(&c.PlatformProject)},
+		{"terraform-env", "TFPR_TERRAFORM_ENV", "comma-separated extra environment variable names passed through to terraform", "", list(&c.TerraformEnv)},
+		{"log-level", "TFPR_LOG_LEVEL", "debug, info, warn or error", "info", str(&c.LogLevel)},
+	}
+}
+
+func duration(p *time.Duration) func(string) error {
+	return func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("not a positive duration: %q", v)
+		}
+		*p = d
+		return nil
+	}
+}
+
+func boolean(p *bool) func(string) error {
+	return func(v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("not a boolean: %q", v)
+		}
+		*p = b
+		return nil
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Load parses args (without the program and subcommand names) over the
+// environment looked up by getenv. It returns flag.ErrHelp for -h.
+func Load(name string, args []string, getenv func(string) string) (*Config, *flag.FlagSet, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	for _, f := range c.fields() {
+		def := f.def
+		if v := getenv(f.env); v != "" {
+			def = v
+		}
+		if err := f.set(def); err != nil {
+			return nil, fs, fmt.Errorf("%s: %w", f.env, err)
+		}
+		fs.Func(f.name, fmt.Sprintf("%s (env %s, default %q)", f.usage, f.env, f.def), f.set)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, fs, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fs, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, fs, nil
+}
+
+// FromEnv is Load with the process environment.
+func FromEnv(name string, args []string) (*Config, *flag.FlagSet, error) {
+	return Load(name, args, os.Getenv)
+}
+
+// ValidateServer reports every missing or bad setting the server needs at
+// once, so an operator fixes them in one round.
+func (c *Config) ValidateServer() error {
+	var errs []error
+	if c.AppID == 0 {
+		errs = append(errs, errors.New("TFPR_GITHUB_APP_ID is required"))
+	}
+	if c.PrivateKeyFile == "" {
+		errs = append(errs, errors.New("TFPR_GITHUB_PRIVATE_KEY_FILE is required"))
+	}
+	if c.WebhookSecret == "" {
+		errs = append(errs, errors.New("TFPR_GITHUB_WEBHOOK_SECRET is required: tfpr refuses to accept unsigned webhooks"))
+	}
+	if c.StateBucket == "" {
+		errs = append(errs, errors.New("TFPR_STATE_BUCKET is required"))
+	}
+	if !strings.HasSuffix(c.APIURL, "/") {
+		c.APIURL += "/"
+	}
+	for _, g := range c.RepoAllowlist {
+		if _, err := path.Match(g, ""); err != nil {
+			errs = append(errs, fmt.Errorf("TFPR_REPO_ALLOWLIST: bad glob %q: %w", g, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RepoAllowed reports whether tfpr acts on the repository owner/name.
+func (c *Config) RepoAllowed(fullName string) bool {
+	if len(c.RepoAllowlist) == 0 {
+		return true
+	}
+	for _, g := range c.RepoAllowlist {
+		if ok, _ := path.Match(strings.ToLower(g), strings.ToLower(fullName)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// EnterpriseAPI reports whether the API URL points somewhere other than
+// github.com, which go-github needs to know to build upload URLs.
+func (c *Config) EnterpriseAPI() bool {
+	return strings.TrimSuffix(c.APIURL, "/") != "https://api.github.com"
+}

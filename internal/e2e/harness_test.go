@@ -1,0 +1,217 @@
+// Package e2e drives the real tfpr server end to end: signed webhooks from
+// GitHub's documented payloads, a fake GitHub (App JWT, tokens, limits, git
+// over smart HTTP), real git, real OPA, real terraform, and GCS state in
+// fake-gcs-server.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tfpr/tfpr/internal/config"
+	"github.com/tfpr/tfpr/internal/githubtest"
+	"github.com/tfpr/tfpr/internal/server"
+	"github.com/tfpr/tfpr/internal/testenv"
+)
+
+const (
+	owner        = "acme"
+	repoName     = "microservices-terraform"
+	installation = 77
+	bucket       = "acme-tfstate"
+)
+
+// harness is one running tfpr with its fakes.
+type harness struct {
+	t      *testing.T
+	gh     *githubtest.Server
+	repo   *githubtest.Repo
+	gcs    *testenv.GCS
+	url    string
+	secret []byte
+	logDir string // the terraform wrapper's record of every invocation
+	data   string
+	env    map[string]string
+	stop   func()
+}
+
+// start launches tfpr against fresh fakes; extra sets TFPR_* variables.
+func start(t *testing.T, extra map[string]string) *harness {
+	t.Helper()
+	h := &harness{t: t, secret: []byte("webhook-secret-for-tests"), data: t.TempDir(), logDir: t.TempDir()}
+	h.gh = githubtest.New(t, githubtest.Options{})
+	h.repo = h.gh.AddRepo(t, owner, repoName, installation)
+	h.gcs = testenv.FakeGCS(t, bucket)
+	for k, v := range h.gcs.ClientEnv() {
+		t.Setenv(k, v)
+	}
+	h.env = map[string]string{
+		"TFPR_GITHUB_APP_ID":           fmt.Sprint(h.gh.AppID()),
+		"TFPR_GITHUB_PRIVATE_KEY_FILE": h.gh.WritePrivateKey(t, t.TempDir()),
+		"TFPR_GITHUB_WEBHOOK_SECRET":   string(h.secret),
+		"TFPR_GITHUB_API_URL":          h.gh.APIURL(),
+		"TFPR_STATE_BUCKET":            bucket,
+		"TFPR_DATA_DIR":                h.data,
+		"TFPR_TERRAFORM_BIN":           wrapper(t, testenv.Terraform(t), h.logDir),
+		"TFPR_PARALLELISM":             "4",
+		"TFPR_RESYNC_INTERVAL":         "1h",
+	}
+	for k, v := range extra {
+		h.env[k] = v
+	}
+	h.boot()
+	return h
+}
+
+// boot starts (or restarts) the server on the harness's data dir.
+func (h *harness) boot() {
+	t := h.t
+	t.Helper()
+	getenv := func(k string) string {
+		if v, ok := h.env[k]; ok {
+			return v
+		}
+		if v, ok := h.gcs.TerraformEnv()[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}
+	cfg, _, err := config.Load("tfpr server", nil, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg, server.Options{Getenv: getenv, Log: testLogger(t)})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	h.url = "http://" + ln.Addr().String() + "/webhook"
+	h.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server stopped with error: %v", err)
+		}
+	}
+	t.Cleanup(func() {
+		if h.stop != nil {
+			h.stop()
+			h.stop = nil
+		}
+	})
+}
+
+// deliver sends a signed webhook and returns the status code.
+func (h *harness) deliver(event string, body []byte) int {
+	h.t.Helper()
+	return h.gh.Deliver(h.t, h.url, h.secret, event, body).StatusCode
+}
+
+// wrapper writes a terraform stand-in that records each invocation (its
+// directory, arguments and environment) and then runs the real binary.
+func wrapper(t *testing.T, real, logDir string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "terraform")
+	script := fmt.Sprintf(`#!/bin/sh
+n=$(date +%%s%%N)-$$
+printf '%%s|%%s\n' "$PWD" "$*" >> %q/invocations
+env > %q/env.$n
+exec %q "$@"
+`, logDir, logDir, real)
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// invocations counts terraform runs of subcommand in project dirs ending
+// with project ("" for any).
+func (h *harness) invocations(sub, project string) int {
+	raw, _ := os.ReadFile(filepath.Join(h.logDir, "invocations"))
+	n := 0
+	for _, line := range strings.Split(string(raw), "\n") {
+		dir, args, ok := strings.Cut(line, "|")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(args)
+		if len(f) > 0 && f[0] == sub && (project == "" || strings.HasSuffix(dir, "/"+project)) {
+			n++
+		}
+	}
+	return n
+}
+
+// terraformEnvs returns every recorded terraform environment.
+func (h *harness) terraformEnvs() []string {
+	files, _ := filepath.Glob(filepath.Join(h.logDir, "env.*"))
+	var out []string
+	for _, f := range files {
+		raw, _ := os.ReadFile(f)
+		out = append(out, string(raw))
+	}
+	return out
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (h *harness) commentsContaining(pr int, s string) []string {
+	var out []string
+	for _, c := range h.repo.Comments(pr) {
+		if strings.Contains(c.Body, s) {
+			out = append(out, c.Body)
+		}
+	}
+	return out
+}
+
+func (h *harness) checkRun(name, sha string) (githubtest.CheckRun, bool) {
+	for _, cr := range h.repo.CheckRuns() {
+		if cr.Name == name && cr.HeadSHA == sha && cr.Status == "completed" {
+			return cr, true
+		}
+	}
+	return githubtest.CheckRun{}, false
+}
+
+// testLogger writes the server's log to a file and prints it if the test
+// fails: a goroutine logging after the test ends cannot panic this way.
+func testLogger(t *testing.T) *slog.Logger {
+	path := filepath.Join(t.TempDir(), "tfpr.log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			raw, _ := os.ReadFile(path)
+			if len(raw) > 30000 {
+				raw = raw[len(raw)-30000:]
+			}
+			t.Logf("tfpr log:\n%s", raw)
+		}
+	})
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

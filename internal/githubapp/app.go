@@ -1,0 +1,128 @@
+// Package githubapp is the one place that owns tfpr's GitHub credentials: it
+// turns the App key into installation tokens (through ghinstallation, cached
+// and refreshed) and hands out per-repository clients whose tokens are
+// narrowed to that repository and to the permissions tfpr uses.
+package githubapp
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	"github.com/google/go-github/v75/github"
+	tokengh "github.com/google/go-github/v88/github" // the version ghinstallation's token options are typed with
+)
+
+// Options configures App.
+type Options struct {
+	AppID      int64
+	PrivateKey []byte // PEM
+	APIURL     string // REST base, ending in "/"
+	// TeamApprovers makes tokens carry members:read, needed to check team
+	// membership for `tfpr approve`.
+	TeamApprovers bool
+	Transport     http.RoundTripper // nil: http.DefaultTransport
+}
+
+// App mints installation clients.
+type App struct {
+	opts    Options
+	apps    *ghinstallation.AppsTransport
+	enter   bool
+	mu      sync.Mutex
+	clients map[string]*Client
+}
+
+// New validates the key and prepares the App transport.
+func New(opts Options) (*App, error) {
+	if opts.Transport == nil {
+		opts.Transport = http.DefaultTransport
+	}
+	if !strings.HasSuffix(opts.APIURL, "/") {
+		opts.APIURL += "/"
+	}
+	atr, err := ghinstallation.NewAppsTransport(opts.Transport, opts.AppID, opts.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("load GitHub App private key: %w", err)
+	}
+	atr.BaseURL = strings.TrimSuffix(opts.APIURL, "/")
+	return &App{
+		opts:    opts,
+		apps:    atr,
+		enter:   strings.TrimSuffix(opts.APIURL, "/") != "https://api.github.com",
+		clients: map[string]*Client{},
+	}, nil
+}
+
+func (a *App) permissions() *tokengh.InstallationPermissions {
+	p := &tokengh.InstallationPermissions{
+		Contents:     tokengh.Ptr("read"),
+		PullRequests: tokengh.Ptr("write"),
+		Checks:       tokengh.Ptr("write"),
+		Issues:       tokengh.Ptr("write"),
+		Metadata:     tokengh.Ptr("read"),
+	}
+	if a.opts.TeamApprovers {
+		p.Members = tokengh.Ptr("read")
+	}
+	return p
+}
+
+// Repo returns the client for one repository of an installation. Tokens are
+// requested for that single repository with only the permissions tfpr uses,
+// so a leaked token cannot reach the rest of the organisation.
+func (a *App) Repo(installation int64, fullName string) (*Client, error) {
+	owner, name, ok := strings.Cut(fullName, "/")
+	if !ok || owner == "" || name == "" {
+		return nil, fmt.Errorf("repository %q is not owner/name", fullName)
+	}
+	key := fmt.Sprintf("%d/%s", installation, strings.ToLower(fullName))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c, ok := a.clients[key]; ok {
+		return c, nil
+	}
+	tr := ghinstallation.NewFromAppsTransport(a.apps, installation)
+	tr.BaseURL = a.apps.BaseURL
+	tr.InstallationTokenOptions = &tokengh.InstallationTokenOptions{
+		Repositories: []string{name},
+		Permissions:  a.permissions(),
+	}
+	gh := github.NewClient(&http.Client{Transport: tr, Timeout: 60 * time.Second})
+	if a.enter {
+		var err error
+		if gh, err = gh.WithEnterpriseURLs(a.opts.APIURL, a.opts.APIURL); err != nil {
+			return nil, fmt.Errorf("GitHub API URL %q: %w", a.opts.APIURL, err)
+		}
+	}
+	c := &Client{gh: gh, tr: tr, owner: owner, name: name}
+	a.clients[key] = c
+	return c, nil
+}
+
+// Client talks to GitHub about one repository.
+type Client struct {
+	gh          *github.Client
+	tr          *ghinstallation.Transport
+	owner, name string
+}
+
+// Token returns the current installation token, for git over HTTPS. Callers
+// must pass it only through the environment, never argv, URLs or files.
+func (c *Client) Token(ctx context.Context) (string, error) {
+	t, err := c.tr.Token(ctx)
+	if err != nil {
+		return "", fmt.Errorf("installation token for %s/%s: %w", c.owner, c.name, err)
+	}
+	return t, nil
+}
+
+// FullName is owner/name.
+func (c *Client) FullName() string { return c.owner + "/" + c.name }
+
+// API exposes go-github for calls this package has no helper for.
+func (c *Client) API() *github.Client { return c.gh }

@@ -1,0 +1,152 @@
+package project
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	hcljson "github.com/hashicorp/hcl/v2/json"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Only the blocks that decide what a directory is and what it calls are
+// decoded; everything else is left to the policy engine and terraform.
+var (
+	rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+		{Type: "terraform"},
+		{Type: "module", LabelNames: []string{"name"}},
+	}}
+	terraformSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+		{Type: "backend", LabelNames: []string{"type"}},
+	}}
+	moduleSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "source"}}}
+)
+
+// Fallbacks for files that do not parse: a project with a syntax error must
+// still be recognised as a project so the change is reported, not dropped.
+var (
+	backendHCL  = regexp.MustCompile(`(?m)^\s*backend\s+"([^"]+)"`)
+	backendJSON = regexp.MustCompile(`"backend"\s*:\s*[\[{]\s*\{?\s*"([^"]+)"`)
+)
+
+type backendDecl struct {
+	kind string
+	file string
+	line int
+}
+
+type moduleCall struct {
+	name   string
+	source string
+	file   string
+	line   int
+}
+
+type fileResult struct {
+	backends []backendDecl
+	modules  []moduleCall
+	diags    []Diagnostic
+	broken   bool
+}
+
+// parseFile reads and decodes one .tf or .tf.json file. rel is the
+// repo-relative slash path, used in diagnostics. Only I/O failures return an
+// error; bad content becomes diagnostics.
+func parseFile(abs, rel string) (fileResult, error) {
+	src, err := os.ReadFile(abs)
+	if err != nil {
+		return fileResult{}, fmt.Errorf("read %s: %w", rel, err)
+	}
+	isJSON := strings.HasSuffix(rel, ".tf.json")
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if isJSON {
+		f, diags = hcljson.Parse(src, rel)
+	} else {
+		f, diags = hclsyntax.ParseConfig(src, rel, hcl.InitialPos)
+	}
+	var res fileResult
+	res.addDiags(rel, diags)
+	res.broken = diags.HasErrors()
+	if f != nil && f.Body != nil {
+		res.decode(rel, f.Body)
+	}
+	if res.broken && len(res.backends) == 0 {
+		re := backendHCL
+		if isJSON {
+			re = backendJSON
+		}
+		if m := re.FindSubmatchIndex(src); m != nil {
+			line := 1 + strings.Count(string(src[:m[0]]), "\n")
+			res.backends = append(res.backends, backendDecl{kind: string(src[m[2]:m[3]]), file: rel, line: line})
+		}
+	}
+	return res, nil
+}
+
+func (r *fileResult) decode(rel string, body hcl.Body) {
+	content, _, diags := body.PartialContent(rootSchema)
+	r.addDiags(rel, diags)
+	if content == nil {
+		return
+	}
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "terraform":
+			tc, _, diags := b.Body.PartialContent(terraformSchema)
+			r.addDiags(rel, diags)
+			if tc == nil {
+				continue
+			}
+			for _, bb := range tc.Blocks {
+				r.backends = append(r.backends, backendDecl{kind: bb.Labels[0], file: rel, line: bb.DefRange.Start.Line})
+			}
+		case "module":
+			r.decodeModule(rel, b)
+		}
+	}
+}
+
+func (r *fileResult) decodeModule(rel string, b *hcl.Block) {
+	mc, _, diags := b.Body.PartialContent(moduleSchema)
+	r.addDiags(rel, diags)
+	if mc == nil {
+		return
+	}
+	name := b.Labels[0]
+	attr, ok := mc.Attributes["source"]
+	if !ok {
+		r.diags = append(r.diags, Diagnostic{File: rel, Line: b.DefRange.Start.Line,
+			Message: fmt.Sprintf("module %q has no source", name)})
+		return
+	}
+	v, vd := attr.Expr.Value(nil)
+	if vd.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.String {
+		r.diags = append(r.diags, Diagnostic{File: rel, Line: attr.Range.Start.Line,
+			Message: fmt.Sprintf("module %q: source must be a literal string", name)})
+		return
+	}
+	r.modules = append(r.modules, moduleCall{name: name, source: v.AsString(), file: rel, line: attr.Range.Start.Line})
+}
+
+func (r *fileResult) addDiags(rel string, diags hcl.Diagnostics) {
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		diag := Diagnostic{File: rel, Message: d.Summary}
+		if d.Detail != "" {
+			diag.Message += ": " + d.Detail
+		}
+		if d.Subject != nil {
+			diag.Line = d.Subject.Start.Line
+			if d.Subject.Filename != "" {
+				diag.File = d.Subject.Filename
+			}
+		}
+		r.diags = append(r.diags, diag)
+	}
+}

@@ -1,0 +1,107 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tfpr/tfpr/internal/githubapp"
+	"github.com/tfpr/tfpr/internal/policy"
+)
+
+// CheckName is the check-run name of a project for a kind of run.
+func CheckName(kind, project string) string { return "tfpr " + kind + ": " + project }
+
+// Check renders one project's result as a completed check run at sha.
+func Check(kind, sha string, r Result) githubapp.CheckRun {
+	cr := githubapp.CheckRun{
+		Name:       CheckName(kind, r.Project),
+		HeadSHA:    sha,
+		ExternalID: kind + ":" + r.Project,
+		Status:     "completed",
+	}
+	switch r.Outcome {
+	case Planned, Applied:
+		cr.Conclusion = "success"
+	case Denied, Errored, ApplyFailed:
+		cr.Conclusion = "failure"
+	case Waiting:
+		cr.Conclusion = "action_required"
+	default:
+		cr.Conclusion = "neutral"
+	}
+	if policy.Blocking(r.Findings) {
+		cr.Conclusion = "failure"
+	}
+	cr.Title = checkTitle(kind, r)
+	var sum strings.Builder
+	sum.WriteString(section(r))
+	cr.Summary = strings.TrimSpace(sum.String())
+	if out := outputOf(kind, r); out != "" {
+		fence := fenceFor(out)
+		cr.Text = fence + "\n" + truncate(out, githubapp.MaxCheckOutputChars-2*len(fence)-2) + "\n" + fence
+	}
+	for _, f := range sortFindings(r.Findings) {
+		cr.Annotations = append(cr.Annotations, annotation(f))
+	}
+	return cr
+}
+
+// InProgress is the check run shown while a project's run is under way.
+func InProgress(kind, sha, project string) githubapp.CheckRun {
+	return githubapp.CheckRun{
+		Name: CheckName(kind, project), HeadSHA: sha, ExternalID: kind + ":" + project,
+		Status: "in_progress", Title: kind + " running", Summary: "tfpr is running " + kind + " for `" + project + "`.",
+	}
+}
+
+func checkTitle(kind string, r Result) string {
+	deny := 0
+	for _, f := range r.Findings {
+		if f.Severity == policy.SeverityDeny && !f.Suppressed {
+			deny++
+		}
+	}
+	switch r.Outcome {
+	case Denied:
+		return fmt.Sprintf("%d policy violation%s: terraform not run", deny, plural(deny))
+	case Planned:
+		if r.Plan != nil && !r.Plan.HasChanges {
+			return "No changes"
+		}
+		if r.Plan != nil {
+			return fmt.Sprintf("Plan: %d to add, %d to change, %d to destroy", r.Plan.Add, r.Plan.Change, r.Plan.Destroy)
+		}
+	case Applied:
+		return "Applied"
+	case ApplyFailed:
+		return "Apply failed"
+	case Errored:
+		return kind + " failed"
+	case Waiting:
+		return "Waiting for approval"
+	}
+	return string(r.Outcome)
+}
+
+func annotation(f policy.Finding) githubapp.Annotation {
+	level := "warning"
+	switch {
+	case f.Suppressed:
+		level = "notice"
+	case f.Severity == policy.SeverityDeny:
+		level = "failure"
+	}
+	msg := f.Message
+	if f.Suppressed {
+		msg += " (suppressed: " + f.SuppressReason + ")"
+	}
+	title := f.Rule
+	if f.Title != "" {
+		title += ": " + f.Title
+	}
+	end := f.EndLine
+	if f.Attribute != "" || end < f.Line {
+		end = f.Line
+	}
+	return githubapp.Annotation{Path: f.File, StartLine: f.Line, EndLine: end, Level: level, Title: title, Message: msg}
+}

@@ -1,0 +1,142 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"cloud.google.com/go/storage"
+
+	"github.com/tfpr/tfpr/internal/report"
+	"github.com/tfpr/tfpr/internal/store"
+	"github.com/tfpr/tfpr/internal/terraform"
+)
+
+// IssueLabel marks the issues tfpr opens for failed applies.
+const IssueLabel = "tfpr-apply-failed"
+
+// reportApply tells GitHub how an apply ended: a check run on the merge
+// commit, a comment on the PR, and for a failure an issue plus a block on
+// the project so later merges wait instead of piling on.
+func (r *Runner) reportApply(ctx context.Context, st *applyState, status string, applyErr error) {
+	res := st.result
+	if res.Outcome == "" {
+		res.Outcome = report.ApplyFailed
+	}
+	if applyErr != nil && res.Output == "" {
+		res.Output = applyErr.Error()
+	}
+	round := report.Round{Kind: "apply", SHA: st.run.SHA, PR: st.run.PR, Results: []report.Result{res}}
+	if err := r.publish(ctx, st.s, round); err != nil {
+		r.log.Error("report apply", "run", st.run.ID, "err", err)
+	}
+	switch status {
+	case store.StatusFailed, store.StatusDenied:
+		r.blockProject(ctx, st, res)
+	case store.StatusSucceeded:
+		r.replanOthers(ctx, st)
+	}
+}
+
+func (r *Runner) blockProject(ctx context.Context, st *applyState, res report.Result) {
+	body := fmt.Sprintf("%s\nApply of `%s` at %s", report.Marker("apply-failed"), st.run.Project, st.run.SHA)
+	if st.run.PR > 0 {
+		body += fmt.Sprintf(" (PR #%d)", st.run.PR)
+	}
+	body += " failed. Later merges touching this project wait until this is resolved.\n\n" +
+		"Fix it by merging a change (the fix is applied first once this issue is unblocked), then comment `tfpr unblock` here; " +
+		"or comment `tfpr apply` here to retry the failed apply.\n\n```\n" + clipText(res.Output, 20000) + "\n```\n"
+	issue, err := st.s.gh.EnsureIssue(ctx, "tfpr: apply failed for "+st.run.Project, IssueLabel, r.mask(body, st.s.token))
+	if err != nil {
+		r.log.Error("open apply-failure issue", "project", st.run.Project, "err", err)
+	}
+	if err := r.store.BlockProject(ctx, store.Block{Repo: st.run.Repo, Project: st.run.Project, RunID: st.run.ID, Issue: issue,
+		Reason: "apply failed at " + short(st.run.SHA)}); err != nil {
+		r.log.Error("block project", "project", st.run.Project, "err", err)
+	}
+}
+
+// replanOthers re-plans open PRs whose plans of this project the apply
+// just made stale, so reviewers never read an outdated plan.
+func (r *Runner) replanOthers(ctx context.Context, st *applyState) {
+	plans, err := r.store.OpenPlansFor(ctx, st.run.Repo, st.run.Project, st.run.PR)
+	if err != nil {
+		r.log.Error("find PRs to re-plan", "err", err)
+		return
+	}
+	repo, err := r.repoOf(ctx, st.run.Repo)
+	if err != nil {
+		return
+	}
+	for _, p := range plans {
+		pr, err := st.s.gh.PullRequest(ctx, p.PR)
+		if err != nil || pr.State != "open" {
+			continue
+		}
+		_, err = r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
+			Author: pr.Author, Fork: pr.Fork, Trigger: "after-apply:" + strconv.FormatInt(st.run.ID, 10), Projects: []string{st.run.Project}})
+		if err != nil {
+			r.log.Error("queue re-plan", "pr", pr.Number, "err", err)
+		}
+	}
+}
+
+// lockInfo is terraform's state lock record.
+type lockInfo struct {
+	ID        string
+	Operation string
+	Who       string
+	Created   time.Time
+}
+
+// releaseStaleLock removes the state lock an interrupted apply left behind.
+// It only touches a lock created after that apply started and before this
+// process did: anyone else's lock is reported, never broken.
+func (r *Runner) releaseStaleLock(ctx context.Context, st *applyState) error {
+	if r.gcs == nil {
+		return nil
+	}
+	obj := r.gcs.Bucket(r.cfg.StateBucket).Object(terraform.LockObject(st.run.Project))
+	rd, err := obj.NewReader(ctx)
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read state lock of %s: %w", st.run.Project, err)
+	}
+	gen := rd.Attrs.Generation
+	raw, err := io.ReadAll(rd)
+	rd.Close()
+	if err != nil {
+		return fmt.Errorf("read state lock of %s: %w", st.run.Project, err)
+	}
+	var li lockInfo
+	if err := json.Unmarshal(raw, &li); err != nil {
+		return fmt.Errorf("state lock of %s is not terraform's: %w", st.run.Project, err)
+	}
+	ours := !st.run.Started.IsZero() && li.Created.After(st.run.Started.Add(-time.Minute)) && li.Created.Before(r.started)
+	if !ours {
+		return fmt.Errorf("state of %s is locked by %s since %s (%s); tfpr did not take that lock and leaves it alone",
+			st.run.Project, li.Who, li.Created.Format(time.RFC3339), li.Operation)
+	}
+	tf, err := r.terraform(st.run.Project, true)
+	if err != nil {
+		return err
+	}
+	if err := tf.ForceUnlock(ctx, st.co.Dir+"/"+st.run.Project, r.backend(st.run.Project), strconv.FormatInt(gen, 10)); err != nil {
+		return fmt.Errorf("release stale lock of %s: %w", st.run.Project, err)
+	}
+	r.log.Warn("released stale state lock", "project", st.run.Project, "who", li.Who, "created", li.Created)
+	return nil
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "\n…"
+}

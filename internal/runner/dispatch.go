@@ -1,0 +1,90 @@
+package runner
+
+import (
+	"context"
+	"strings"
+
+	"github.com/tfpr/tfpr/internal/store"
+	"github.com/tfpr/tfpr/webhook"
+)
+
+// Dispatch turns a verified, deduplicated delivery into a durable job and
+// wakes the loop. It does no network I/O, so the webhook is acknowledged
+// within milliseconds; the job survives a crash right after the 202.
+func (r *Runner) Dispatch(ctx context.Context, ev webhook.Event) error {
+	m := ev.Meta()
+	repo := store.Repo{FullName: m.Repo.FullName, CloneURL: m.Repo.CloneURL, DefaultBranch: m.Repo.DefaultBranch, Installation: m.Installation}
+	if repo.DefaultBranch == "" {
+		repo.DefaultBranch = "main"
+	}
+	job, ok := r.jobFor(ctx, ev, repo)
+	if !ok {
+		return nil
+	}
+	if err := r.store.RememberRepo(ctx, repo); err != nil {
+		return err
+	}
+	if job.Kind == store.JobMerge && job.PR > 0 {
+		// Remember which PR made the commit, so the apply reports to it
+		// and finds its reviewed plan even if the push arrives first.
+		if err := r.store.RecordMerge(ctx, store.Merge{Repo: repo.FullName, SHA: job.SHA, PR: job.PR, HeadSHA: job.HeadSHA, MergedBy: job.Actor}); err != nil {
+			return err
+		}
+	}
+	if _, err := r.store.EnqueueJob(ctx, job); err != nil {
+		return err
+	}
+	r.poke()
+	return nil
+}
+
+func (r *Runner) jobFor(ctx context.Context, ev webhook.Event, repo store.Repo) (store.Job, bool) {
+	switch e := ev.(type) {
+	case webhook.PullRequestEvent:
+		pr := e.PR
+		base := store.Job{Repo: repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseSHA: pr.BaseSHA, BaseRef: pr.BaseRef,
+			Author: pr.Author, Fork: pr.Fork, Trigger: "webhook"}
+		switch e.Action {
+		case "opened", "reopened", "synchronize", "ready_for_review":
+			if pr.BaseRef != repo.DefaultBranch {
+				return store.Job{}, false // tfpr applies from the default branch only
+			}
+			if pending, _ := r.store.PendingJob(ctx, store.JobPR, repo.FullName, pr.Number, pr.HeadSHA); pending {
+				return store.Job{}, false
+			}
+			base.Kind = store.JobPR
+			return base, true
+		case "closed":
+			if pr.Merged && pr.BaseRef == repo.DefaultBranch && pr.MergeCommitSHA != "" {
+				base.Kind, base.SHA, base.Actor = store.JobMerge, pr.MergeCommitSHA, pr.MergedBy
+				return base, true
+			}
+			base.Kind = store.JobClose
+			return base, true
+		}
+	case webhook.PushEvent:
+		if !e.ToDefaultBranch() || e.Deleted {
+			return store.Job{}, false
+		}
+		return store.Job{Kind: store.JobMerge, Repo: repo, SHA: e.After, Before: e.Before, Actor: e.M.Sender.Login, Trigger: "push"}, true
+	case webhook.CommentEvent:
+		if e.Action != "created" || !isCommand(e.Body) {
+			return store.Job{}, false
+		}
+		return store.Job{Kind: store.JobCommand, Repo: repo, PR: e.Number, IsPR: e.IsPR, Actor: e.Author, Body: e.Body,
+			Trigger: "comment"}, true
+	}
+	return store.Job{}, false
+}
+
+// isCommand reports whether a comment addresses tfpr: a line starting with
+// "tfpr " (or exactly "tfpr").
+func isCommand(body string) bool {
+	for _, line := range strings.Split(body, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[0] == "tfpr" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,339 @@
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/tfpr/tfpr/internal/githubapp"
+	"github.com/tfpr/tfpr/internal/policy"
+	"github.com/tfpr/tfpr/internal/project"
+	"github.com/tfpr/tfpr/internal/report"
+	"github.com/tfpr/tfpr/internal/store"
+	"github.com/tfpr/tfpr/internal/terraform"
+	"github.com/tfpr/tfpr/internal/workspace"
+)
+
+// session is one repository's GitHub client plus its mirror, fetched.
+type session struct {
+	gh    *githubapp.Client
+	repo  workspace.Repo
+	token string
+}
+
+func (r *Runner) open(ctx context.Context, repo store.Repo, refspecs ...string) (*session, error) {
+	gh, err := r.gh.Repo(repo.Installation, repo.FullName)
+	if err != nil {
+		return nil, err
+	}
+	token, err := gh.Token(ctx)
+	if err != nil {
+		return nil, err
+	}
+	wr := workspace.Repo{FullName: repo.FullName, CloneURL: repo.CloneURL}
+	if err := r.ws.Fetch(ctx, wr, token, refspecs...); err != nil {
+		return nil, err
+	}
+	return &session{gh: gh, repo: wr, token: token}, nil
+}
+
+// planPR lints and plans every project a PR affects at its head, then
+// reports one comment and a check run per project.
+func (r *Runner) planPR(ctx context.Context, j store.Job) error {
+	baseRef := j.BaseRef
+	if baseRef == "" {
+		baseRef = j.Repo.DefaultBranch
+	}
+	s, err := r.open(ctx, j.Repo,
+		fmt.Sprintf("+refs/pull/%d/head:refs/pull/%d/head", j.PR, j.PR),
+		fmt.Sprintf("+refs/heads/%s:refs/heads/%s", baseRef, baseRef))
+	if err != nil {
+		return err
+	}
+	if !r.ws.Has(ctx, s.repo, j.HeadSHA) {
+		// Force-pushed away; the push that replaced it has its own job.
+		r.log.Info("PR head no longer exists; skipping", "pr", j.PR, "sha", j.HeadSHA)
+		return nil
+	}
+	base := j.BaseSHA
+	if base == "" || !r.ws.Has(ctx, s.repo, base) {
+		base = "refs/heads/" + baseRef
+	}
+	changed, err := r.ws.ChangedFiles(ctx, s.repo, base, j.HeadSHA)
+	if err != nil {
+		return err
+	}
+	co, err := r.ws.Checkout(ctx, s.repo, j.HeadSHA)
+	if err != nil {
+		return err
+	}
+	defer co.Close(context.WithoutCancel(ctx))
+	g, err := project.Scan(ctx, co.Dir)
+	if err != nil {
+		return err
+	}
+	projects := g.Affected(changed)
+	if len(j.Projects) > 0 {
+		projects = intersect(projects, j.Projects)
+	}
+	if len(projects) == 0 {
+		r.log.Info("no project affected", "pr", j.PR, "sha", j.HeadSHA, "changed", len(changed))
+		return nil
+	}
+	approvals, err := r.approvedRules(ctx, j.Repo.FullName, j.PR, j.HeadSHA)
+	if err != nil {
+		return err
+	}
+	round := report.Round{Kind: "plan", SHA: j.HeadSHA, PR: j.PR}
+	runTerraform := !j.Fork || r.cfg.AllowForkPRs
+	if !runTerraform {
+		round.Notes = append(round.Notes, "This PR comes from a fork, so tfpr ran the policy checks but no terraform: "+
+			"plans need the state and cloud credentials. A maintainer can push the branch to this repository to get a plan.")
+	}
+	results := make([]report.Result, len(projects))
+	var wg sync.WaitGroup
+	for i, p := range projects {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = r.planProject(ctx, s, co, g, j, p, runTerraform, approvals)
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	round.Results = results
+	return r.publish(ctx, s, round)
+}
+
+// publish posts a round's comment and its check runs.
+func (r *Runner) publish(ctx context.Context, s *session, round report.Round) error {
+	var errs []error
+	for _, res := range round.Results {
+		cr := report.Check(round.Kind, round.SHA, res)
+		cr.Summary, cr.Text = r.mask(cr.Summary, s.token), r.mask(cr.Text, s.token)
+		if _, err := s.gh.CreateCheckRun(ctx, cr); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if round.PR > 0 {
+		if _, err := s.gh.Comment(ctx, round.PR, r.mask(report.Comment(round), s.token)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("report %s of %s: %w", round.Kind, short(round.SHA), errs[0])
+	}
+	return nil
+}
+
+// mask removes every known secret from text bound for GitHub, as a last
+// line of defence behind terraform's own sensitive-value masking.
+func (r *Runner) mask(text, token string) string {
+	for _, s := range append([]string{token}, r.cfg.Secrets...) {
+		if len(s) >= 6 {
+			text = strings.ReplaceAll(text, s, "***")
+		}
+	}
+	return text
+}
+
+func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Checkout, g *project.Graph, j store.Job, p string, runTF bool, approved []string) report.Result {
+	res := report.Result{Project: p}
+	modules := g.Modules(p)
+	findings, err := r.pol.LintProject(ctx, co.Dir, p, modules)
+	res.Findings = findings
+	if err != nil {
+		res.Outcome, res.Output = report.Errored, "policy check failed: "+err.Error()
+		return res
+	}
+	if policy.Blocking(findings) {
+		// The gate: terraform never sees code the policies denied.
+		res.Outcome = report.Denied
+		r.recordRun(ctx, store.Run{Kind: "plan", Repo: j.Repo.FullName, Project: p, PR: j.PR, SHA: j.HeadSHA, Trigger: j.Trigger, JobID: j.ID, Status: store.StatusDenied})
+		return res
+	}
+	if !runTF {
+		res.Outcome = report.Skipped
+		return res
+	}
+	lock := r.lockOf(r.projects, j.Repo.FullName+"/"+p)
+	lock.Lock()
+	defer lock.Unlock()
+	release, err := r.slot(ctx)
+	if err != nil {
+		res.Outcome, res.Output = report.Errored, err.Error()
+		return res
+	}
+	defer release()
+
+	runID := r.recordRun(ctx, store.Run{Kind: "plan", Repo: j.Repo.FullName, Project: p, PR: j.PR, SHA: j.HeadSHA, Trigger: j.Trigger, JobID: j.ID, Status: store.StatusRunning})
+	plan, err := r.terraformPlan(ctx, co, p, false)
+	if err != nil {
+		res.Outcome, res.Output = report.Errored, err.Error()
+		r.finishRun(ctx, runID, store.StatusFailed, firstLine(err.Error()))
+		return res
+	}
+	res.Outcome, res.Plan = report.Planned, plan
+	planFindings, err := r.pol.CheckPlan(ctx, co.Dir, p, plan.JSON, approved)
+	res.Findings = append(res.Findings, planFindings...)
+	if err != nil {
+		res.Outcome, res.Output = report.Errored, "plan policy check failed: "+err.Error()
+	}
+	fp, err := r.ws.TreeID(ctx, s.repo, j.HeadSHA, append([]string{p}, modules...))
+	if err == nil {
+		err = r.keepPlan(ctx, j, p, fp, plan)
+	}
+	if err != nil {
+		res.Outcome, res.Output = report.Errored, "saving the plan failed: "+err.Error()
+		r.finishRun(ctx, runID, store.StatusFailed, err.Error())
+		return res
+	}
+	r.finishRun(ctx, runID, store.StatusSucceeded, fmt.Sprintf("+%d ~%d -%d", plan.Add, plan.Change, plan.Destroy))
+	return res
+}
+
+// terraformPlan plans project p inside checkout co.
+func (r *Runner) terraformPlan(ctx context.Context, co *workspace.Checkout, p string, apply bool) (*terraform.Plan, error) {
+	tf, err := r.terraform(p, apply)
+	if err != nil {
+		return nil, err
+	}
+	return tf.Plan(ctx, filepath.Join(co.Dir, filepath.FromSlash(p)), r.backend(p), "tfpr.tfplan")
+}
+
+func (r *Runner) backend(p string) terraform.Backend {
+	return terraform.Backend{Bucket: r.cfg.StateBucket, Prefix: p}
+}
+
+// keepPlan moves the plan file out of the checkout into the plan store
+// (0600: plans can hold secrets) and records it. It is written before the
+// plan is reported, so a reported plan can always be applied.
+func (r *Runner) keepPlan(ctx context.Context, j store.Job, p, fingerprint string, plan *terraform.Plan) error {
+	dir := filepath.Join(r.cfg.DataDir, "plans", filepath.FromSlash(j.Repo.FullName), fmt.Sprintf("pr-%d", j.PR), pathKey(p))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create plan dir: %w", err)
+	}
+	dst := filepath.Join(dir, j.HeadSHA+".tfplan")
+	hash, err := copyFile(plan.File, dst)
+	if err != nil {
+		return fmt.Errorf("store plan file of %s: %w", p, err)
+	}
+	if err := os.WriteFile(dst+".json", plan.JSON, 0o600); err != nil {
+		return fmt.Errorf("store plan JSON of %s: %w", p, err)
+	}
+	changes, _ := json.Marshal(plan.Changes)
+	_, err = r.store.SavePlan(ctx, store.Plan{Repo: j.Repo.FullName, PR: j.PR, Project: p, HeadSHA: j.HeadSHA, Fingerprint: fingerprint,
+		File: dst, Hash: hash, Add: plan.Add, Change: plan.Change, Destroy: plan.Destroy, Changes: string(changes)})
+	return err
+}
+
+func copyFile(src, dst string) (string, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(out, h), in); err != nil {
+		out.Close()
+		return "", err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return "", err
+	}
+	if err := out.Close(); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), os.Rename(tmp, dst)
+}
+
+// pathKey turns a project dir into one safe path element.
+func pathKey(p string) string {
+	return strings.NewReplacer("/", "__", "..", "_").Replace(p)
+}
+
+func (r *Runner) recordRun(ctx context.Context, run store.Run) int64 {
+	id, _, err := r.store.CreateRun(ctx, run)
+	if err != nil {
+		r.log.Error("record run", "project", run.Project, "err", err)
+	}
+	return id
+}
+
+func (r *Runner) finishRun(ctx context.Context, id int64, status, summary string) {
+	if id == 0 {
+		return
+	}
+	if err := r.store.FinishRun(context.WithoutCancel(ctx), id, status, summary); err != nil {
+		r.log.Error("record run outcome", "run", id, "err", err)
+	}
+}
+
+func (r *Runner) approvedRules(ctx context.Context, repo string, pr int, head string) ([]string, error) {
+	as, err := r.store.Approvals(ctx, repo, pr, head)
+	if err != nil {
+		return nil, err
+	}
+	var rules []string
+	for _, a := range as {
+		rules = append(rules, a.Rule)
+	}
+	return rules, nil
+}
+
+// closePR forgets a closed PR's plans and deletes their files.
+func (r *Runner) closePR(ctx context.Context, j store.Job) error {
+	plans, err := r.store.DeletePlans(ctx, j.Repo.FullName, j.PR)
+	if err != nil {
+		return err
+	}
+	for _, p := range plans {
+		for _, f := range []string{p.File, p.File + ".json"} {
+			if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+				r.log.Warn("remove plan file", "file", f, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+func intersect(a, b []string) []string {
+	want := map[string]bool{}
+	for _, s := range b {
+		want[strings.Trim(s, "/")] = true
+	}
+	var out []string
+	for _, s := range a {
+		if want[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}

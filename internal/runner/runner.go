@@ -1,0 +1,275 @@
+// Package runner turns webhook events into terraform runs. It is level
+// triggered: webhooks and the periodic resync only enqueue durable jobs;
+// the loop expands jobs into per-project runs and executes them with
+// bounded parallelism, never two runs of one project at once, applies of a
+// project strictly in default-branch order.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/storage"
+
+	"github.com/tfpr/tfpr/internal/githubapp"
+	"github.com/tfpr/tfpr/internal/policy"
+	"github.com/tfpr/tfpr/internal/store"
+	"github.com/tfpr/tfpr/internal/workspace"
+)
+
+// Config is the part of tfpr's configuration the runner acts on.
+type Config struct {
+	StateBucket    string
+	DataDir        string
+	TerraformBin   string
+	Parallelism    int
+	ResyncInterval time.Duration
+	ShutdownGrace  time.Duration
+	AllowForkPRs   bool
+	ApplyOnDrift   string // "apply" or "wait"
+	ApproverUsers  []string
+	ApproverTeams  []string
+	// Env is terraform's base environment (already an allowlist).
+	Env map[string]string
+	// Impersonate maps a project to the service account its terraform runs
+	// as ("" for the server's own identity); plan may use a read-only one.
+	Impersonate    func(project string, apply bool) string
+	AllowRepo      func(fullName string) bool
+	Secrets        []string // never posted to GitHub, whatever terraform prints
+	PollInterval   time.Duration
+	PluginCacheDir string
+}
+
+// Deps are the parts the runner drives.
+type Deps struct {
+	Store     store.Store
+	GitHub    *githubapp.App
+	Workspace *workspace.Manager
+	Policy    *policy.Engine
+	GCS       *storage.Client // optional: reads state locks left by a crash
+	Log       *slog.Logger
+}
+
+// Runner executes jobs and runs.
+type Runner struct {
+	cfg   Config
+	store store.Store
+	gh    *githubapp.App
+	ws    *workspace.Manager
+	pol   *policy.Engine
+	gcs   *storage.Client
+	log   *slog.Logger
+
+	wake    chan struct{}
+	slots   chan struct{}  // terraform processes at once
+	plans   sync.WaitGroup // plan jobs: may be abandoned on shutdown
+	applies sync.WaitGroup // applies: always waited for
+	started time.Time
+
+	mu       sync.Mutex
+	projects map[string]*sync.Mutex // repo/project: runs never overlap
+	repos    map[string]*sync.Mutex // repo: merge expansion is serial
+}
+
+// New checks the configuration and returns a Runner; Start runs it.
+func New(cfg Config, d Deps) (*Runner, error) {
+	if d.Store == nil || d.GitHub == nil || d.Workspace == nil || d.Policy == nil {
+		return nil, errors.New("runner: store, GitHub, workspace and policy are required")
+	}
+	if cfg.StateBucket == "" {
+		return nil, errors.New("runner: state bucket is required")
+	}
+	if cfg.Parallelism < 1 {
+		cfg.Parallelism = 1
+	}
+	if cfg.ResyncInterval <= 0 {
+		cfg.ResyncInterval = 3 * time.Minute
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 2 * time.Second
+	}
+	if cfg.ApplyOnDrift == "" {
+		cfg.ApplyOnDrift = "apply"
+	}
+	if cfg.Impersonate == nil {
+		cfg.Impersonate = func(string, bool) string { return "" }
+	}
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{
+		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, gcs: d.GCS, log: log,
+		wake:     make(chan struct{}, 1),
+		slots:    make(chan struct{}, cfg.Parallelism),
+		projects: map[string]*sync.Mutex{},
+		repos:    map[string]*sync.Mutex{},
+	}, nil
+}
+
+func (r *Runner) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *Runner) lockOf(m map[string]*sync.Mutex, key string) *sync.Mutex {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l, ok := m[key]
+	if !ok {
+		l = &sync.Mutex{}
+		m[key] = l
+	}
+	return l
+}
+
+// slot takes one of the terraform slots, or fails when ctx ends first.
+func (r *Runner) slot(ctx context.Context) (release func(), err error) {
+	select {
+	case r.slots <- struct{}{}:
+		return func() { <-r.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Start recovers what a previous process left, then runs the loop until
+// ctx ends. On return, running applies have finished (bounded by
+// ShutdownGrace) and unfinished plans are queued again.
+func (r *Runner) Start(ctx context.Context) error {
+	r.started = time.Now()
+	if err := r.recover(ctx); err != nil {
+		return err
+	}
+	resync := time.NewTicker(r.cfg.ResyncInterval)
+	defer resync.Stop()
+	poll := time.NewTicker(r.cfg.PollInterval)
+	defer poll.Stop()
+	r.poke()
+	for {
+		select {
+		case <-ctx.Done():
+			return r.drain()
+		case <-r.wake:
+		case <-poll.C:
+		case <-resync.C:
+			r.resync(ctx)
+		}
+		r.schedule(ctx)
+	}
+}
+
+// recover requeues jobs a crash interrupted and marks interrupted applies
+// so they are re-planned rather than blindly applied again.
+func (r *Runner) recover(ctx context.Context) error {
+	n, err := r.store.RequeueInterrupted(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		r.log.Info("requeued interrupted jobs", "count", n)
+	}
+	running, err := r.store.RunningApplies(ctx)
+	if err != nil {
+		return err
+	}
+	for _, run := range running {
+		run.Status = store.StatusQueued
+		run.Summary = interruptedMark
+		if err := r.store.UpdateRun(ctx, run); err != nil {
+			return err
+		}
+		r.log.Warn("apply was interrupted; it will be re-planned before applying", "run", run.ID, "project", run.Project, "sha", run.SHA)
+	}
+	return nil
+}
+
+// interruptedMark in a queued apply's summary means a previous process
+// started it and died: its lock may be stale and its plan must be redone.
+const interruptedMark = "interrupted"
+
+func (r *Runner) schedule(ctx context.Context) {
+	jobs, err := r.store.ClaimJobs(ctx, 32)
+	if err != nil {
+		r.log.Error("claim jobs", "err", err)
+	}
+	for _, j := range jobs {
+		r.plans.Add(1)
+		go func(j store.Job) {
+			defer r.plans.Done()
+			r.runJob(ctx, j)
+		}(j)
+	}
+	next, err := r.store.NextApplies(ctx)
+	if err != nil {
+		r.log.Error("list applies", "err", err)
+		return
+	}
+	for _, run := range next {
+		interrupted := run.Summary == interruptedMark
+		if err := r.store.StartRun(ctx, run.ID); err != nil {
+			r.log.Error("start apply", "run", run.ID, "err", err)
+			continue
+		}
+		r.applies.Add(1)
+		go func(run store.Run) {
+			defer r.applies.Done()
+			defer r.poke() // the project's next apply may go now
+			// An apply is never cut short by shutdown: half-applied
+			// infrastructure with a held lock is worse than a late exit.
+			r.apply(context.WithoutCancel(ctx), run, interrupted)
+		}(run)
+	}
+}
+
+func (r *Runner) drain() error {
+	done := make(chan struct{})
+	go func() { r.applies.Wait(); r.plans.Wait(); close(done) }()
+	grace := r.cfg.ShutdownGrace
+	if grace <= 0 {
+		grace = 30 * time.Minute
+	}
+	select {
+	case <-done:
+		return nil
+	case <-time.After(grace):
+		return fmt.Errorf("shutdown: applies still running after %s", grace)
+	}
+}
+
+func (r *Runner) runJob(ctx context.Context, j store.Job) {
+	log := r.log.With("job", j.ID, "kind", j.Kind, "repo", j.Repo.FullName, "pr", j.PR)
+	var err error
+	switch j.Kind {
+	case store.JobPR:
+		err = r.planPR(ctx, j)
+	case store.JobMerge:
+		err = r.expandMerge(ctx, j)
+	case store.JobClose:
+		err = r.closePR(ctx, j)
+	case store.JobCommand:
+		err = r.command(ctx, j)
+	default:
+		err = fmt.Errorf("unknown job kind %q", j.Kind)
+	}
+	status, text := store.StatusSucceeded, ""
+	if err != nil {
+		status, text = store.StatusFailed, err.Error()
+		if ctx.Err() != nil {
+			// Shutdown: leave it for the next process.
+			status = store.StatusCancelled
+		}
+		log.Error("job failed", "err", err)
+	}
+	// The job's outcome must be recorded even while shutting down.
+	if err := r.store.FinishJob(context.WithoutCancel(ctx), j.ID, status, text); err != nil {
+		log.Error("record job outcome", "err", err)
+	}
+	r.poke()
+}

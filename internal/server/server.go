@@ -1,0 +1,194 @@
+// Package server assembles tfpr from its configuration: the store, the
+// GitHub App, the policy engine, the runner and the HTTP endpoints
+// (/webhook, /healthz, /metrics), and runs them until told to stop.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tfpr/tfpr/internal/config"
+	"github.com/tfpr/tfpr/internal/githubapp"
+	"github.com/tfpr/tfpr/internal/policy"
+	"github.com/tfpr/tfpr/internal/runner"
+	"github.com/tfpr/tfpr/internal/store"
+	"github.com/tfpr/tfpr/internal/workspace"
+	"github.com/tfpr/tfpr/policies"
+	"github.com/tfpr/tfpr/webhook"
+)
+
+// Options are what the process provides beyond the configuration.
+type Options struct {
+	Log    *slog.Logger
+	Getenv func(string) string // the environment terraform's allowlist reads; nil: os.Getenv
+}
+
+// Server is a configured tfpr.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	store   *store.SQLite
+	runner  *runner.Runner
+	handler http.Handler
+	gcs     *storage.Client
+}
+
+// New builds a server from cfg. Anything wrong (missing settings, an
+// unreadable key, invalid policies) fails here, before a port is opened.
+func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
+	if err := cfg.ValidateServer(); err != nil {
+		return nil, err
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	key, err := os.ReadFile(cfg.PrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("read GitHub App private key: %w", err)
+	}
+	app, err := githubapp.New(githubapp.Options{AppID: cfg.AppID, PrivateKey: key, APIURL: cfg.APIURL, TeamApprovers: len(cfg.ApproverTeams) > 0})
+	if err != nil {
+		return nil, err
+	}
+	pol, err := loadPolicies(ctx, cfg.PolicyDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	ws, err := workspace.New(cfg.DataDir, log.With("component", "workspace"))
+	if err != nil {
+		return nil, err
+	}
+	env, err := runner.TerraformEnv(getenv, cfg.TerraformEnv)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "tfpr.db"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, store: st}
+	if gcs, err := storage.NewClient(ctx); err == nil {
+		s.gcs = gcs
+	} else {
+		log.Warn("no GCS client: stale state locks after a crash will be reported, not released", "err", err)
+	}
+	s.runner, err = runner.New(runner.Config{
+		StateBucket: cfg.StateBucket, DataDir: cfg.DataDir, TerraformBin: cfg.TerraformBin,
+		Parallelism: cfg.Parallelism, ResyncInterval: cfg.ResyncInterval, ShutdownGrace: cfg.ShutdownGrace,
+		AllowForkPRs: cfg.AllowForkPRs, ApplyOnDrift: cfg.ApplyOnDrift,
+		ApproverUsers: cfg.ApproverUsers, ApproverTeams: cfg.ApproverTeams,
+		Env:            env,
+		Impersonate:    runner.Impersonator(cfg.ImpersonateTemplate, cfg.PlanImpersonate, cfg.PlatformProject),
+		AllowRepo:      cfg.RepoAllowed,
+		Secrets:        []string{cfg.WebhookSecret},
+		PluginCacheDir: filepath.Join(cfg.DataDir, "plugin-cache"),
+	}, runner.Deps{Store: st, GitHub: app, Workspace: ws, Policy: pol, GCS: s.gcs, Log: log.With("component", "runner")})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	hook, err := webhook.New(webhook.Options{
+		Secret: []byte(cfg.WebhookSecret), Dedupe: st, Dispatch: s.runner, AllowRepo: cfg.RepoAllowed,
+		Log: log.With("component", "webhook"), Metrics: reg,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /webhook", hook)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.handler = mux
+	return s, nil
+}
+
+func loadPolicies(ctx context.Context, dir string) (*policy.Engine, error) {
+	var fsys fs.FS = policies.FS()
+	if dir != "" {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("policy dir: %w", err)
+		}
+		fsys = os.DirFS(dir)
+	}
+	pol, err := policy.New(ctx, fsys, policy.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("load policies: %w", err)
+	}
+	return pol, nil
+}
+
+// Handler serves /webhook, /healthz and /metrics.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Store is the server's store, for `tfpr audit` and tests.
+func (s *Server) Store() store.Store { return s.store }
+
+// Serve runs the runner and serves HTTP on ln until ctx ends, then stops
+// taking deliveries, lets running applies finish and closes the store.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	runCtx, stopRunner := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRunner()
+	runnerDone := make(chan error, 1)
+	go func() { runnerDone <- s.runner.Start(runCtx) }()
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+	s.log.Info("tfpr listening", "addr", ln.Addr().String())
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-httpDone:
+	case err = <-runnerDone:
+		err = fmt.Errorf("runner stopped: %w", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if e := srv.Shutdown(shutdownCtx); e != nil && err == nil {
+		err = e
+	}
+	stopRunner()
+	if e := <-runnerDone; e != nil && !errors.Is(e, context.Canceled) && err == nil {
+		err = e
+	}
+	if e := s.store.Close(); e != nil && err == nil {
+		err = e
+	}
+	if s.gcs != nil {
+		s.gcs.Close()
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,178 @@
+// Package store keeps what must survive a restart: deliveries seen, queued
+// work, runs, saved plans, project blocks and approvals. Store is the
+// interface the runner needs; SQLite is the embedded implementation, and a
+// shared database can implement the same interface for several replicas.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a looked-up record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Job kinds: work the runner expands into runs.
+const (
+	JobPR      = "pr"      // plan a pull request's affected projects at its head
+	JobMerge   = "merge"   // apply the default branch up to a commit
+	JobClose   = "close"   // a PR closed without merge: drop its plans
+	JobCommand = "command" // a `tfpr ...` comment
+)
+
+// Status values shared by jobs and runs.
+const (
+	StatusQueued    = "queued"
+	StatusRunning   = "running"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusWaiting   = "waiting"   // apply held: project blocked or approval needed
+	StatusSkipped   = "skipped"   // superseded or nothing to do
+	StatusDenied    = "denied"    // policy denied: terraform never ran
+	StatusCancelled = "cancelled" // stopped on shutdown; requeued on start
+)
+
+// Repo identifies a repository and how to reach it.
+type Repo struct {
+	FullName      string `json:"full_name"`
+	CloneURL      string `json:"clone_url"`
+	DefaultBranch string `json:"default_branch"`
+	Installation  int64  `json:"installation"`
+}
+
+// Job is a unit of work from a webhook, a comment or the resync loop.
+type Job struct {
+	ID       int64     `json:"-"`
+	Kind     string    `json:"-"`
+	Repo     Repo      `json:"repo"`
+	PR       int       `json:"pr,omitempty"`
+	HeadSHA  string    `json:"head_sha,omitempty"`
+	BaseSHA  string    `json:"base_sha,omitempty"`
+	BaseRef  string    `json:"base_ref,omitempty"`
+	SHA      string    `json:"sha,omitempty"`    // merge: default-branch commit to apply up to
+	Before   string    `json:"before,omitempty"` // merge: push's before
+	Author   string    `json:"author,omitempty"`
+	Actor    string    `json:"actor,omitempty"` // merged_by or commenter
+	Fork     bool      `json:"fork,omitempty"`
+	Trigger  string    `json:"trigger,omitempty"`  // what asked: "webhook", "comment:<id>", "resync", "after-apply:<run>"
+	Projects []string  `json:"projects,omitempty"` // restrict to these projects (comment `tfpr plan -p`)
+	Body     string    `json:"body,omitempty"`     // command: the comment text
+	IsPR     bool      `json:"is_pr,omitempty"`    // command: the comment is on a PR, not an issue
+	Status   string    `json:"-"`
+	Attempts int       `json:"-"`
+	Error    string    `json:"-"`
+	Created  time.Time `json:"-"`
+}
+
+// Run is one terraform operation on one project.
+type Run struct {
+	ID         int64
+	Kind       string // "plan" or "apply"
+	Repo       string
+	Project    string
+	PR         int
+	SHA        string
+	Trigger    string
+	Status     string
+	Summary    string
+	MergedBy   string
+	ApprovedBy string
+	PlanHash   string
+	CheckRunID int64
+	JobID      int64
+	Created    time.Time
+	Started    time.Time
+	Finished   time.Time
+}
+
+// Plan is a saved plan file and what it was made from.
+type Plan struct {
+	ID                   int64
+	Repo                 string
+	PR                   int
+	Project              string
+	HeadSHA              string
+	Fingerprint          string // content of the project and its local modules
+	File                 string // where the plan file is stored
+	Hash                 string // sha256 of the plan file
+	Add, Change, Destroy int
+	Changes              string // JSON of the resource changes, to compare with a re-plan
+	Created              time.Time
+}
+
+// Block stops applies of a project until someone clears it.
+type Block struct {
+	Repo    string
+	Project string
+	RunID   int64
+	Issue   int
+	Reason  string
+	Created time.Time
+}
+
+// Merge records which PR produced a default-branch commit.
+type Merge struct {
+	Repo     string
+	SHA      string
+	PR       int
+	HeadSHA  string
+	MergedBy string
+}
+
+// Approval is an owner's override of a plan-stage rule for one PR head.
+type Approval struct {
+	Repo    string
+	PR      int
+	HeadSHA string
+	Rule    string
+	User    string
+	Created time.Time
+}
+
+// Store is everything the runner persists.
+type Store interface {
+	FirstDelivery(ctx context.Context, id string) (bool, error)
+	ForgetDelivery(ctx context.Context, id string) error
+
+	EnqueueJob(ctx context.Context, j Job) (int64, error)
+	ClaimJobs(ctx context.Context, limit int) ([]Job, error)
+	FinishJob(ctx context.Context, id int64, status, errText string) error
+	RequeueInterrupted(ctx context.Context) (jobs int, err error)
+	PendingJob(ctx context.Context, kind, repo string, pr int, sha string) (bool, error)
+
+	CreateRun(ctx context.Context, r Run) (id int64, created bool, err error)
+	StartRun(ctx context.Context, id int64) error
+	FinishRun(ctx context.Context, id int64, status, summary string) error
+	UpdateRun(ctx context.Context, r Run) error
+	GetRun(ctx context.Context, id int64) (Run, error)
+	NextApplies(ctx context.Context) ([]Run, error)
+	RunningApplies(ctx context.Context) ([]Run, error)
+	ListRuns(ctx context.Context, kind string, limit int) ([]Run, error)
+	FindRuns(ctx context.Context, repo string, pr int, kind, status string) ([]Run, error)
+	CountRuns(ctx context.Context, kind, repo, project, status string) (int, error)
+
+	SavePlan(ctx context.Context, p Plan) (int64, error)
+	LatestPlan(ctx context.Context, repo string, pr int, project string) (Plan, error)
+	DeletePlans(ctx context.Context, repo string, pr int) ([]Plan, error)
+	OpenPlansFor(ctx context.Context, repo, project string, exceptPR int) ([]Plan, error)
+
+	BlockProject(ctx context.Context, b Block) error
+	Unblock(ctx context.Context, repo, project string) error
+	Blocked(ctx context.Context, repo, project string) (Block, error)
+	BlockByIssue(ctx context.Context, repo string, issue int) (Block, error)
+
+	RecordMerge(ctx context.Context, m Merge) error
+	MergeFor(ctx context.Context, repo, sha string) (Merge, error)
+	Cursor(ctx context.Context, repo string) (string, error)
+	SetCursor(ctx context.Context, repo, sha string) error
+
+	Approve(ctx context.Context, a Approval) error
+	Approvals(ctx context.Context, repo string, pr int, headSHA string) ([]Approval, error)
+
+	RememberRepo(ctx context.Context, r Repo) error
+	Repos(ctx context.Context) ([]Repo, error)
+	HasJob(ctx context.Context, kind, repo string, pr int, sha string) (bool, error)
+
+	Close() error
+}

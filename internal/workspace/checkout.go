@@ -1,0 +1,88 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Checkout is a directory holding the tree of one commit. It is not a git
+// repository: runs only need the files.
+type Checkout struct {
+	Dir string // absolute path
+	SHA string // full commit id
+}
+
+// Checkout materialises the tree at sha into a fresh directory under
+// dir/checkouts. It uses read-tree with a private index file rather than
+// `git worktree add`, so concurrent checkouts of one mirror share no
+// writable state in the mirror and need no lock.
+func (m *Manager) Checkout(ctx context.Context, repo Repo, sha string) (*Checkout, error) {
+	co, err := m.checkout(ctx, repo, sha)
+	if err != nil {
+		return nil, fmt.Errorf("checkout %s at %s: %w", repo.FullName, sha, err)
+	}
+	return co, nil
+}
+
+func (m *Manager) checkout(ctx context.Context, repo Repo, sha string) (*Checkout, error) {
+	mirror, err := m.existingMirror(repo)
+	if err != nil {
+		return nil, err
+	}
+	full, err := m.resolveCommit(ctx, mirror, sha)
+	if err != nil {
+		return nil, err
+	}
+	owner, name, _ := strings.Cut(strings.ToLower(repo.FullName), "/")
+	dir, err := os.MkdirTemp(m.checkouts, fmt.Sprintf("%s-%s-%s-", owner, name, full[:12]))
+	if err != nil {
+		return nil, fmt.Errorf("create checkout dir: %w", err)
+	}
+	// The index lives beside the tree, not in it, so the checkout holds
+	// exactly the commit's files.
+	index := dir + ".index"
+	defer os.Remove(index)
+	_, err = m.run(ctx, runOpts{env: []string{"GIT_INDEX_FILE=" + index}},
+		"--git-dir="+mirror, "--work-tree="+dir, "read-tree", "--reset", "-u", full)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	m.log.DebugContext(ctx, "checked out", "repo", repo.FullName, "sha", full, "dir", dir)
+	return &Checkout{Dir: dir, SHA: full}, nil
+}
+
+// Close removes the checkout directory. It is safe to call more than once.
+func (c *Checkout) Close(ctx context.Context) error {
+	if c == nil || c.Dir == "" {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("remove checkout %s: %w", c.Dir, err)
+	}
+	if err := removeAll(c.Dir); err != nil {
+		return fmt.Errorf("remove checkout %s: %w", c.Dir, err)
+	}
+	return nil
+}
+
+// removeAll also clears directories a run made read-only (terraform and
+// some providers write such files under .terraform), which os.RemoveAll
+// alone cannot delete.
+func removeAll(dir string) error {
+	err := os.RemoveAll(dir)
+	if err == nil || !errors.Is(err, os.ErrPermission) {
+		return err
+	}
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
