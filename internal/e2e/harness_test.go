@@ -7,8 +7,8 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"

@@ -1,0 +1,399 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/tfpr/tfpr/internal/policy"
+	"github.com/tfpr/tfpr/internal/project"
+	"github.com/tfpr/tfpr/policies"
+)
+
+const lintUsage = `usage: tfpr lint [--format text|json|sarif|github] [--policy-dir DIR] [DIR...]
+
+Lints every Terraform project (a directory declaring a backend) under each
+DIR (default ".") with the local modules it calls, before any terraform
+command runs. Exit status: 0 clean, 1 a deny finding, 2 usage or config error.
+
+`
+
+// runLint implements `tfpr lint`.
+func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fset := flag.NewFlagSet("tfpr lint", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	format := fset.String("format", "text", "output `format`: text, json, sarif or github")
+	policyDir := fset.String("policy-dir", os.Getenv("TFPR_POLICY_DIR"), "`DIR` of .rego policies instead of the built-in ones (env TFPR_POLICY_DIR)")
+	fset.Usage = func() {
+		fmt.Fprint(stderr, lintUsage)
+		fset.PrintDefaults()
+	}
+	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	write, ok := writerFor(*format)
+	if !ok {
+		fmt.Fprintf(stderr, "tfpr lint: unknown --format %q (want text, json, sarif or github)\n", *format)
+		return 2
+	}
+	pfs, err := policyFS(*policyDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "tfpr lint: %v\n", err)
+		return 2
+	}
+	engine, err := policy.New(ctx, pfs, policy.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "tfpr lint: policies%s: %v\n", inDir(*policyDir), err)
+		return 2
+	}
+	dirs := fset.Args()
+	if len(dirs) == 0 {
+		dirs = []string{"."}
+	}
+	findings, projects, err := lintDirs(ctx, engine, dirs)
+	if err != nil {
+		fmt.Fprintf(stderr, "tfpr lint: %v\n", err)
+		return 2
+	}
+	if projects == 0 {
+		fmt.Fprintf(stderr, "tfpr lint: no Terraform projects (directories with a backend block) under %s\n", strings.Join(dirs, ", "))
+	}
+	if err := write(stdout, findings, engine.Rules()); err != nil {
+		fmt.Fprintf(stderr, "tfpr lint: write report: %v\n", err)
+		return 2
+	}
+	if *format == "text" {
+		fmt.Fprintln(stderr, summary(findings, projects))
+	}
+	if policy.Blocking(findings) {
+		return 1
+	}
+	return 0
+}
+
+func inDir(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	return " in " + dir
+}
+
+// policyFS returns the policies to load: dir when set, else the built-in
+// ones.
+func policyFS(dir string) (fs.FS, error) {
+	if dir == "" {
+		return policies.FS(), nil
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("policy dir: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("policy dir %s is not a directory", dir)
+	}
+	return os.DirFS(dir), nil
+}
+
+// lintDirs lints the projects under each dir. Paths in findings are made
+// relative to the working directory when the dir is inside it, else they
+// are prefixed with the dir as given.
+func lintDirs(ctx context.Context, engine *policy.Engine, dirs []string) ([]policy.Finding, int, error) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, 0, fmt.Errorf("working directory: %w", err)
+	}
+	graphs := map[string]*project.Graph{}
+	seen := map[string]bool{}
+	var all []policy.Finding
+	projects := 0
+	for _, d := range dirs {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", d, err)
+		}
+		if st, err := os.Stat(abs); err != nil {
+			return nil, 0, err
+		} else if !st.IsDir() {
+			return nil, 0, fmt.Errorf("%s is not a directory", d)
+		}
+		// Scan from the working directory when possible so modules called
+		// from outside DIR (../../modules/x) are found and linted too.
+		root, display := cwd, ""
+		sub, err := filepath.Rel(cwd, abs)
+		if err != nil || sub == ".." || strings.HasPrefix(sub, ".."+string(filepath.Separator)) {
+			root, display, sub = abs, d, "."
+		}
+		sub = filepath.ToSlash(sub)
+		g := graphs[root]
+		if g == nil {
+			if g, err = project.Scan(ctx, root); err != nil {
+				return nil, 0, err
+			}
+			graphs[root] = g
+		}
+		for _, p := range g.Projects() {
+			if !within(p, sub) || seen[root+"\x00"+p] {
+				continue
+			}
+			seen[root+"\x00"+p] = true
+			projects++
+			fs, err := engine.LintProject(ctx, root, p, g.Modules(p))
+			if err != nil {
+				return nil, 0, err
+			}
+			for _, f := range fs {
+				if display != "" {
+					f.File = path.Join(filepath.ToSlash(display), f.File)
+				}
+				all = append(all, f)
+			}
+		}
+	}
+	// A module shared by several projects yields the same finding for each.
+	return dedupe(all), projects, nil
+}
+
+func within(p, dir string) bool {
+	return dir == "." || p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+func dedupe(fs []policy.Finding) []policy.Finding {
+	seen := map[policy.Finding]bool{}
+	out := make([]policy.Finding, 0, len(fs))
+	for _, f := range fs {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].File != out[j].File {
+			return out[i].File < out[j].File
+		}
+		return out[i].Line < out[j].Line
+	})
+	return out
+}
+
+func summary(fs []policy.Finding, projects int) string {
+	var deny, warn, suppressed int
+	for _, f := range fs {
+		switch {
+		case f.Suppressed:
+			suppressed++
+		case f.Severity == policy.SeverityDeny:
+			deny++
+		default:
+			warn++
+		}
+	}
+	return fmt.Sprintf("tfpr lint: %d projects, %d deny, %d warn, %d suppressed", projects, deny, warn, suppressed)
+}
+
+type lintWriter func(w io.Writer, fs []policy.Finding, rules []policy.RuleInfo) error
+
+func writerFor(format string) (lintWriter, bool) {
+	switch format {
+	case "text":
+		return writeText, true
+	case "json":
+		return writeJSON, true
+	case "sarif":
+		return writeSARIF, true
+	case "github":
+		return writeGitHub, true
+	}
+	return nil, false
+}
+
+func location(f policy.Finding) string {
+	if f.Line > 0 {
+		return fmt.Sprintf("%s:%d", f.File, f.Line)
+	}
+	return f.File
+}
+
+func writeText(w io.Writer, fs []policy.Finding, _ []policy.RuleInfo) error {
+	for _, f := range fs {
+		line := fmt.Sprintf("%s: [%s] %s: %s", location(f), f.Severity, f.Rule, f.Message)
+		if f.Suppressed {
+			line += fmt.Sprintf(" (suppressed: %s)", f.SuppressReason)
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, fs []policy.Finding, _ []policy.RuleInfo) error {
+	if fs == nil {
+		fs = []policy.Finding{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(fs)
+}
+
+// escapeData and escapeProperty follow the GitHub Actions workflow command
+// encoding, so messages cannot inject further commands.
+func escapeData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func escapeProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}
+
+func writeGitHub(w io.Writer, fs []policy.Finding, _ []policy.RuleInfo) error {
+	for _, f := range fs {
+		cmd, msg := "error", f.Message
+		switch {
+		case f.Suppressed:
+			cmd, msg = "notice", fmt.Sprintf("%s (suppressed: %s)", msg, f.SuppressReason)
+		case f.Severity == policy.SeverityWarn:
+			cmd = "warning"
+		}
+		props := "file=" + escapeProperty(f.File)
+		if f.Line > 0 {
+			props += fmt.Sprintf(",line=%d", f.Line)
+			if f.EndLine > f.Line {
+				props += fmt.Sprintf(",endLine=%d", f.EndLine)
+			}
+		}
+		title := f.Rule
+		if f.Title != "" {
+			title += " " + f.Title
+		}
+		props += ",title=" + escapeProperty(title)
+		if _, err := fmt.Fprintf(w, "::%s %s::%s\n", cmd, props, escapeData(msg)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SARIF 2.1.0, the subset GitHub code scanning reads.
+type sarifLog struct {
+	Schema  string     `json:"$schema"`
+	Version string     `json:"version"`
+	Runs    []sarifRun `json:"runs"`
+}
+
+type sarifRun struct {
+	Tool    sarifTool     `json:"tool"`
+	Results []sarifResult `json:"results"`
+}
+
+type sarifTool struct {
+	Driver sarifDriver `json:"driver"`
+}
+
+type sarifDriver struct {
+	Name           string      `json:"name"`
+	InformationURI string      `json:"informationUri,omitempty"`
+	Rules          []sarifRule `json:"rules"`
+}
+
+type sarifText struct {
+	Text string `json:"text"`
+}
+
+type sarifRule struct {
+	ID                   string      `json:"id"`
+	ShortDescription     sarifText   `json:"shortDescription"`
+	FullDescription      *sarifText  `json:"fullDescription,omitempty"`
+	DefaultConfiguration sarifConfig `json:"defaultConfiguration"`
+}
+
+type sarifConfig struct {
+	Level string `json:"level"`
+}
+
+type sarifResult struct {
+	RuleID       string             `json:"ruleId"`
+	Level        string             `json:"level"`
+	Message      sarifText          `json:"message"`
+	Locations    []sarifLocation    `json:"locations"`
+	Suppressions []sarifSuppression `json:"suppressions,omitempty"`
+}
+
+type sarifLocation struct {
+	PhysicalLocation sarifPhysical `json:"physicalLocation"`
+}
+
+type sarifPhysical struct {
+	ArtifactLocation sarifArtifact `json:"artifactLocation"`
+	Region           *sarifRegion  `json:"region,omitempty"`
+}
+
+type sarifArtifact struct {
+	URI string `json:"uri"`
+}
+
+type sarifRegion struct {
+	StartLine int `json:"startLine"`
+	EndLine   int `json:"endLine,omitempty"`
+}
+
+type sarifSuppression struct {
+	Kind          string `json:"kind"`
+	Justification string `json:"justification,omitempty"`
+}
+
+func sarifLevel(s policy.Severity) string {
+	if s == policy.SeverityDeny {
+		return "error"
+	}
+	return "warning"
+}
+
+func writeSARIF(w io.Writer, fs []policy.Finding, rules []policy.RuleInfo) error {
+	driver := sarifDriver{Name: "tfpr", Rules: []sarifRule{}}
+	known := map[string]bool{}
+	for _, r := range rules {
+		sr := sarifRule{ID: r.ID, ShortDescription: sarifText{r.Title}, DefaultConfiguration: sarifConfig{sarifLevel(r.Severity)}}
+		if r.Description != "" {
+			sr.FullDescription = &sarifText{r.Description}
+		}
+		driver.Rules = append(driver.Rules, sr)
+		known[r.ID] = true
+	}
+	results := []sarifResult{}
+	for _, f := range fs {
+		if !known[f.Rule] {
+			// tfpr's own rules (parse, policy-error, suppression).
+			known[f.Rule] = true
+			driver.Rules = append(driver.Rules, sarifRule{ID: f.Rule, ShortDescription: sarifText{f.Title}, DefaultConfiguration: sarifConfig{sarifLevel(f.Severity)}})
+		}
+		loc := sarifPhysical{ArtifactLocation: sarifArtifact{URI: f.File}}
+		if f.Line > 0 {
+			loc.Region = &sarifRegion{StartLine: f.Line, EndLine: max(f.EndLine, f.Line)}
+		}
+		r := sarifResult{RuleID: f.Rule, Level: sarifLevel(f.Severity), Message: sarifText{f.Message}, Locations: []sarifLocation{{loc}}}
+		if f.Suppressed {
+			r.Suppressions = []sarifSuppression{{Kind: "inSource", Justification: f.SuppressReason}}
+		}
+		results = append(results, r)
+	}
+	log := sarifLog{
+		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
+		Version: "2.1.0",
+		Runs:    []sarifRun{{Tool: sarifTool{Driver: driver}, Results: results}},
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(log)
+}

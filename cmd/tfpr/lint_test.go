@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tfpr/tfpr/internal/policy"
+)
+
+const cases = "../../internal/policy/testdata/cases"
+
+func lint(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := runLint(context.Background(), args, &stdout, &stderr)
+	return stdout.String(), stderr.String(), code
+}
+
+func TestLintFormats(t *testing.T) {
+	bad := filepath.Join(cases, "external_data", "bad")
+	tests := []struct {
+		format string
+		check  func(t *testing.T, out string)
+	}{
+		{"text", func(t *testing.T, out string) {
+			want := bad + "/microservices/alpha/dev/main.tf:5: [deny] TFPR001: data.external.whoami runs a program"
+			if !strings.Contains(out, want) {
+				t.Errorf("text output lacks %q:\n%s", want, out)
+			}
+		}},
+		{"json", func(t *testing.T, out string) {
+			var fs []policy.Finding
+			if err := json.Unmarshal([]byte(out), &fs); err != nil {
+				t.Fatalf("json output: %v\n%s", err, out)
+			}
+			if len(fs) != 4 || fs[0].Rule != "TFPR001" || fs[0].Line != 5 || fs[0].Address != "data.external.whoami" {
+				t.Errorf("json findings = %+v", fs)
+			}
+		}},
+		{"sarif", func(t *testing.T, out string) {
+			var log struct {
+				Version string
+				Runs    []struct {
+					Results []struct {
+						RuleID    string
+						Level     string
+						Locations []struct {
+							PhysicalLocation struct {
+								ArtifactLocation struct{ URI string }
+								Region           struct{ StartLine int }
+							}
+						}
+					}
+				}
+			}
+			if err := json.Unmarshal([]byte(out), &log); err != nil {
+				t.Fatalf("sarif output: %v", err)
+			}
+			r := log.Runs[0].Results[0]
+			loc := r.Locations[0].PhysicalLocation
+			if log.Version != "2.1.0" || r.RuleID != "TFPR001" || r.Level != "error" || loc.Region.StartLine != 5 ||
+				!strings.HasSuffix(loc.ArtifactLocation.URI, "microservices/alpha/dev/main.tf") {
+				t.Errorf("sarif = %+v", log)
+			}
+		}},
+		{"github", func(t *testing.T, out string) {
+			want := "::error file=" + bad + "/microservices/alpha/dev/main.tf,line=5,endLine=7,title=TFPR001 data \"external\" is not allowed::"
+			if !strings.HasPrefix(out, want) {
+				t.Errorf("github output does not start with %q:\n%s", want, out)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.format, func(t *testing.T) {
+			out, errOut, code := lint(t, "--format", tc.format, bad)
+			if code != 1 {
+				t.Errorf("exit %d, want 1 for a deny; stderr: %s", code, errOut)
+			}
+			tc.check(t, out)
+		})
+	}
+}
+
+func TestLintExitCodes(t *testing.T) {
+	badRego := t.TempDir()
+	if err := os.WriteFile(filepath.Join(badRego, "x.rego"), []byte("package tfpr.hcl.x\n\ndeny contains msg if {\n  msg := \n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		env    string
+		code   int
+		stderr string
+	}{
+		{name: "clean project", args: []string{filepath.Join(cases, "firewall", "good")}, code: 0},
+		{name: "warn only", args: []string{filepath.Join(cases, "labels", "bad")}, code: 0},
+		{name: "deny", args: []string{filepath.Join(cases, "firewall", "bad")}, code: 1},
+		{name: "unknown format", args: []string{"--format", "xml", "."}, code: 2, stderr: "xml"},
+		{name: "unknown flag", args: []string{"--nope"}, code: 2},
+		{name: "missing dir", args: []string{"does-not-exist"}, code: 2},
+		{name: "missing policy dir", args: []string{"--policy-dir", "nope", "."}, code: 2, stderr: "policy dir"},
+		{name: "invalid policy", args: []string{"--policy-dir", badRego, "."}, code: 2, stderr: "x.rego:5:"},
+		{name: "policy dir from env", env: badRego, args: []string{"."}, code: 2, stderr: "x.rego:5:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("TFPR_POLICY_DIR", tc.env)
+			_, errOut, code := lint(t, tc.args...)
+			if code != tc.code || !strings.Contains(errOut, tc.stderr) {
+				t.Errorf("exit %d, stderr %q; want exit %d, stderr containing %q", code, errOut, tc.code, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestGitHubEscaping(t *testing.T) {
+	var buf bytes.Buffer
+	err := writeGitHub(&buf, []policy.Finding{{Rule: "R1", Severity: policy.SeverityDeny, File: "a,b:c.tf", Line: 2, Message: "line one\n::error::injected 100%"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "::error file=a%2Cb%3Ac.tf,line=2,title=R1::line one%0A::error::injected 100%25\n"
+	if buf.String() != want {
+		t.Errorf("got  %q\nwant %q", buf.String(), want)
+	}
+}
+
+func TestPolicyTest(t *testing.T) {
+	failing := t.TempDir()
+	files := map[string]string{
+		"p.rego": "# METADATA\n# title: p\n# custom:\n#   id: P1\n#   severity: deny\npackage tfpr.hcl.p\n\ndeny contains \"x\" if input.x\n",
+		"p_test.rego": "package tfpr.hcl.p_test\n\nimport data.tfpr.hcl.p\n\n" +
+			"test_denies if {\n  count(p.deny) == 1 with input as {\"x\": true}\n}\n\n" +
+			"test_wrong if {\n  count(p.deny) == 1 with input as {\"x\": false}\n}\n",
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(failing, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{name: "built-in policies", code: 0, want: []string{"PASS  tfpr.hcl.external_data_test.test_external_data_denied", " passed, 0 failed"}},
+		{name: "failing test", args: []string{failing}, code: 1, want: []string{"PASS  tfpr.hcl.p_test.test_denies", "FAIL  tfpr.hcl.p_test.test_wrong (p_test.rego:9)", "1 passed, 1 failed"}},
+		{name: "run filter", args: []string{"--run", "test_denies", failing}, code: 0, want: []string{"1 passed, 0 failed"}},
+		{name: "two dirs", args: []string{"a", "b"}, code: 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := runPolicyTest(context.Background(), tc.args, &stdout, &stderr)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; stdout:\n%s\nstderr:\n%s", code, tc.code, stdout.String(), stderr.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, stdout.String())
+				}
+			}
+		})
+	}
+}

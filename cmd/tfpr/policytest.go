@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/tfpr/tfpr/internal/policy"
+)
+
+const policyTestUsage = `usage: tfpr policy test [--run REGEXP] [DIR]
+
+Runs the Rego unit tests (*_test.rego) in DIR, default the built-in
+policies, and checks that the policies load as tfpr lint would load them.
+Exit status: 0 all passed, 1 a test failed, 2 usage or compile error.
+
+`
+
+// runPolicyTest implements `tfpr policy test`.
+func runPolicyTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fset := flag.NewFlagSet("tfpr policy test", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	run := fset.String("run", "", "only run tests whose package.name matches `REGEXP`")
+	fset.Usage = func() {
+		fmt.Fprint(stderr, policyTestUsage)
+		fset.PrintDefaults()
+	}
+	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fset.NArg() > 1 {
+		fset.Usage()
+		return 2
+	}
+	pfs, err := policyFS(fset.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "tfpr policy test: %v\n", err)
+		return 2
+	}
+	results, err := policy.Test(ctx, pfs, policy.TestOptions{Run: *run})
+	if err != nil {
+		fmt.Fprintf(stderr, "tfpr policy test: %v\n", err)
+		return 2
+	}
+	var passed, failed, skipped int
+	for _, r := range results {
+		name := r.Package + "." + r.Name
+		switch {
+		case r.Skip:
+			skipped++
+			fmt.Fprintf(stdout, "SKIP  %s\n", name)
+		case r.Err != nil:
+			failed++
+			fmt.Fprintf(stdout, "ERROR %s (%s): %v\n", name, r.Location, r.Err)
+		case !r.Pass:
+			failed++
+			fmt.Fprintf(stdout, "FAIL  %s (%s)\n", name, r.Location)
+			if r.FailedAt != "" {
+				fmt.Fprintf(stdout, "      failed at %s\n", r.FailedAt)
+			}
+		default:
+			passed++
+			fmt.Fprintf(stdout, "PASS  %s (%s)\n", name, r.Duration.Round(1000))
+		}
+		if r.Output != "" && (r.Err != nil || !r.Pass) {
+			fmt.Fprintf(stdout, "      output: %s", r.Output)
+		}
+	}
+	fmt.Fprintf(stdout, "%d passed, %d failed", passed, failed)
+	if skipped > 0 {
+		fmt.Fprintf(stdout, ", %d skipped", skipped)
+	}
+	fmt.Fprintln(stdout)
+	if len(results) == 0 {
+		fmt.Fprintln(stderr, "tfpr policy test: no Rego tests found")
+		return 1
+	}
+	// Tests can pass on policies lint would refuse (no METADATA, unsafe
+	// builtins), so load them the same way.
+	if _, err := policy.New(ctx, pfs, policy.Options{}); err != nil {
+		fmt.Fprintf(stderr, "tfpr policy test: policies do not load: %v\n", err)
+		return 1
+	}
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,303 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// LintProject parses the Terraform files of dir and of the local modules it
+// calls (repo-relative dirs below root) and evaluates the HCL stage. Parse
+// problems and failing policies are returned as deny findings; the error is
+// reserved for an unreadable checkout or a cancelled ctx.
+func (e *Engine) LintProject(ctx context.Context, root, dir string, modules []string) ([]Finding, error) {
+	dir = cleanRel(dir)
+	c, err := loadConfig(ctx, root, dir, modules, e.cache)
+	if err != nil {
+		return nil, err
+	}
+	findings := c.findings
+	results, pe, err := e.eval(ctx, StageHCL, c.input, dir)
+	if err != nil {
+		return nil, err
+	}
+	if pe != nil {
+		findings = append(findings, *pe)
+	}
+	for _, r := range results {
+		findings = append(findings, c.finding(r))
+	}
+	findings = applySuppressions(c.files, findings)
+	sortFindings(findings)
+	return findings, nil
+}
+
+// BuildInput returns the HCL-stage input document policies see for dir,
+// with the findings for files that could not be parsed. It is the reference
+// for policy authors (see policies/README.md).
+func BuildInput(ctx context.Context, root, dir string, modules []string) (map[string]any, []Finding, error) {
+	c, err := loadConfig(ctx, root, cleanRel(dir), modules, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	doc, err := ast.JSON(c.input)
+	if err != nil {
+		return nil, nil, fmt.Errorf("convert input of %s: %w", dir, err)
+	}
+	m, _ := doc.(map[string]any)
+	return m, c.findings, nil
+}
+
+func cleanRel(p string) string {
+	p = path.Clean(strings.ReplaceAll(p, `\`, "/"))
+	if p == "." {
+		return ""
+	}
+	return strings.TrimPrefix(p, "/")
+}
+
+// loadConfig reads dir and modules through an os.Root so symlinks cannot
+// pull files from outside the checkout.
+func loadConfig(ctx context.Context, root, dir string, modules []string, cache *fileCache) (*config, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("open checkout %s: %w", root, err)
+	}
+	defer r.Close()
+	files, findings, err := readDir(ctx, r, dir, "", cache)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{dir: true}
+	for _, m := range modules {
+		m = cleanRel(m)
+		if seen[m] {
+			continue
+		}
+		seen[m] = true
+		mf, mfind, err := readDir(ctx, r, m, m, cache)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			// terraform would fail on it too; never lint around a module.
+			findings = append(findings, Finding{
+				Rule: RuleParse, Title: "module not linted", Severity: SeverityDeny, File: dir,
+				Message: fmt.Sprintf("cannot read local module %s: %v", m, errors.Unwrap(err)),
+			})
+			continue
+		}
+		files = append(files, mf...)
+		findings = append(findings, mfind...)
+	}
+	c := newConfig(dir, files)
+	c.findings = findings
+	return c, nil
+}
+
+// finding turns one policy result into a located Finding.
+func (c *config) finding(r result) Finding {
+	f := Finding{Rule: r.info.ID, Title: r.info.Title, Severity: r.kind, File: c.dir}
+	obj, ok := r.value.(map[string]any)
+	if !ok {
+		f.Message = resultString(r.value)
+		return f
+	}
+	f.Message = resultString(obj["msg"])
+	f.Address, _ = obj["address"].(string)
+	f.Attribute, _ = obj["attribute"].(string)
+	module, hasModule := obj["module"].(string)
+	if b := c.lookup(f.Address, module, hasModule); b != nil {
+		f.File, f.Line, f.EndLine = b.file, b.start, b.end
+		if f.Attribute != "" {
+			if s, e, ok := findAttr(b, strings.Split(f.Attribute, ".")); ok {
+				f.Line, f.EndLine = s, e
+			}
+		}
+	}
+	if file, ok := obj["file"].(string); ok && file != "" {
+		f.File, f.Line, f.EndLine = cleanRel(file), 0, 0
+	}
+	if n, ok := intValue(obj["line"]); ok && n > 0 {
+		f.Line, f.EndLine = n, n
+		if e, ok := intValue(obj["end_line"]); ok && e >= n {
+			f.EndLine = e
+		}
+	}
+	return f
+}
+
+func resultString(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func intValue(v any) (int, bool) {
+	switch v := v.(type) {
+	case json.Number:
+		n, err := strconv.Atoi(v.String())
+		return n, err == nil
+	case float64:
+		return int(v), true
+	case int:
+		return v, true
+	}
+	return 0, false
+}
+
+// lookup finds the block for address, preferring the project's own block
+// when the policy did not name a module.
+func (c *config) lookup(addr, module string, hasModule bool) *rawBlock {
+	bs := c.index[addr]
+	if len(bs) == 0 {
+		return nil
+	}
+	if hasModule {
+		for _, b := range bs {
+			if b.module == module {
+				return b
+			}
+		}
+		return nil
+	}
+	for _, b := range bs {
+		if b.module == "" {
+			return b
+		}
+	}
+	return bs[0]
+}
+
+// findAttr resolves an attribute path such as "project", "labels.env",
+// "allow.ports" or "allow.1.ports" to the most specific known lines.
+func findAttr(b *rawBlock, parts []string) (int, int, bool) {
+	if a := b.attr(parts[0]); a != nil {
+		return a.start, a.end, true
+	}
+	var nested []*rawBlock
+	for _, nb := range b.blocks {
+		if nb.typ == parts[0] {
+			nested = append(nested, nb)
+		}
+	}
+	rest := parts[1:]
+	if len(rest) > 0 {
+		if i, err := strconv.Atoi(rest[0]); err == nil {
+			if i < 0 || i >= len(nested) {
+				return 0, 0, false
+			}
+			nested, rest = nested[i:i+1], rest[1:]
+		}
+	}
+	for _, nb := range nested {
+		if len(rest) == 0 {
+			return nb.start, nb.end, true
+		}
+		if s, e, ok := findAttr(nb, rest); ok {
+			return s, e, true
+		}
+	}
+	return 0, 0, false
+}
+
+func sortFindings(fs []Finding) {
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		if c := strings.Compare(a.File, b.File); c != 0 {
+			return c
+		}
+		if a.Line != b.Line {
+			return a.Line - b.Line
+		}
+		return strings.Compare(a.Rule, b.Rule)
+	})
+}
+
+// ignore is one tfpr:ignore comment.
+type ignore struct {
+	rules  []string
+	reason string
+	line   int
+}
+
+// ignoreComments returns the tfpr:ignore comments of a native HCL file.
+// Lexing (rather than matching text) keeps strings that merely contain the
+// marker from suppressing anything.
+func ignoreComments(rel string, src []byte) []ignore {
+	if strings.HasSuffix(rel, ".json") || !bytes.Contains(src, []byte("tfpr:ignore")) {
+		return nil
+	}
+	toks, _ := hclsyntax.LexConfig(src, rel, hcl.InitialPos)
+	var out []ignore
+	for _, t := range toks {
+		if t.Type != hclsyntax.TokenComment {
+			continue
+		}
+		text := strings.TrimSpace(string(t.Bytes))
+		for _, p := range []string{"#", "//", "/*"} {
+			text = strings.TrimPrefix(text, p)
+		}
+		text = strings.TrimSpace(strings.TrimSuffix(text, "*/"))
+		rest, ok := strings.CutPrefix(text, "tfpr:ignore")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(rest)
+		ig := ignore{line: t.Range.Start.Line}
+		if len(fields) > 0 {
+			ig.rules = strings.Split(fields[0], ",")
+			ig.reason = strings.Join(fields[1:], " ")
+		}
+		out = append(out, ig)
+	}
+	return out
+}
+
+// applySuppressions marks findings covered by a tfpr:ignore comment on their
+// line or the line above. Comments without a rule id or reason suppress
+// nothing and are reported. tfpr's own rules cannot be suppressed.
+func applySuppressions(files []*sourceFile, findings []Finding) []Finding {
+	byFile := map[string][]ignore{}
+	for _, f := range files {
+		byFile[f.path] = f.ignores
+		for _, ig := range f.ignores {
+			if len(ig.rules) == 0 || ig.reason == "" {
+				findings = append(findings, Finding{
+					Rule: RuleSuppression, Title: "tfpr:ignore without a reason", Severity: SeverityWarn,
+					File: f.path, Line: ig.line, EndLine: ig.line,
+					Message: "tfpr:ignore needs a rule id and a reason (# tfpr:ignore TFPR001 why this is fine); it suppresses nothing",
+				})
+			}
+		}
+	}
+	for i := range findings {
+		f := &findings[i]
+		if f.Line == 0 || f.Rule == RuleParse || f.Rule == RulePolicyError || f.Rule == RuleSuppression {
+			continue
+		}
+		for _, ig := range byFile[f.File] {
+			if ig.reason == "" || (ig.line != f.Line && ig.line != f.Line-1) || !slices.Contains(ig.rules, f.Rule) {
+				continue
+			}
+			f.Suppressed, f.SuppressReason = true, ig.reason
+			break
+		}
+	}
+	return findings
+}

@@ -1,0 +1,354 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	hcljson "github.com/hashicorp/hcl/v2/json"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// maxFileSize is the largest Terraform file tfpr parses; larger files are
+// reported and skipped.
+const maxFileSize = 1 << 20
+
+// rawBlock is a syntax-neutral view of one HCL block, from either native or
+// JSON syntax. It doubles as the location index used to place findings.
+type rawBlock struct {
+	typ    string
+	labels []string
+	file   string // repo-relative path
+	module string // "" for the project, else the module dir
+	start  int    // header line
+	end    int    // closing line
+	attrs  []*rawAttr
+	blocks []*rawBlock
+
+	// Rego input parts, built once at parse time so cached files cost
+	// nothing to re-evaluate: {name: attr} and [nested block docs].
+	attrsTerm  *ast.Term
+	blocksTerm *ast.Term
+	nestedTerm *ast.Term // this block in nested form
+}
+
+type rawAttr struct {
+	name     string
+	start    int
+	end      int
+	value    any // static value, when hasValue
+	hasValue bool
+	root     string // root name when the expression is a bare traversal
+	term     *ast.Term
+}
+
+func (b *rawBlock) attr(name string) *rawAttr {
+	for _, a := range b.attrs {
+		if a.name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// sourceFile is one parsed Terraform file. It is immutable once parsed and
+// may be shared between evaluations through the Engine's cache.
+type sourceFile struct {
+	path     string // repo-relative slash path
+	module   string
+	blocks   []*rawBlock
+	ignores  []ignore
+	findings []Finding // syntax errors
+}
+
+// isTerraformFile mirrors which files terraform itself loads from a
+// directory, so tfpr lints exactly what terraform would run.
+func isTerraformFile(name string) bool {
+	if strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") ||
+		(strings.HasPrefix(name, "#") && strings.HasSuffix(name, "#")) {
+		return false
+	}
+	return strings.HasSuffix(name, ".tf") || strings.HasSuffix(name, ".tf.json")
+}
+
+// readDir reads and parses the Terraform files of one directory below root.
+// Problems with individual files become findings; only an unreadable
+// directory is an error.
+func readDir(ctx context.Context, root *os.Root, dir, module string, cache *fileCache) ([]*sourceFile, []Finding, error) {
+	fsys := root.FS()
+	entries, err := fs.ReadDir(fsys, dirOrDot(dir))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read terraform dir %s: %w", dir, err)
+	}
+	var files []*sourceFile
+	var findings []Finding
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		if e.IsDir() || !isTerraformFile(e.Name()) {
+			continue
+		}
+		rel := path.Join(dir, e.Name())
+		src, f := readSource(root, rel)
+		if f != nil {
+			findings = append(findings, *f)
+			continue
+		}
+		sf := cache.parse(rel, module, src)
+		findings = append(findings, sf.findings...)
+		files = append(files, sf)
+	}
+	return files, findings, nil
+}
+
+func dirOrDot(dir string) string {
+	if dir == "" {
+		return "."
+	}
+	return dir
+}
+
+// readSource returns the file's bytes, or a finding explaining why tfpr
+// cannot lint it.
+func readSource(root *os.Root, rel string) ([]byte, *Finding) {
+	skip := func(sev Severity, format string, args ...any) *Finding {
+		return &Finding{Rule: RuleParse, Title: "file not linted", Severity: sev, File: rel,
+			Message: fmt.Sprintf(format, args...)}
+	}
+	// Stat follows symlinks but refuses any that leave the checkout; terraform
+	// would read such a file, so it must not pass unseen.
+	st, err := root.Stat(rel)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, skip(SeverityDeny, "cannot read %s: dangling symlink", rel)
+		}
+		return nil, skip(SeverityDeny, "cannot read %s: %v (symlinks must stay inside the repository)", rel, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, skip(SeverityDeny, "%s is not a regular file", rel)
+	}
+	if st.Size() > maxFileSize {
+		return nil, skip(SeverityWarn, "skipped %s: %d bytes is over the %d byte limit", rel, st.Size(), maxFileSize)
+	}
+	f, err := root.Open(rel)
+	if err != nil {
+		return nil, skip(SeverityDeny, "cannot read %s: %v", rel, err)
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, skip(SeverityDeny, "cannot read %s: %v", rel, err)
+	}
+	if len(src) > maxFileSize {
+		return nil, skip(SeverityWarn, "skipped %s: over the %d byte limit", rel, maxFileSize)
+	}
+	if bytes.IndexByte(src, 0) >= 0 || !utf8.Valid(src) {
+		return nil, skip(SeverityWarn, "skipped %s: binary content", rel)
+	}
+	return src, nil
+}
+
+// parseSource parses one file. Syntax errors become deny findings at their
+// position; whatever parsed is still returned so other policies can run.
+func parseSource(rel, module string, src []byte) *sourceFile {
+	sf := &sourceFile{path: rel, module: module}
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if strings.HasSuffix(rel, ".json") {
+		f, diags = hcljson.Parse(src, rel)
+	} else {
+		f, diags = hclsyntax.ParseConfig(src, rel, hcl.InitialPos)
+	}
+	sf.findings = diagFindings(rel, diags)
+	sf.ignores = ignoreComments(rel, src)
+	if f == nil || f.Body == nil {
+		return sf
+	}
+	if body, ok := f.Body.(*hclsyntax.Body); ok {
+		for _, b := range body.Blocks {
+			sf.blocks = append(sf.blocks, nativeBlock(b, sf, src))
+		}
+	} else {
+		sf.blocks = jsonBlocks(f.Body, "", sf, src)
+	}
+	return sf
+}
+
+func diagFindings(rel string, diags hcl.Diagnostics) []Finding {
+	var out []Finding
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		f := Finding{Rule: RuleParse, Title: "invalid HCL", Severity: SeverityDeny, File: rel,
+			Message: strings.TrimSpace(d.Summary + ": " + d.Detail)}
+		if d.Detail == "" {
+			f.Message = d.Summary
+		}
+		if d.Subject != nil {
+			f.Line, f.EndLine = d.Subject.Start.Line, d.Subject.End.Line
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func nativeBlock(b *hclsyntax.Block, sf *sourceFile, src []byte) *rawBlock {
+	rb := &rawBlock{
+		typ: b.Type, labels: b.Labels, file: sf.path, module: sf.module,
+		start: b.TypeRange.Start.Line, end: b.CloseBraceRange.End.Line,
+	}
+	for _, a := range b.Body.Attributes {
+		rb.attrs = append(rb.attrs, newAttr(a.Name, a.Expr, a.SrcRange.Start.Line, a.SrcRange.End.Line, src))
+	}
+	// Attributes live in a map; sort so input and findings are deterministic.
+	slices.SortFunc(rb.attrs, func(x, y *rawAttr) int {
+		if x.start != y.start {
+			return x.start - y.start
+		}
+		return strings.Compare(x.name, y.name)
+	})
+	for _, nb := range b.Body.Blocks {
+		rb.blocks = append(rb.blocks, nativeBlock(nb, sf, src))
+	}
+	rb.finish()
+	return rb
+}
+
+// jsonNested lists the nested block types terraform knows per parent, for
+// JSON syntax where blocks and object attributes look alike.
+func jsonNested(parent string) []hcl.BlockHeaderSchema {
+	switch parent {
+	case "":
+		return []hcl.BlockHeaderSchema{
+			{Type: "resource", LabelNames: []string{"type", "name"}},
+			{Type: "data", LabelNames: []string{"type", "name"}},
+			{Type: "module", LabelNames: []string{"name"}},
+			{Type: "provider", LabelNames: []string{"name"}},
+			{Type: "variable", LabelNames: []string{"name"}},
+			{Type: "output", LabelNames: []string{"name"}},
+			{Type: "check", LabelNames: []string{"name"}},
+			{Type: "locals"}, {Type: "terraform"}, {Type: "moved"}, {Type: "import"}, {Type: "removed"},
+		}
+	case "terraform":
+		return []hcl.BlockHeaderSchema{
+			{Type: "backend", LabelNames: []string{"type"}},
+			{Type: "required_providers"}, {Type: "cloud"},
+		}
+	case "resource", "data":
+		return []hcl.BlockHeaderSchema{
+			{Type: "lifecycle"}, {Type: "connection"},
+			{Type: "provisioner", LabelNames: []string{"type"}},
+			{Type: "dynamic", LabelNames: []string{"name"}},
+		}
+	case "check":
+		return []hcl.BlockHeaderSchema{{Type: "data", LabelNames: []string{"type", "name"}}, {Type: "assert"}}
+	case "variable":
+		return []hcl.BlockHeaderSchema{{Type: "validation"}}
+	}
+	return nil
+}
+
+// jsonBlocks walks a JSON body. Known nested blocks come from jsonNested; any
+// other property holding an array of objects is taken as repeated nested
+// blocks (how terraform JSON spells e.g. allow { ... }), and everything else
+// is an attribute.
+func jsonBlocks(body hcl.Body, parent string, sf *sourceFile, src []byte) []*rawBlock {
+	content, _, _ := body.PartialContent(&hcl.BodySchema{Blocks: jsonNested(parent)})
+	var out []*rawBlock
+	if content == nil {
+		return nil
+	}
+	for _, b := range content.Blocks {
+		rb := &rawBlock{typ: b.Type, labels: b.Labels, file: sf.path, module: sf.module,
+			start: b.DefRange.Start.Line, end: b.DefRange.End.Line}
+		fillJSONBody(rb, b.Body, sf, src)
+		out = append(out, rb)
+	}
+	return out
+}
+
+func fillJSONBody(rb *rawBlock, body hcl.Body, sf *sourceFile, src []byte) {
+	content, remain, _ := body.PartialContent(&hcl.BodySchema{Blocks: jsonNested(rb.typ)})
+	if content != nil {
+		for _, b := range content.Blocks {
+			nb := &rawBlock{typ: b.Type, labels: b.Labels, file: sf.path, module: sf.module,
+				start: b.DefRange.Start.Line, end: b.DefRange.End.Line}
+			fillJSONBody(nb, b.Body, sf, src)
+			rb.blocks = append(rb.blocks, nb)
+		}
+	}
+	if remain != nil {
+		attrs, _ := remain.JustAttributes()
+		for _, a := range attrs {
+			if objs, ok := objectList(a.Expr); ok {
+				for _, o := range objs {
+					rb.blocks = append(rb.blocks, jsonObjectBlock(a.Name, o, sf, src))
+				}
+				continue
+			}
+			rb.attrs = append(rb.attrs, newAttr(a.Name, a.Expr, a.Range.Start.Line, a.Range.End.Line, src))
+		}
+	}
+	slices.SortFunc(rb.attrs, func(x, y *rawAttr) int { return x.start - y.start })
+	slices.SortStableFunc(rb.blocks, func(x, y *rawBlock) int { return x.start - y.start })
+	for _, a := range rb.attrs {
+		rb.end = max(rb.end, a.end)
+	}
+	for _, b := range rb.blocks {
+		rb.end = max(rb.end, b.end)
+	}
+	rb.finish()
+}
+
+// objectList reports whether expr is a JSON array whose elements are all
+// objects, returning the element expressions.
+func objectList(expr hcl.Expression) ([]hcl.Expression, bool) {
+	elems, diags := hcl.ExprList(expr)
+	if diags.HasErrors() || len(elems) == 0 {
+		return nil, false
+	}
+	for _, e := range elems {
+		if _, d := hcl.ExprMap(e); d.HasErrors() {
+			return nil, false
+		}
+	}
+	return elems, true
+}
+
+func jsonObjectBlock(typ string, expr hcl.Expression, sf *sourceFile, src []byte) *rawBlock {
+	r := expr.Range()
+	rb := &rawBlock{typ: typ, file: sf.path, module: sf.module, start: r.Start.Line, end: r.End.Line}
+	pairs, _ := hcl.ExprMap(expr)
+	for _, p := range pairs {
+		name := hcl.ExprAsKeyword(p.Key)
+		if name == "" {
+			k, d := p.Key.Value(nil)
+			if d.HasErrors() || !k.IsKnown() || k.IsNull() || !k.Type().Equals(cty.String) {
+				continue
+			}
+			name = k.AsString()
+		}
+		if objs, ok := objectList(p.Value); ok {
+			for _, o := range objs {
+				rb.blocks = append(rb.blocks, jsonObjectBlock(name, o, sf, src))
+			}
+			continue
+		}
+		rb.attrs = append(rb.attrs, newAttr(name, p.Value, p.Key.Range().Start.Line, p.Value.Range().End.Line, src))
+	}
+	rb.finish()
+	return rb
+}

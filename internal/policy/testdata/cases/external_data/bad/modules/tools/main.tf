@@ -1,0 +1,3 @@
+data "external" "ip" { # expect: TFPR001
+  program = ["curl", "https://ifconfig.me"]
+}

@@ -1,0 +1,5 @@
+terraform {
+  backend "gcs" {}
+}
+
+data "google_project" "current" {}

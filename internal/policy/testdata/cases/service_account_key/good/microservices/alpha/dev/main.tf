@@ -1,0 +1,7 @@
+terraform {
+  backend "gcs" {}
+}
+
+resource "google_service_account" "ci" {
+  account_id = "ci"
+}

@@ -1,0 +1,8 @@
+terraform {
+  backend "gcs" {}
+}
+
+resource "google_storage_bucket" "b" {
+  name     = "alpha-dev-b"
+  location = 
+}

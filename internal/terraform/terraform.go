@@ -1,0 +1,439 @@
+// Package terraform runs terraform (or OpenTofu) for tfpr through
+// terraform-exec: init against a GCS backend, plan to a saved plan file,
+// apply that plan, and force-unlock a stuck state lock.
+//
+// Every command gets exactly the environment the caller supplies (never the
+// server's own), its output is captured into buffers, and failures are
+// reported as *Error values naming the command, the directory and
+// terraform's diagnostics.
+package terraform
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+	tfjson "github.com/hashicorp/terraform-json"
+)
+
+// ErrStalePlan is matched (errors.Is) by Apply errors when terraform refuses
+// a saved plan because the state changed after the plan was made. The fix is
+// to plan again.
+var ErrStalePlan = errors.New("saved plan is stale: the state changed since it was planned")
+
+// Environment keys tfexec refuses in SetEnv. Some are honoured through
+// tfexec's own options, the rest are rejected by New so that a caller never
+// believes a setting took effect when it did not.
+const (
+	envLog         = "TF_LOG"
+	envLogCore     = "TF_LOG_CORE"
+	envLogPath     = "TF_LOG_PATH"
+	envLogProvider = "TF_LOG_PROVIDER"
+	envUserAgent   = "TF_APPEND_USER_AGENT"
+	envInput       = "TF_INPUT"
+	envAutomation  = "TF_IN_AUTOMATION"
+	envCheckpoint  = "CHECKPOINT_DISABLE"
+	envPluginCache = "TF_PLUGIN_CACHE_DIR"
+)
+
+// Options configures an Exec.
+type Options struct {
+	// Bin is the terraform or tofu executable. Required.
+	Bin string
+
+	// Env is the complete environment terraform runs with; the server's own
+	// environment is never inherited, so the caller builds an allowlist
+	// (HOME, PATH, credentials, ...).
+	//
+	// tfexec manages some TF_* variables itself and refuses them here, so
+	// they are mapped as follows:
+	//   - TF_LOG, TF_LOG_CORE, TF_LOG_PROVIDER, TF_LOG_PATH: passed through
+	//     tfexec's SetLog* options. They only take effect when TF_LOG_PATH is
+	//     set, because tfexec keeps terraform's logs off the captured stderr.
+	//   - TF_APPEND_USER_AGENT: passed through SetAppendUserAgent.
+	//   - TF_IN_AUTOMATION and TF_INPUT: accepted and ignored; tfexec always
+	//     sets TF_IN_AUTOMATION=1 and passes -input=false.
+	//   - TF_VAR_*, TF_CLI_ARGS, TF_CLI_ARGS_*, TF_WORKSPACE,
+	//     TF_REATTACH_PROVIDERS, TF_DISABLE_PLUGIN_TLS, TF_SKIP_PROVIDER_VERIFY:
+	//     rejected by New. Variables belong in *.auto.tfvars files in the
+	//     project, and tfpr always uses the default workspace.
+	//
+	// On top of Env terraform also sees what tfexec always sets:
+	// TF_IN_AUTOMATION=1, TF_APPEND_USER_AGENT, empty TF_LOG* (unless set
+	// above), and CHECKPOINT_DISABLE, which defaults to 1 here when Env does
+	// not set it so the server never phones home nor leaks its own value.
+	Env map[string]string
+
+	// PluginCacheDir becomes TF_PLUGIN_CACHE_DIR when set.
+	PluginCacheDir string
+
+	// Log receives one record per terraform command. Nil discards.
+	Log *slog.Logger
+}
+
+// Backend is the partial configuration of a `backend "gcs" {}` block,
+// passed to init as -backend-config values.
+type Backend struct {
+	Bucket string
+	Prefix string
+}
+
+// ResourceChange is one resource that a plan changes.
+type ResourceChange struct {
+	Address string
+	// Actions as terraform reports them, e.g. ["create"], ["update"],
+	// ["delete", "create"] for a replacement.
+	Actions []string
+}
+
+// Plan is the result of a successful plan.
+type Plan struct {
+	// File is the absolute path of the saved plan, to pass to Apply.
+	File string
+	// HasChanges is false when applying the plan would change nothing,
+	// outputs included.
+	HasChanges bool
+	// Counts as terraform prints them in "Plan: N to add, N to change,
+	// N to destroy"; a replacement counts in both Add and Destroy.
+	Add, Change, Destroy, Import int
+	// Changes lists resources with actions other than no-op or read.
+	Changes []ResourceChange
+	// Text is the human-readable plan (`show -no-color planfile`).
+	Text string
+	// JSON is the machine-readable plan (`show -json planfile`).
+	JSON []byte
+}
+
+// Exec runs terraform commands. It holds no per-run state, so one Exec may
+// serve many concurrent runs in different directories.
+type Exec struct {
+	bin       string
+	env       map[string]string
+	log       string
+	logCore   string
+	logPath   string
+	logProv   string
+	userAgent string
+	logger    *slog.Logger
+}
+
+const (
+	// stderrMax caps the diagnostics kept in an Error.
+	stderrMax = 16 << 10
+	// waitDelay is how long an interrupted terraform gets to release its
+	// lock and write state before it is killed.
+	waitDelay = 60 * time.Second
+)
+
+// New checks opts and returns an Exec.
+func New(opts Options) (*Exec, error) {
+	if opts.Bin == "" {
+		return nil, errors.New("terraform: Options.Bin is empty: set the terraform or tofu executable")
+	}
+	env := make(map[string]string, len(opts.Env)+2)
+	e := &Exec{bin: opts.Bin, logger: opts.Log}
+	if e.logger == nil {
+		e.logger = slog.New(slog.DiscardHandler)
+	}
+	for k, v := range opts.Env {
+		switch {
+		case k == envLog:
+			e.log = v
+		case k == envLogCore:
+			e.logCore = v
+		case k == envLogPath:
+			e.logPath = v
+		case k == envLogProvider:
+			e.logProv = v
+		case k == envUserAgent:
+			e.userAgent = v
+		case k == envInput, k == envAutomation:
+			// tfexec sets both itself.
+		case strings.HasPrefix(k, "TF_VAR_"):
+			return nil, fmt.Errorf("terraform: Options.Env sets %s: tfexec cannot pass TF_VAR_* variables; put values in a *.auto.tfvars file in the project", k)
+		case len(tfexec.ProhibitedEnv(map[string]string{k: v})) > 0:
+			return nil, fmt.Errorf("terraform: Options.Env sets %s, which tfpr does not support", k)
+		default:
+			env[k] = v
+		}
+	}
+	if _, ok := env[envCheckpoint]; !ok {
+		env[envCheckpoint] = "1"
+	}
+	if opts.PluginCacheDir != "" {
+		env[envPluginCache] = opts.PluginCacheDir
+	}
+	e.env = env
+	return e, nil
+}
+
+// Version returns the version terraform reports, e.g. "1.11.4".
+func (e *Exec) Version(ctx context.Context) (string, error) {
+	// tfexec insists on a working directory; version does not read it.
+	var v string
+	err := e.run(ctx, os.TempDir(), "version", func(tf *tfexec.Terraform) error {
+		ver, _, err := tf.Version(ctx, true)
+		if err == nil {
+			v = ver.String()
+		}
+		return err
+	})
+	return v, err
+}
+
+// Plan runs init and `plan -out=planFile` in dir, then reads the saved plan
+// back as JSON and as text. A relative planFile is relative to dir.
+// Cancelling ctx interrupts terraform; plans are safe to abandon.
+func (e *Exec) Plan(ctx context.Context, dir string, be Backend, planFile string) (*Plan, error) {
+	if planFile == "" {
+		return nil, fmt.Errorf("terraform plan in %s: plan file path is empty", dir)
+	}
+	if err := e.init(ctx, dir, be); err != nil {
+		return nil, err
+	}
+	abs, err := planPath(dir, planFile)
+	if err != nil {
+		return nil, fmt.Errorf("terraform plan in %s: %w", dir, err)
+	}
+	p := &Plan{File: abs}
+	err = e.run(ctx, dir, "plan", func(tf *tfexec.Terraform) error {
+		changed, err := tf.Plan(ctx, tfexec.Out(abs))
+		p.HasChanges = changed
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	var raw bytes.Buffer
+	var parsed *tfjson.Plan
+	err = e.run(ctx, dir, "show -json", func(tf *tfexec.Terraform) error {
+		// ShowPlanFile decodes the JSON; capturing stdout as well keeps the
+		// exact bytes terraform wrote for consumers of Plan.JSON. Its version
+		// check also writes to that stdout, so it runs (and is cached) first.
+		if _, _, err := tf.Version(ctx, false); err != nil {
+			return err
+		}
+		tf.SetStdout(&raw)
+		var err error
+		parsed, err = tf.ShowPlanFile(ctx, abs)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.JSON = bytes.TrimSpace(raw.Bytes())
+	summarize(p, parsed)
+
+	err = e.run(ctx, dir, "show", func(tf *tfexec.Terraform) error {
+		text, err := tf.ShowPlanFileRaw(ctx, abs)
+		p.Text = strings.TrimSpace(text)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Apply runs init and then applies the saved plan in dir, returning
+// terraform's apply output, also when the apply fails part way. If the state
+// changed since the plan was made the error matches ErrStalePlan.
+//
+// Callers should pass a context that is not cancelled on shutdown or client
+// disconnect (context.WithoutCancel, or one with a generous deadline only):
+// cancelling interrupts terraform mid-apply, which can leave real
+// infrastructure half changed and the state lock held.
+func (e *Exec) Apply(ctx context.Context, dir string, be Backend, planFile string) (string, error) {
+	if planFile == "" {
+		return "", fmt.Errorf("terraform apply in %s: plan file path is empty", dir)
+	}
+	abs, err := planPath(dir, planFile)
+	if err != nil {
+		return "", fmt.Errorf("terraform apply in %s: %w", dir, err)
+	}
+	if err := e.init(ctx, dir, be); err != nil {
+		return "", err
+	}
+	var out bytes.Buffer
+	err = e.run(ctx, dir, "apply", func(tf *tfexec.Terraform) error {
+		tf.SetStdout(&out)
+		return tf.Apply(ctx, tfexec.DirOrPlan(abs))
+	})
+	return strings.TrimSpace(out.String()), err
+}
+
+// ForceUnlock runs init and then removes the state lock lockID. For the GCS
+// backend the lock ID is the generation of the lock object (LockObject).
+//
+// terraform can only unlock a state it can load: if the state object was
+// never written (a run died during its very first init), init fails on the
+// lock and the lock object has to be deleted from the bucket instead.
+func (e *Exec) ForceUnlock(ctx context.Context, dir string, be Backend, lockID string) error {
+	if lockID == "" || strings.HasPrefix(lockID, "-") {
+		return fmt.Errorf("terraform force-unlock in %s: invalid lock ID %q", dir, lockID)
+	}
+	if err := e.init(ctx, dir, be); err != nil {
+		return err
+	}
+	return e.run(ctx, dir, "force-unlock", func(tf *tfexec.Terraform) error {
+		return tf.ForceUnlock(ctx, lockID)
+	})
+}
+
+// StateObject is the GCS object holding the default workspace's state for a
+// backend prefix, as the gcs backend names it.
+func StateObject(prefix string) string {
+	return path.Join(strings.TrimLeft(prefix, "/"), "default.tfstate")
+}
+
+// LockObject is the GCS object that exists while the default workspace's
+// state is locked; its generation is the lock ID.
+func LockObject(prefix string) string {
+	return path.Join(strings.TrimLeft(prefix, "/"), "default.tflock")
+}
+
+// planPath resolves a plan file relative to dir, as terraform would, into an
+// absolute path that can never be mistaken for a flag.
+func planPath(dir, planFile string) (string, error) {
+	if !filepath.IsAbs(planFile) {
+		planFile = filepath.Join(dir, planFile)
+	}
+	abs, err := filepath.Abs(planFile)
+	if err != nil {
+		return "", fmt.Errorf("plan file %s: %w", planFile, err)
+	}
+	return abs, nil
+}
+
+func (e *Exec) init(ctx context.Context, dir string, be Backend) error {
+	if be.Bucket == "" {
+		return fmt.Errorf("terraform init in %s: backend bucket is empty", dir)
+	}
+	opts := []tfexec.InitOption{
+		tfexec.Reconfigure(true),
+		tfexec.Upgrade(false),
+		tfexec.BackendConfig("bucket=" + be.Bucket),
+	}
+	if be.Prefix != "" {
+		opts = append(opts, tfexec.BackendConfig("prefix="+be.Prefix))
+	}
+	return e.run(ctx, dir, "init", func(tf *tfexec.Terraform) error {
+		return tf.Init(ctx, opts...)
+	})
+}
+
+// run executes one terraform command in dir with a fresh tfexec handle, so
+// output buffers are never shared between commands or goroutines.
+func (e *Exec) run(ctx context.Context, dir, name string, fn func(*tfexec.Terraform) error) error {
+	tf, err := e.terraform(dir)
+	if err != nil {
+		return &Error{Command: name, Dir: dir, Err: err}
+	}
+	var stderr bytes.Buffer
+	tf.SetStderr(&stderr)
+	start := time.Now()
+	err = fn(tf)
+	elapsed := time.Since(start)
+	if err != nil {
+		ce := &Error{Command: name, Dir: dir, Stderr: trimDiagnostics(stderr.String(), stderrMax), Err: err}
+		if name == "apply" && isStale(stderr.String()) {
+			ce.kind = ErrStalePlan
+		}
+		e.logger.LogAttrs(ctx, slog.LevelWarn, "terraform command failed",
+			slog.String("command", name), slog.String("dir", dir),
+			slog.Duration("duration", elapsed), slog.String("error", firstLine(err.Error())))
+		return ce
+	}
+	e.logger.LogAttrs(ctx, slog.LevelDebug, "terraform command",
+		slog.String("command", name), slog.String("dir", dir), slog.Duration("duration", elapsed))
+	return nil
+}
+
+func (e *Exec) terraform(dir string) (*tfexec.Terraform, error) {
+	tf, err := tfexec.NewTerraform(dir, e.bin)
+	if err != nil {
+		return nil, err
+	}
+	// SetEnv keeps the map, and tfexec only reads it, but a copy guards
+	// against any future in-place edits racing across concurrent runs.
+	if err := tf.SetEnv(maps.Clone(e.env)); err != nil {
+		return nil, err
+	}
+	if err := tf.SetWaitDelay(waitDelay); err != nil {
+		return nil, err
+	}
+	if e.userAgent != "" {
+		if err := tf.SetAppendUserAgent(e.userAgent); err != nil {
+			return nil, err
+		}
+	}
+	// tfexec ignores the level settings without a log path, and setting a
+	// level costs an extra `terraform version` call, so skip it entirely.
+	if e.logPath != "" {
+		for _, set := range []struct {
+			v string
+			f func(string) error
+		}{{e.log, tf.SetLog}, {e.logCore, tf.SetLogCore}, {e.logProv, tf.SetLogProvider}} {
+			if set.v == "" {
+				continue
+			}
+			if err := set.f(set.v); err != nil {
+				return nil, err
+			}
+		}
+		if err := tf.SetLogPath(e.logPath); err != nil {
+			return nil, err
+		}
+	}
+	return tf, nil
+}
+
+// summarize fills the counts and change list the way terraform's own
+// "Plan: ..." line counts them.
+func summarize(p *Plan, plan *tfjson.Plan) {
+	if plan == nil {
+		return
+	}
+	for _, rc := range plan.ResourceChanges {
+		if rc == nil || rc.Change == nil {
+			continue
+		}
+		acts := rc.Change.Actions
+		if rc.Change.Importing != nil {
+			p.Import++
+		}
+		if rc.Mode == tfjson.DataResourceMode || acts.NoOp() || acts.Read() {
+			continue
+		}
+		switch {
+		case acts.Create():
+			p.Add++
+		case acts.Update():
+			p.Change++
+		case acts.Delete():
+			p.Destroy++
+		case acts.Replace():
+			p.Add++
+			p.Destroy++
+		}
+		names := make([]string, len(acts))
+		for i, a := range acts {
+			names[i] = string(a)
+		}
+		addr := rc.Address
+		if rc.DeposedKey != "" {
+			addr += " (deposed object " + rc.DeposedKey + ")"
+		}
+		p.Changes = append(p.Changes, ResourceChange{Address: addr, Actions: names})
+	}
+}

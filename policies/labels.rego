@@ -1,0 +1,49 @@
+# METADATA
+# title: required labels missing
+# description: >-
+#   Google resources that take labels carry service, env and owner so cost
+#   and ownership can be traced. Labels computed from variables or locals
+#   are not checked.
+# custom:
+#   id: TFPR006
+#   severity: warn
+package tfpr.hcl.labels
+
+import data.tfpr.lib
+
+required := ["service", "env", "owner"]
+
+# The labels attribute per resource type; Cloud SQL keeps them in
+# settings { user_labels = ... }.
+labelled := {
+	"google_storage_bucket": "labels",
+	"google_compute_instance": "labels",
+	"google_sql_database_instance": "settings.user_labels",
+	"google_spanner_instance": "labels",
+	"google_pubsub_topic": "labels",
+	"google_bigquery_dataset": "labels",
+}
+
+labels_attr(b) := b.attributes.labels if labelled[b.type] == "labels"
+
+labels_attr(b) := s.attributes.user_labels if {
+	labelled[b.type] == "settings.user_labels"
+	some s in b.blocks
+	s.type == "settings"
+}
+
+warn contains object.union(lib.at(b), {"msg": msg}) if {
+	some b in input.resources
+	labelled[b.type]
+	not labels_attr(b)
+	msg := sprintf("%s has no labels; add %s", [b.address, concat(", ", required)])
+}
+
+warn contains object.union(lib.at_attr(b, labelled[b.type]), {"msg": msg}) if {
+	some b in input.resources
+	labels := labels_attr(b).value
+	is_object(labels)
+	missing := [k | some k in required; not k in object.keys(labels)]
+	count(missing) > 0
+	msg := sprintf("%s is missing labels %s", [b.address, concat(", ", missing)])
+}

@@ -1,0 +1,14 @@
+package tfpr.hcl.project_iam_test
+
+import data.tfpr.hcl.project_iam
+
+res(type) := {"type": type, "name": "x", "address": sprintf("%s.x", [type]), "module": "", "attributes": {}}
+
+test_binding_and_policy_denied if {
+	results := project_iam.deny with input as {"resources": [res("google_project_iam_binding"), res("google_project_iam_policy")]}
+	count(results) == 2
+}
+
+test_member_passes if {
+	count(project_iam.deny) == 0 with input as {"resources": [res("google_project_iam_member"), res("google_storage_bucket_iam_binding")]}
+}
