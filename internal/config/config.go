@@ -24,6 +24,7 @@ type Config struct {
 	APIURL              string
 	StateBucket         string
 	PlanBucket          string
+	PlanKeyFile         string
 	DataDir             string
 	PolicyDir           string
 	TerraformBin        string
@@ -74,6 +75,7 @@ func (c *Config) fields() []field {
 		{"github-api-url", "TFPR_GITHUB_API_URL", "GitHub REST base URL (https://HOST/api/v3/ for GitHub Enterprise Server)", "https://api.github.com/", str(&c.APIURL)},
 		{"state-bucket", "TFPR_STATE_BUCKET", "GCS bucket holding Terraform state (required for plan/apply)", "", str(&c.StateBucket)},
 		{"plan-bucket", "TFPR_PLAN_BUCKET", "GCS bucket for saved plan files (default: the data dir)", "", str(&c.PlanBucket)},
+		{"plan-encryption-key-file", "TFPR_PLAN_ENCRYPTION_KEY_FILE", "32-byte AES-256 key (raw or base64) encrypting plan files in TFPR_PLAN_BUCKET, on top of the bucket's own encryption", "", str(&c.PlanKeyFile)},
 		{"data-dir", "TFPR_DATA_DIR", "clones, plan files and the embedded store", "./.tfpr", str(&c.DataDir)},
 		{"policy-dir", "TFPR_POLICY_DIR", "directory of Rego policies (default: the embedded policies/)", "", str(&c.PolicyDir)},
 		{"terraform-bin", "TFPR_TERRAFORM_BIN", "terraform or OpenTofu executable", "terraform", str(&c.TerraformBin)},

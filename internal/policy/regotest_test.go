@@ -20,7 +20,7 @@ func TestDefaultPolicyUnitTests(t *testing.T) {
 	}
 	for _, r := range results {
 		if !r.Pass {
-			t.Errorf("%s.%s (%s) failed at %s: err=%v output=%s", r.Package, r.Name, r.Location, r.FailedAt, r.Err, r.Output)
+			t.Errorf("%s.%s (%s) failed %s: err=%v output=%q", r.Package, r.Name, r.Location, r.FailedAt, r.Err, r.Output)
 		}
 	}
 }

@@ -2,10 +2,14 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -81,6 +85,7 @@ func (r *Runner) expandMerge(ctx context.Context, j store.Job) error {
 			}
 			if created {
 				r.log.Info("apply queued", "run", id, "project", p, "sha", short(c), "pr", m.PR)
+				r.sayIfBlocked(ctx, s, j.Repo.FullName, p, m.PR)
 			}
 		}
 	}
@@ -125,28 +130,37 @@ func (r *Runner) apply(ctx context.Context, run store.Run, interrupted bool) {
 	defer release()
 
 	st, status, err := r.doApply(ctx, run, interrupted)
-	summary := ""
+	summary := string(st.result.Outcome)
 	if err != nil {
 		summary = err.Error()
 		log.Error("apply failed", "err", err)
 	} else {
 		log.Info("apply finished", "status", status)
-		summary = string(st.result.Outcome)
 	}
-	run.Status, run.Summary = status, firstLine(summary)
-	if err := r.store.UpdateRun(ctx, run); err != nil {
+	// The outcome is recorded before anything is reported, so a crash
+	// from here on cannot make tfpr apply this commit again.
+	st.run.Status, st.run.Summary = status, firstLine(summary)
+	if err := r.store.UpdateRun(ctx, st.run); err != nil {
 		log.Error("record apply outcome", "err", err)
 	}
 	if err := r.store.FinishRun(ctx, run.ID, status, firstLine(summary)); err != nil {
 		log.Error("record apply outcome", "err", err)
 	}
-	if st == nil || st.s == nil {
-		return
-	}
 	if st.co != nil {
 		st.co.Close(ctx)
 	}
+	if st.s == nil {
+		return // GitHub unreachable: the run records the error; resync retries nothing silently
+	}
 	r.reportApply(ctx, st, status, err)
+	if status != store.StatusWaiting && st.run.PR > 0 {
+		// The reviewed plan has served its purpose; plans can hold secrets.
+		plans, err := r.store.DeletePlans(ctx, run.Repo, st.run.PR, run.Project)
+		if err != nil {
+			log.Warn("forget applied plan", "err", err)
+		}
+		r.deletePlanFiles(ctx, plans)
+	}
 }
 
 func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (*applyState, string, error) {
@@ -199,9 +213,12 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 	if st.result.Outcome == report.Waiting {
 		return st, store.StatusWaiting, nil
 	}
-	approved, err := r.approvedRules(ctx, run.Repo, st.merge.PR, st.merge.HeadSHA)
+	approved, approvers, err := r.approvedRules(ctx, run.Repo, st.merge.PR, st.merge.HeadSHA)
 	if err != nil {
 		return st, store.StatusFailed, err
+	}
+	if approvers != "" {
+		st.run.ApprovedBy = strings.Trim(st.run.ApprovedBy+","+approvers, ",")
 	}
 	planFindings, err := r.pol.CheckPlan(ctx, st.co.Dir, run.Project, plan.JSON, approved)
 	st.result.Findings = append(st.result.Findings, planFindings...)
@@ -213,7 +230,9 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 		return st, store.StatusDenied, errors.New("plan policy denied the change; comment `tfpr approve <rule>` as an approver, then `tfpr apply`")
 	}
 	st.result.Plan = plan
-	st.run.PlanHash = plan.File
+	if st.run.PlanHash == "" {
+		st.run.PlanHash = fileHash(plan.File)
+	}
 	if !plan.HasChanges {
 		st.result.Outcome = report.Applied
 		st.result.Notes = append(st.result.Notes, "The plan had no changes; nothing to apply.")
@@ -232,6 +251,7 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 			return st, store.StatusFailed, err
 		}
 		st.result.Plan = plan
+		st.run.PlanHash = fileHash(plan.File)
 		out, err = tf.Apply(ctx, st.co.Dir+"/"+run.Project, r.backend(run.Project), plan.File)
 		st.result.Output = out
 	}
@@ -271,12 +291,15 @@ func (r *Runner) planForApply(ctx context.Context, st *applyState, modules []str
 	case reviewed.Fingerprint != fp:
 		why = "The merge commit's code for this project differs from the reviewed head (another change merged first); tfpr re-planned on the merge commit."
 	default:
-		if _, err := os.Stat(reviewed.File); err != nil {
-			why = "The reviewed plan file is gone; tfpr re-planned on the merge commit."
+		local := filepath.Join(st.co.Dir, filepath.FromSlash(p), "reviewed.tfplan")
+		if err := r.files.Get(ctx, reviewed.File, local); err != nil {
+			why = "The reviewed plan file could not be read (" + err.Error() + "); tfpr re-planned on the merge commit."
 			break
 		}
-		return &terraform.Plan{File: reviewed.File, HasChanges: true, Add: reviewed.Add, Change: reviewed.Change, Destroy: reviewed.Destroy,
-			JSON: r.planJSON(reviewed.File)}, nil
+		st.run.PlanHash = reviewed.Hash
+		st.result.Notes = append(st.result.Notes, fmt.Sprintf("Applied the plan reviewed on PR #%d at %s.", st.merge.PR, short(reviewed.HeadSHA)))
+		return &terraform.Plan{File: local, HasChanges: true, Add: reviewed.Add, Change: reviewed.Change, Destroy: reviewed.Destroy,
+			JSON: r.planJSON(ctx, reviewed.File, local+".json")}, nil
 	}
 	if why != "" {
 		st.result.Notes = append(st.result.Notes, why)
@@ -298,12 +321,17 @@ func (r *Runner) planForApply(ctx context.Context, st *applyState, modules []str
 	return plan, nil
 }
 
-// planJSON reads back the JSON form saved beside a reviewed plan file, for
-// the plan-stage policies.
-func (r *Runner) planJSON(file string) []byte {
-	js, err := os.ReadFile(file + ".json")
+// planJSON fetches the JSON form saved beside a reviewed plan, for the
+// plan-stage policies. Without it they would judge an empty plan, so a
+// missing JSON is reported and the policies fail closed on it.
+func (r *Runner) planJSON(ctx context.Context, key, local string) []byte {
+	if err := r.files.Get(ctx, key+".json", local); err != nil {
+		r.log.Warn("read saved plan JSON", "key", key, "err", err)
+		return nil
+	}
+	js, err := os.ReadFile(local)
 	if err != nil {
-		r.log.Warn("read saved plan JSON", "file", file, "err", err)
+		r.log.Warn("read saved plan JSON", "file", local, "err", err)
 	}
 	return js
 }
@@ -354,4 +382,31 @@ func (r *Runner) repoOf(ctx context.Context, fullName string) (store.Repo, error
 		}
 	}
 	return store.Repo{}, fmt.Errorf("repository %s is unknown to tfpr", fullName)
+}
+
+// fileHash is the sha256 of a plan file, recorded for the audit trail.
+func fileHash(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// sayIfBlocked tells a merged PR that its apply waits behind a failed one.
+func (r *Runner) sayIfBlocked(ctx context.Context, s *session, repo, p string, pr int) {
+	b, err := r.store.Blocked(ctx, repo, p)
+	if err != nil || pr == 0 {
+		return
+	}
+	msg := fmt.Sprintf("%s\nThe apply of `%s` for this merge is **waiting**: an earlier apply of the project failed (%s). "+
+		"It runs, in merge order, once the project is unblocked on issue #%d (`tfpr unblock` or `tfpr apply` there).", report.Marker("apply"), p, b.Reason, b.Issue)
+	if _, err := s.gh.Comment(ctx, pr, msg); err != nil {
+		r.log.Warn("say apply waits", "pr", pr, "err", err)
+	}
 }

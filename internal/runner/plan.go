@@ -2,13 +2,12 @@ package runner
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -87,7 +86,7 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 		r.log.Info("no project affected", "pr", j.PR, "sha", j.HeadSHA, "changed", len(changed))
 		return nil
 	}
-	approvals, err := r.approvedRules(ctx, j.Repo.FullName, j.PR, j.HeadSHA)
+	approvals, _, err := r.approvedRules(ctx, j.Repo.FullName, j.PR, j.HeadSHA)
 	if err != nil {
 		return err
 	}
@@ -165,6 +164,7 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 		res.Outcome = report.Skipped
 		return res
 	}
+	res.Notes = append(res.Notes, r.contention(ctx, j, p)...)
 	lock := r.lockOf(r.projects, j.Repo.FullName+"/"+p)
 	lock.Lock()
 	defer lock.Unlock()
@@ -214,52 +214,26 @@ func (r *Runner) backend(p string) terraform.Backend {
 	return terraform.Backend{Bucket: r.cfg.StateBucket, Prefix: p}
 }
 
-// keepPlan moves the plan file out of the checkout into the plan store
-// (0600: plans can hold secrets) and records it. It is written before the
-// plan is reported, so a reported plan can always be applied.
+// keepPlan saves the plan file and its JSON in the plan store and records
+// them. It runs before the plan is reported, so a reported plan can always
+// be applied, from this replica or another.
 func (r *Runner) keepPlan(ctx context.Context, j store.Job, p, fingerprint string, plan *terraform.Plan) error {
-	dir := filepath.Join(r.cfg.DataDir, "plans", filepath.FromSlash(j.Repo.FullName), fmt.Sprintf("pr-%d", j.PR), pathKey(p))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create plan dir: %w", err)
-	}
-	dst := filepath.Join(dir, j.HeadSHA+".tfplan")
-	hash, err := copyFile(plan.File, dst)
+	key := path.Join(j.Repo.FullName, fmt.Sprintf("pr-%d", j.PR), pathKey(p), j.HeadSHA+".tfplan")
+	hash, err := r.files.Put(ctx, key, plan.File)
 	if err != nil {
-		return fmt.Errorf("store plan file of %s: %w", p, err)
+		return err
 	}
-	if err := os.WriteFile(dst+".json", plan.JSON, 0o600); err != nil {
-		return fmt.Errorf("store plan JSON of %s: %w", p, err)
+	jsonFile := plan.File + ".json"
+	if err := os.WriteFile(jsonFile, plan.JSON, 0o600); err != nil {
+		return fmt.Errorf("write plan JSON of %s: %w", p, err)
+	}
+	if _, err := r.files.Put(ctx, key+".json", jsonFile); err != nil {
+		return err
 	}
 	changes, _ := json.Marshal(plan.Changes)
 	_, err = r.store.SavePlan(ctx, store.Plan{Repo: j.Repo.FullName, PR: j.PR, Project: p, HeadSHA: j.HeadSHA, Fingerprint: fingerprint,
-		File: dst, Hash: hash, Add: plan.Add, Change: plan.Change, Destroy: plan.Destroy, Changes: string(changes)})
+		File: key, Hash: hash, Add: plan.Add, Change: plan.Change, Destroy: plan.Destroy, Changes: string(changes)})
 	return err
-}
-
-func copyFile(src, dst string) (string, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return "", err
-	}
-	defer in.Close()
-	tmp := dst + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return "", err
-	}
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(out, h), in); err != nil {
-		out.Close()
-		return "", err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return "", err
-	}
-	if err := out.Close(); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), os.Rename(tmp, dst)
 }
 
 // pathKey turns a project dir into one safe path element.
@@ -284,31 +258,30 @@ func (r *Runner) finishRun(ctx context.Context, id int64, status, summary string
 	}
 }
 
-func (r *Runner) approvedRules(ctx context.Context, repo string, pr int, head string) ([]string, error) {
+// approvedRules lists the plan-stage rules approvers overrode for a PR
+// head, and who approved them (for the audit trail).
+func (r *Runner) approvedRules(ctx context.Context, repo string, pr int, head string) (rules []string, by string, err error) {
 	as, err := r.store.Approvals(ctx, repo, pr, head)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	var rules []string
+	var users []string
 	for _, a := range as {
 		rules = append(rules, a.Rule)
+		if !slices.Contains(users, a.User) {
+			users = append(users, a.User)
+		}
 	}
-	return rules, nil
+	return rules, strings.Join(users, ","), nil
 }
 
 // closePR forgets a closed PR's plans and deletes their files.
 func (r *Runner) closePR(ctx context.Context, j store.Job) error {
-	plans, err := r.store.DeletePlans(ctx, j.Repo.FullName, j.PR)
+	plans, err := r.store.DeletePlans(ctx, j.Repo.FullName, j.PR, "")
 	if err != nil {
 		return err
 	}
-	for _, p := range plans {
-		for _, f := range []string{p.File, p.File + ".json"} {
-			if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
-				r.log.Warn("remove plan file", "file", f, "err", err)
-			}
-		}
-	}
+	r.deletePlanFiles(ctx, plans)
 	return nil
 }
 
@@ -336,4 +309,29 @@ func short(sha string) string {
 		return sha[:7]
 	}
 	return sha
+}
+
+func (r *Runner) deletePlanFiles(ctx context.Context, plans []store.Plan) {
+	for _, p := range plans {
+		for _, key := range []string{p.File, p.File + ".json"} {
+			if err := r.files.Delete(ctx, key); err != nil {
+				r.log.Warn("delete plan file", "key", key, "err", err)
+			}
+		}
+	}
+}
+
+// contention says which other open PRs, planned earlier, change project p:
+// their merge will make this plan stale, and tfpr re-plans this PR then.
+func (r *Runner) contention(ctx context.Context, j store.Job, p string) []string {
+	others, err := r.store.OpenPlansFor(ctx, j.Repo.FullName, p, j.PR)
+	if err != nil {
+		r.log.Warn("look up competing PRs", "project", p, "err", err)
+		return nil
+	}
+	var notes []string
+	for _, o := range others {
+		notes = append(notes, fmt.Sprintf("PR #%d also changes this project and was planned first; when it merges, tfpr re-plans this PR so you review a current plan.", o.PR))
+	}
+	return notes
 }

@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"cloud.google.com/go/storage"
 
 	"github.com/tfpr/tfpr/internal/githubapp"
+	"github.com/tfpr/tfpr/internal/planfile"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/store"
 	"github.com/tfpr/tfpr/internal/workspace"
@@ -50,6 +52,7 @@ type Deps struct {
 	GitHub    *githubapp.App
 	Workspace *workspace.Manager
 	Policy    *policy.Engine
+	Plans     planfile.Store  // nil: a directory under DataDir
 	GCS       *storage.Client // optional: reads state locks left by a crash
 	Log       *slog.Logger
 }
@@ -61,6 +64,7 @@ type Runner struct {
 	gh    *githubapp.App
 	ws    *workspace.Manager
 	pol   *policy.Engine
+	files planfile.Store
 	gcs   *storage.Client
 	log   *slog.Logger
 
@@ -102,8 +106,12 @@ func New(cfg Config, d Deps) (*Runner, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	files := d.Plans
+	if files == nil {
+		files = planfile.Local{Dir: filepath.Join(cfg.DataDir, "plans")}
+	}
 	return &Runner{
-		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, gcs: d.GCS, log: log,
+		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, log: log,
 		wake:     make(chan struct{}, 1),
 		slots:    make(chan struct{}, cfg.Parallelism),
 		projects: map[string]*sync.Mutex{},

@@ -4,7 +4,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/tfpr/tfpr/internal/config"
 	"github.com/tfpr/tfpr/internal/githubapp"
+	"github.com/tfpr/tfpr/internal/planfile"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/runner"
 	"github.com/tfpr/tfpr/internal/store"
@@ -93,6 +96,11 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	} else {
 		log.Warn("no GCS client: stale state locks after a crash will be reported, not released", "err", err)
 	}
+	plans, err := planStore(cfg, s.gcs)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.runner, err = runner.New(runner.Config{
 		StateBucket: cfg.StateBucket, DataDir: cfg.DataDir, TerraformBin: cfg.TerraformBin,
 		Parallelism: cfg.Parallelism, ResyncInterval: cfg.ResyncInterval, ShutdownGrace: cfg.ShutdownGrace,
@@ -103,7 +111,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		AllowRepo:      cfg.RepoAllowed,
 		Secrets:        []string{cfg.WebhookSecret},
 		PluginCacheDir: filepath.Join(cfg.DataDir, "plugin-cache"),
-	}, runner.Deps{Store: st, GitHub: app, Workspace: ws, Policy: pol, GCS: s.gcs, Log: log.With("component", "runner")})
+	}, runner.Deps{Store: st, GitHub: app, Workspace: ws, Policy: pol, Plans: plans, GCS: s.gcs, Log: log.With("component", "runner")})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -139,6 +147,37 @@ func loadPolicies(ctx context.Context, dir string) (*policy.Engine, error) {
 		return nil, fmt.Errorf("load policies: %w", err)
 	}
 	return pol, nil
+}
+
+// planStore keeps plan files in TFPR_PLAN_BUCKET when set, so another
+// replica can apply them; else under the data dir.
+func planStore(cfg *config.Config, gcs *storage.Client) (planfile.Store, error) {
+	if cfg.PlanBucket == "" {
+		if cfg.PlanKeyFile != "" {
+			return nil, errors.New("TFPR_PLAN_ENCRYPTION_KEY_FILE needs TFPR_PLAN_BUCKET: local plan files are protected by file mode 0600")
+		}
+		return planfile.Local{Dir: filepath.Join(cfg.DataDir, "plans")}, nil
+	}
+	if gcs == nil {
+		return nil, errors.New("TFPR_PLAN_BUCKET is set but no GCS client could be created (check GOOGLE_APPLICATION_CREDENTIALS)")
+	}
+	g := planfile.GCS{Client: gcs, Bucket: cfg.PlanBucket, Prefix: "plans"}
+	if cfg.PlanKeyFile != "" {
+		raw, err := os.ReadFile(cfg.PlanKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read TFPR_PLAN_ENCRYPTION_KEY_FILE: %w", err)
+		}
+		key := bytes.TrimSpace(raw)
+		if len(key) != 32 {
+			dec, err := base64.StdEncoding.DecodeString(string(key))
+			if err != nil || len(dec) != 32 {
+				return nil, fmt.Errorf("TFPR_PLAN_ENCRYPTION_KEY_FILE %s: want 32 raw bytes or their base64, got %d bytes", cfg.PlanKeyFile, len(key))
+			}
+			key = dec
+		}
+		g.Key = key
+	}
+	return g, nil
 }
 
 // Handler serves /webhook, /healthz and /metrics.

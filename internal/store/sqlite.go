@@ -440,23 +440,26 @@ func (s *SQLite) LatestPlan(ctx context.Context, repo string, pr int, project st
 	return plans[0], nil
 }
 
-// DeletePlans forgets a PR's plans and returns them so their files can be removed.
-func (s *SQLite) DeletePlans(ctx context.Context, repo string, pr int) ([]Plan, error) {
-	plans, err := scanPlans(s.db.QueryContext(ctx, `SELECT `+planCols+` FROM plans WHERE repo = ? AND pr = ?`, repo, pr))
+// DeletePlans forgets a PR's plans (of one project, or all for "") and
+// returns them so their files can be removed.
+func (s *SQLite) DeletePlans(ctx context.Context, repo string, pr int, project string) ([]Plan, error) {
+	plans, err := scanPlans(s.db.QueryContext(ctx, `SELECT `+planCols+` FROM plans WHERE repo = ? AND pr = ? AND (? = '' OR project = ?)`, repo, pr, project, project))
 	if err != nil {
 		return nil, fmt.Errorf("list plans of PR #%d: %w", pr, err)
 	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM plans WHERE repo = ? AND pr = ?`, repo, pr); err != nil {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM plans WHERE repo = ? AND pr = ? AND (? = '' OR project = ?)`, repo, pr, project, project); err != nil {
 		return nil, fmt.Errorf("delete plans of PR #%d: %w", pr, err)
 	}
 	return plans, nil
 }
 
-// OpenPlansFor lists the newest plan per PR (other than exceptPR) for a
-// project: the PRs whose plans an apply makes stale.
+// OpenPlansFor lists the newest plan per unmerged PR (other than exceptPR)
+// for a project: the PRs competing for it, whose plans an apply makes stale.
+// Plans of closed PRs are deleted, so what is left belongs to open PRs.
 func (s *SQLite) OpenPlansFor(ctx context.Context, repo, project string, exceptPR int) ([]Plan, error) {
 	plans, err := scanPlans(s.db.QueryContext(ctx, `SELECT `+planCols+` FROM plans p WHERE repo = ? AND project = ? AND pr <> ?
-		AND id = (SELECT MAX(id) FROM plans q WHERE q.repo = p.repo AND q.pr = p.pr AND q.project = p.project) ORDER BY pr`, repo, project, exceptPR))
+		AND id = (SELECT MAX(id) FROM plans q WHERE q.repo = p.repo AND q.pr = p.pr AND q.project = p.project)
+		AND pr NOT IN (SELECT pr FROM merges m WHERE m.repo = p.repo) ORDER BY created, pr`, repo, project, exceptPR))
 	if err != nil {
 		return nil, fmt.Errorf("list plans touching %s: %w", project, err)
 	}

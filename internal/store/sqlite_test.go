@@ -165,7 +165,11 @@ func TestPlansAndMerges(t *testing.T) {
 	if len(others) != 1 || others[0].PR != 8 {
 		t.Fatalf("open plans for p except #7: %+v", others)
 	}
-	gone, _ := s.DeletePlans(ctx, "a/b", 7)
+	s.RecordMerge(ctx, Merge{Repo: "a/b", SHA: "m8", PR: 8})
+	if others, _ := s.OpenPlansFor(ctx, "a/b", "p", 7); len(others) != 0 {
+		t.Fatalf("a merged PR still competes for the project: %+v", others)
+	}
+	gone, _ := s.DeletePlans(ctx, "a/b", 7, "")
 	if len(gone) != 2 {
 		t.Fatalf("deleted %d plans, want 2", len(gone))
 	}

@@ -154,7 +154,7 @@ type Store interface {
 
 	SavePlan(ctx context.Context, p Plan) (int64, error)
 	LatestPlan(ctx context.Context, repo string, pr int, project string) (Plan, error)
-	DeletePlans(ctx context.Context, repo string, pr int) ([]Plan, error)
+	DeletePlans(ctx context.Context, repo string, pr int, project string) ([]Plan, error)
 	OpenPlansFor(ctx context.Context, repo, project string, exceptPR int) ([]Plan, error)
 
 	BlockProject(ctx context.Context, b Block) error
