@@ -198,16 +198,14 @@ func pullRequestEvent(m Meta, p payloadError, e *github.PullRequestEvent) (Event
 		M:      m,
 		Action: action,
 		PR: PullRequest{
-			Number:   pr.GetNumber(),
-			Title:    pr.GetTitle(),
-			HeadSHA:  head.GetSHA(),
-			HeadRef:  head.GetRef(),
-			HeadRepo: head.GetRepo().GetFullName(),
-			BaseSHA:  base.GetSHA(),
-			BaseRef:  base.GetRef(),
-			// A deleted head repository has no id and counts as a fork:
-			// its code cannot be attributed to the base repository.
-			Fork:           head.GetRepo().GetID() != base.GetRepo().GetID(),
+			Number:         pr.GetNumber(),
+			Title:          pr.GetTitle(),
+			HeadSHA:        head.GetSHA(),
+			HeadRef:        head.GetRef(),
+			HeadRepo:       head.GetRepo().GetFullName(),
+			BaseSHA:        base.GetSHA(),
+			BaseRef:        base.GetRef(),
+			Fork:           isFork(head.GetRepo(), base.GetRepo()),
 			Draft:          pr.GetDraft(),
 			Merged:         pr.GetMerged(),
 			MergeCommitSHA: pr.GetMergeCommitSHA(),
@@ -356,4 +354,15 @@ func position(body []byte, offset int64) (line, col int) {
 	line = 1 + bytes.Count(before, []byte("\n"))
 	col = int(offset) - bytes.LastIndexByte(before, '\n')
 	return line, col
+}
+
+// isFork reports whether a PR's head lives outside the base repository.
+// Either a different id or a different name makes it a fork, and a deleted
+// head repository (no id, no name) counts as one too: its code cannot be
+// attributed to the base repository, so it never gets terraform by default.
+func isFork(head, base *github.Repository) bool {
+	if head == nil || head.GetID() == 0 || head.GetFullName() == "" {
+		return true
+	}
+	return head.GetID() != base.GetID() || !strings.EqualFold(head.GetFullName(), base.GetFullName())
 }
