@@ -137,12 +137,17 @@ exec %q "$@"
 	return path
 }
 
+// invocationLines returns the wrapper's "dir|args" records, oldest first.
+func (h *harness) invocationLines() []string {
+	raw, _ := os.ReadFile(filepath.Join(h.logDir, "invocations"))
+	return strings.Split(strings.TrimSpace(string(raw)), "\n")
+}
+
 // invocations counts terraform runs of subcommand in project dirs ending
 // with project ("" for any).
 func (h *harness) invocations(sub, project string) int {
-	raw, _ := os.ReadFile(filepath.Join(h.logDir, "invocations"))
 	n := 0
-	for _, line := range strings.Split(string(raw), "\n") {
+	for _, line := range h.invocationLines() {
 		dir, args, ok := strings.Cut(line, "|")
 		if !ok {
 			continue

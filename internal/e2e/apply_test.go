@@ -1,0 +1,144 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// appliesIn returns the merge-commit prefixes of alpha applies in the order
+// terraform ran them (checkout dirs are named after the commit).
+func (h *harness) appliesIn(project string) []string {
+	var out []string
+	for _, line := range h.invocationLines() {
+		dir, args, _ := strings.Cut(line, "|")
+		if strings.HasPrefix(args, "apply") && strings.HasSuffix(dir, "/"+project) {
+			out = append(out, dir)
+		}
+	}
+	return out
+}
+
+func TestMergesApplyInMergeOrder(t *testing.T) {
+	h := start(t, nil)
+	base := seed(t, h.repo)
+	alphaPR(t, h, 1, "first", "v2")
+	h.deliver("pull_request", h.repo.PullRequestPayload(t, 1, "opened"))
+	eventually(t, 2*time.Minute, "plan #1", func() bool { return len(h.commentsContaining(1, "tfpr plan for")) > 0 })
+	m1 := h.repo.Merge(t, 1, "lead-carol")
+	h.repo.Commit(t, "second", map[string]string{
+		"microservices/alpha/dev/extra.tf": "resource \"terraform_data\" \"second\" {\n  input = \"v3\"\n}\n",
+	}, "alpha: second")
+	h.repo.OpenPR(t, 2, "second", "dev-bob")
+	m2 := h.repo.Merge(t, 2, "lead-carol")
+
+	// Only the second push arrives (the first webhook was lost): tfpr
+	// still applies both merges, oldest first.
+	h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", base, m2))
+	eventually(t, 3*time.Minute, "both applies", func() bool {
+		return len(h.commentsContaining(1, "tfpr apply for")) > 0 && len(h.commentsContaining(2, "tfpr apply for")) > 0
+	})
+	dirs := h.appliesIn("microservices/alpha/dev")
+	if len(dirs) != 2 || !strings.Contains(dirs[0], m1[:12]) || !strings.Contains(dirs[1], m2[:12]) {
+		t.Fatalf("applies ran in %v, want %s then %s", dirs, m1[:12], m2[:12])
+	}
+	if c := h.commentsContaining(1, "tfpr apply for")[0]; !strings.Contains(c, "Applied the plan reviewed on PR #1") {
+		t.Errorf("PR #1 was planned at its final head on the merged code, so its reviewed plan should be applied:\n%s", c)
+	}
+	if c := h.commentsContaining(2, "tfpr apply for")[0]; !strings.Contains(c, "has no plan") {
+		t.Errorf("PR #2 was never planned; the apply comment must say tfpr planned on the merge commit:\n%s", c)
+	}
+	state := string(h.gcs.Object(t, "microservices/alpha/dev/default.tfstate"))
+	if !strings.Contains(state, `"v2"`) || !strings.Contains(state, `"second"`) {
+		t.Fatalf("state lacks one of the merges:\n%s", state)
+	}
+}
+
+func TestFailedApplyBlocksTheProject(t *testing.T) {
+	h := start(t, nil)
+	seed(t, h.repo)
+	h.repo.SetPermission("lead-carol", "write")
+	// The postcondition reads a value only known at apply time, so the
+	// plan passes and the apply fails.
+	h.repo.Commit(t, "boom", map[string]string{
+		"microservices/alpha/dev/boom.tf": `resource "terraform_data" "boom" {
+  input = timestamp()
+  lifecycle {
+    postcondition {
+      condition     = self.output == "never"
+      error_message = "boom fails on purpose"
+    }
+  }
+}
+`}, "alpha: boom")
+	h.repo.OpenPR(t, 1, "boom", "dev-alice")
+	mainBefore := h.repo.Head(t, "main")
+	m1 := h.repo.Merge(t, 1, "lead-carol")
+	h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", mainBefore, m1))
+	eventually(t, 2*time.Minute, "failure issue", func() bool { return len(h.repo.Issues()) > 0 })
+	is := h.repo.Issues()[0]
+	if !strings.Contains(is.Title, "microservices/alpha/dev") || !strings.Contains(is.Body, "boom fails on purpose") {
+		t.Fatalf("issue should name the project and carry the error: %+v", is)
+	}
+	if cr, ok := h.checkRun("tfpr apply: microservices/alpha/dev", m1); !ok || cr.Conclusion != "failure" {
+		t.Fatalf("apply check run on the merge commit: %+v (found %v), want failure", cr, ok)
+	}
+	eventually(t, time.Minute, "failure comment on the PR", func() bool { return len(h.commentsContaining(1, "Apply failed")) > 0 })
+
+	// The fix merges while the project is blocked: it waits, and says so.
+	h.repo.Commit(t, "fix", map[string]string{"microservices/alpha/dev/boom.tf": ""}, "alpha: remove boom")
+	h.repo.OpenPR(t, 5, "fix", "dev-alice")
+	m2 := h.repo.Merge(t, 5, "lead-carol")
+	h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", m1, m2))
+	eventually(t, time.Minute, "waiting comment", func() bool { return len(h.commentsContaining(5, "waiting")) > 0 })
+	time.Sleep(time.Second)
+	if n := len(h.appliesIn("microservices/alpha/dev")); n != 1 {
+		t.Fatalf("the blocked project applied again (%d applies) before anyone unblocked it", n)
+	}
+
+	// A writer unblocks it on the issue: the fix applies.
+	h.deliver("issue_comment", h.repo.CommentPayload(t, is.Number, "lead-carol", "tfpr unblock"))
+	eventually(t, 2*time.Minute, "fix applied", func() bool { return len(h.commentsContaining(5, "Apply complete")) > 0 })
+	eventually(t, time.Minute, "issue closed", func() bool { return h.repo.Issues()[0].State == "closed" })
+}
+
+func TestResyncCatchesMissedWebhooks(t *testing.T) {
+	h := start(t, map[string]string{"TFPR_RESYNC_INTERVAL": "1s"})
+	seed(t, h.repo)
+	alphaPR(t, h, 1, "seen", "seen")
+	h.deliver("pull_request", h.repo.PullRequestPayload(t, 1, "opened"))
+	eventually(t, 2*time.Minute, "plan #1", func() bool { return len(h.commentsContaining(1, "tfpr plan for")) > 0 })
+
+	// PR #2 is opened and PR #1 merged, and no webhook arrives for either.
+	h.repo.Commit(t, "unseen", map[string]string{
+		"microservices/beta/dev/more.tf": "resource \"terraform_data\" \"unseen\" {\n  input = \"x\"\n}\n",
+	}, "beta: unseen")
+	h.repo.OpenPR(t, 2, "unseen", "dev-bob")
+	h.repo.Merge(t, 1, "lead-carol")
+	eventually(t, 2*time.Minute, "resync plans #2", func() bool { return len(h.commentsContaining(2, "tfpr plan for")) > 0 })
+	eventually(t, 2*time.Minute, "resync applies #1", func() bool { return len(h.commentsContaining(1, "Apply complete")) > 0 })
+	if n := len(h.appliesIn("microservices/alpha/dev")); n != 1 {
+		t.Fatalf("alpha applied %d times, want 1", n)
+	}
+}
+
+func TestApplyReplansOtherOpenPRs(t *testing.T) {
+	h := start(t, nil)
+	seed(t, h.repo)
+	alphaPR(t, h, 1, "one", "from-one")
+	h.deliver("pull_request", h.repo.PullRequestPayload(t, 1, "opened"))
+	eventually(t, 2*time.Minute, "plan #1", func() bool { return len(h.commentsContaining(1, "tfpr plan for")) > 0 })
+	h.repo.Commit(t, "two", map[string]string{
+		"microservices/alpha/dev/two.tf": "resource \"terraform_data\" \"two\" {\n  input = \"2\"\n}\n",
+	}, "alpha: two")
+	h.repo.OpenPR(t, 2, "two", "dev-bob")
+	h.deliver("pull_request", h.repo.PullRequestPayload(t, 2, "opened"))
+	eventually(t, 2*time.Minute, "plan #2", func() bool { return len(h.commentsContaining(2, "tfpr plan for")) > 0 })
+	if c := h.commentsContaining(2, "tfpr plan for")[0]; !strings.Contains(c, "PR #1 also changes this project") {
+		t.Errorf("the second PR's comment should name the PR planned first:\n%s", c)
+	}
+	before := h.repo.Head(t, "main")
+	m := h.repo.Merge(t, 1, "lead-carol")
+	h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", before, m))
+	eventually(t, 2*time.Minute, "PR #2 re-planned after #1 applied", func() bool { return len(h.commentsContaining(2, "tfpr plan for")) > 1 })
+}
