@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# Prints tfpr's speed and memory figures, one line each, then a summary with
+# the targets. `make bench` runs it after `make build` with TFPR_TERRAFORM_BIN
+# set. Every figure comes from a Go benchmark (b.ReportMetric) or is measured
+# here; nothing is timed by a test.
+#
+#   webhook ack latency     BenchmarkWebhookAck (internal/e2e), full server
+#   plan overhead           BenchmarkPlanOverhead: webhook to plan comment minus terraform
+#   20-project plan         BenchmarkParallelPlan20
+#   merge queue latency     BenchmarkMergeQueue50
+#   RSS                     tfpr-bench idle-rss (bin/tfpr idle) and BenchmarkQueuedRSS
+#   micro-benchmarks        webhook, internal/policy, internal/project
+#   lint vs conftest        bin/tfpr lint and conftest on the same 5,000 files
+#
+# Missed targets are reported, not fatal; the exit status is 1 only when a
+# measurement could not be made. Settings: TFPR_BIN (default bin/tfpr),
+# CONFTEST_VERSION, BENCH_LINT_RUNS.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+repo="$PWD"
+GO="${GO:-go}"
+BIN="${TFPR_BIN:-bin/tfpr}"
+CONFTEST_VERSION="${CONFTEST_VERSION:-v0.71.1}"
+LINT_RUNS="${BENCH_LINT_RUNS:-3}"
+CACHE_BIN="${HOME}/.cache/tfpr/bin"
+
+if [[ -z "${TFPR_TERRAFORM_BIN:-}" || ! -x "${TFPR_TERRAFORM_BIN}" ]]; then
+	echo "bench.sh: TFPR_TERRAFORM_BIN must name a terraform binary (make bench sets it)" >&2
+	exit 2
+fi
+if [[ ! -x "$BIN" ]]; then
+	echo "bench.sh: $BIN not found; run make build first (make bench does)" >&2
+	exit 2
+fi
+BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+failed=0
+summary=()
+cores="$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
+
+section() { printf '\n== %s\n' "$*"; }
+note() { printf '   note: %s\n' "$*"; }
+
+# record NAME VALUE UNIT [OP TARGET]: print one figure and keep it, with its
+# target and verdict, for the summary. OP is < or >. With RECORD_QUIET=1
+# the figure only goes to the summary.
+record() {
+	local name="$1" value="$2" unit="$3" op="${4:-}" target="${5:-}" verdict="" want="-"
+	if [[ -z "$value" ]]; then
+		fail "$name (no figure in the benchmark output)"
+		return
+	fi
+	[[ -n "${RECORD_QUIET:-}" ]] || printf '%s: %s %s\n' "$name" "$value" "$unit"
+	if [[ -n "$op" ]]; then
+		want="$op $target $unit"
+		if awk -v v="$value" -v t="$target" -v op="$op" 'BEGIN { exit !((op == "<" && v < t) || (op == ">" && v > t)) }'; then
+			verdict="met"
+		else
+			verdict="MISSED"
+		fi
+	fi
+	summary+=("$(printf '%-54s %9s %-7s %-10s %s' "$name" "$value" "$unit" "$want" "$verdict")")
+}
+
+fail() {
+	failed=1
+	printf '   FAILED: %s\n' "$*"
+	summary+=("$(printf '%-54s %9s' "$1" "failed")")
+}
+
+# metric FILE BENCH UNIT: the value reported with UNIT on the result line of
+# benchmark BENCH (name without the -GOMAXPROCS suffix), rounded for reading.
+metric() {
+	awk -v name="$2" -v unit="$3" '
+		$1 ~ /^Benchmark/ {
+			n = $1; sub(/-[0-9]+$/, "", n)
+			if (n != name) next
+			for (i = 3; i < NF; i++) if ($(i + 1) == unit) { v = $i }
+		}
+		END {
+			if (v == "") exit 1
+			if (v + 0 == int(v + 0)) printf "%d\n", v; else if (v + 0 >= 100) printf "%.0f\n", v; else if (v + 0 >= 10) printf "%.1f\n", v; else printf "%.2f\n", v
+		}' "$1"
+}
+
+# e2e BENCH BENCHTIME: run one benchmark of the compiled e2e test binary,
+# output in $work/BENCH.out.
+e2e() {
+	local out="$work/$1.out"
+	(cd internal/e2e && TFPR_BIN="$BIN" "$work/e2e.test" -test.run '^$' -test.bench "^$1\$" \
+		-test.benchtime "$2" -test.timeout 20m) >"$out" 2>&1
+	local rc=$?
+	if [[ $rc -ne 0 ]] || ! grep -q '^Benchmark' "$out"; then
+		tail -n 40 "$out" | sed 's/^/   | /'
+		return 1
+	fi
+}
+
+# now: wall clock in seconds with microseconds.
+now() { printf '%s\n' "$EPOCHREALTIME"; }
+
+echo "tfpr bench: $cores cores, $("$BIN" version), $("$TFPR_TERRAFORM_BIN" version 2>/dev/null | head -n 1)"
+
+section "end-to-end benchmarks (internal/e2e: real server, SQLite, git, terraform; fake GitHub and GCS)"
+if ! "$GO" test -c -o "$work/e2e.test" ./internal/e2e >"$work/build.out" 2>&1; then
+	sed 's/^/   | /' "$work/build.out"
+	fail "internal/e2e benchmarks (build)"
+else
+	if e2e BenchmarkWebhookAck 3s; then
+		f="$work/BenchmarkWebhookAck.out"
+		record "webhook ack p50 (8 senders)" "$(metric "$f" BenchmarkWebhookAck/senders=8 p50-ms)" ms
+		record "webhook ack p99 (8 senders)" "$(metric "$f" BenchmarkWebhookAck/senders=8 p99-ms)" ms "<" 5
+	else
+		fail "webhook ack latency"
+	fi
+
+	if e2e BenchmarkPlanOverhead 7x; then
+		f="$work/BenchmarkPlanOverhead.out"
+		record "webhook to plan comment, total (median)" "$(metric "$f" BenchmarkPlanOverhead total-ms)" ms
+		record "  terraform's own time" "$(metric "$f" BenchmarkPlanOverhead terraform-ms)" ms
+		record "  tfpr overhead" "$(metric "$f" BenchmarkPlanOverhead overhead-ms)" ms "<" 100
+		record "    before terraform (fetch, checkout, lint)" "$(metric "$f" BenchmarkPlanOverhead before-tf-ms)" ms
+		record "    after terraform (save plan, report)" "$(metric "$f" BenchmarkPlanOverhead after-tf-ms)" ms
+		note "the overhead includes $(metric "$f" BenchmarkPlanOverhead wrapper-ms) ms of the timing wrapper itself ($(metric "$f" BenchmarkPlanOverhead tf-invocations) terraform invocations)"
+	else
+		fail "plan overhead"
+	fi
+
+	if e2e BenchmarkParallelPlan20 3x; then
+		f="$work/BenchmarkParallelPlan20.out"
+		record "20-project plan: wall time" "$(metric "$f" BenchmarkParallelPlan20 wall-ms)" ms
+		record "20-project plan: sum of terraform time" "$(metric "$f" BenchmarkParallelPlan20 terraform-sum-ms)" ms
+		record "20-project plan: sum/wall ($(metric "$f" BenchmarkParallelPlan20 cores) cores, parallelism $(metric "$f" BenchmarkParallelPlan20 tfpr-parallelism))" \
+			"$(metric "$f" BenchmarkParallelPlan20 parallelism)" x
+	else
+		fail "20-project parallel plan"
+	fi
+
+	if e2e BenchmarkMergeQueue50 2x; then
+		f="$work/BenchmarkMergeQueue50.out"
+		note "applies of 50 projects after one merge, TFPR_PARALLELISM $(metric "$f" BenchmarkMergeQueue50 tfpr-parallelism); times from the merge webhook"
+		record "merge of 50 projects: first apply starts" "$(metric "$f" BenchmarkMergeQueue50 first-apply-ms)" ms
+		record "merge of 50 projects: apply start p50" "$(metric "$f" BenchmarkMergeQueue50 p50-ms)" ms
+		record "merge of 50 projects: apply start p99" "$(metric "$f" BenchmarkMergeQueue50 p99-ms)" ms
+	else
+		fail "merge queue latency"
+	fi
+fi
+
+section "memory (bin/tfpr server)"
+if "$GO" build -o "$work/tfpr-bench" ./internal/bench/cmd/tfpr-bench >"$work/helper.out" 2>&1; then
+	if read -r rss anon file < <("$work/tfpr-bench" idle-rss -bin "$BIN" -settle 3s 2>"$work/idle.err"); then
+		mib() { awk -v b="$1" 'BEGIN { printf "%.1f\n", b / 1048576 }'; }
+		record "idle RSS" "$(mib "$rss")" MiB "<" 30
+		note "of which $(mib "$anon") MiB anonymous (heap, stacks) and $(mib "$file") MiB pages of the executable"
+	else
+		sed 's/^/   | /' "$work/idle.err"
+		fail "idle RSS"
+	fi
+else
+	sed 's/^/   | /' "$work/helper.out"
+	fail "idle RSS (tfpr-bench build)"
+fi
+if [[ -x "$work/e2e.test" ]] && e2e BenchmarkQueuedRSS 1x; then
+	f="$work/BenchmarkQueuedRSS.out"
+	record "RSS, 100 applies queued (TFPR_PARALLELISM=1)" "$(metric "$f" BenchmarkQueuedRSS queued-MiB)" MiB
+	note "same process before the merge: $(metric "$f" BenchmarkQueuedRSS idle-MiB) MiB; anonymous while queued: $(metric "$f" BenchmarkQueuedRSS queued-anon-MiB) MiB"
+else
+	fail "RSS with 100 queued runs"
+fi
+
+section "micro-benchmarks (webhook, internal/policy, internal/project)"
+if "$GO" test -run '^$' -bench . -benchmem ./webhook/ ./internal/policy/ ./internal/project/ >"$work/micro.out" 2>&1; then
+	awk '$1 ~ /^Benchmark/ {
+		n = $1; sub(/-[0-9]+$/, "", n); line = ""
+		for (i = 3; i < NF; i += 2) line = line (line == "" ? "" : ", ") $i " " $(i + 1)
+		print n ": " line
+	}' "$work/micro.out"
+	f="$work/micro.out"
+	RECORD_QUIET=1
+	record "BenchmarkLint cold (5,000 files)" "$(metric "$f" BenchmarkLint/cold files/s)" files/s
+	record "BenchmarkLint warm (5,000 files)" "$(metric "$f" BenchmarkLint/warm files/s)" files/s
+	scan_ns="$(metric "$f" BenchmarkScan ns/op)"
+	record "BenchmarkScan (1,000 projects)" "$(awk -v n="$scan_ns" 'BEGIN { printf "%.1f\n", n / 1e6 }')" ms
+	unset RECORD_QUIET
+else
+	tail -n 40 "$work/micro.out" | sed 's/^/   | /'
+	fail "micro-benchmarks"
+fi
+
+section "lint throughput: tfpr lint vs conftest, same corpus"
+# median_time RUNS CMD...: run CMD in the corpus RUNS times, print the median
+# wall time in seconds. Output goes to $work/last.out; a failing run stops.
+median_time() {
+	local runs="$1" times=() i start end
+	shift
+	for ((i = 0; i < runs; i++)); do
+		start="$(now)"
+		(cd "$corpus" && "$@") >"$work/last.out" 2>&1 || return 1
+		end="$(now)"
+		times+=("$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.6f\n", b - a }')")
+	done
+	printf '%s\n' "${times[@]}" | sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }'
+}
+
+corpus="$work/corpus"
+if [[ ! -x "$work/tfpr-bench" ]] || ! files_line="$("$work/tfpr-bench" corpus "$corpus" 2>&1)"; then
+	fail "lint corpus"
+else
+	files="${files_line%% files*}"
+	echo "corpus: $files_line (the shape of BenchmarkLint's)"
+	tfpr_files_s=""
+	if t="$(median_time "$LINT_RUNS" "$BIN" lint .)"; then
+		tfpr_files_s="$(awk -v n="$files" -v t="$t" 'BEGIN { printf "%.0f\n", n / t }')"
+		record "tfpr lint (bin/tfpr, median of $LINT_RUNS)" "$tfpr_files_s" files/s
+	else
+		tail -n 20 "$work/last.out" | sed 's/^/   | /'
+		fail "tfpr lint on the corpus"
+	fi
+
+	conftest="$CACHE_BIN/conftest"
+	installed="$("$GO" version -m "$conftest" 2>/dev/null | awk '$1 == "mod" { print $3 }')"
+	if [[ "$installed" != "$CONFTEST_VERSION" ]]; then
+		echo "installing conftest $CONFTEST_VERSION into $CACHE_BIN (once; a few minutes)"
+		mkdir -p "$CACHE_BIN"
+		if ! (cd "$work" && GOBIN="$CACHE_BIN" "$GO" install "github.com/open-policy-agent/conftest@$CONFTEST_VERSION") >"$work/conftest-install.out" 2>&1; then
+			tail -n 5 "$work/conftest-install.out" | sed 's/^/   | /'
+			conftest=""
+		fi
+	fi
+	if [[ -z "$conftest" || ! -x "$conftest" ]]; then
+		note "conftest $CONFTEST_VERSION could not be installed from the Go module proxy; comparison skipped"
+		summary+=("$(printf '%-54s %9s' "conftest comparison" "skipped")")
+	else
+		policy="$repo/internal/bench/conftest"
+		violations="$repo/internal/bench/testdata/violations"
+		# Both must catch the planted violations, or the race is meaningless.
+		ct_fail="$(cd "$violations" && "$conftest" test --parser hcl2 --policy "$policy" --no-color . 2>&1 | awk '/tests,/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^failures/) print $i }')"
+		tf_deny="$(cd "$violations" && "$BIN" lint . 2>&1 >/dev/null | sed -n 's/.* \([0-9][0-9]*\) deny.*/\1/p')"
+		if [[ "${ct_fail:-0}" -lt 12 || "${tf_deny:-0}" -lt 12 ]]; then
+			note "the planted violations were not all caught (conftest ${ct_fail:-0} failures, tfpr ${tf_deny:-0} denies, want >= 12 each); comparison skipped"
+			fail "conftest comparison"
+		elif t="$(median_time "$LINT_RUNS" "$conftest" test --parser hcl2 --policy "$policy" --no-color .)" &&
+			grep -q ' 0 failures' "$work/last.out"; then
+			ct_files_s="$(awk -v n="$files" -v t="$t" 'BEGIN { printf "%.0f\n", n / t }')"
+			note "both flag the planted violations (conftest $ct_fail failures, tfpr $tf_deny denies with file:line)"
+			record "conftest $CONFTEST_VERSION (12 rules, median of $LINT_RUNS)" "$ct_files_s" files/s
+			if [[ -n "$tfpr_files_s" ]]; then
+				record "tfpr lint / conftest" "$(awk -v a="$tfpr_files_s" -v b="$ct_files_s" 'BEGIN { printf "%.2f\n", a / b }')" x
+			fi
+		else
+			tail -n 20 "$work/last.out" | sed 's/^/   | /'
+			fail "conftest on the corpus"
+		fi
+	fi
+fi
+
+printf '\n==== tfpr bench summary (%s cores, %d s) ====\n' "$cores" "$SECONDS"
+printf '%-54s %9s %-7s %-10s %s\n' figure value unit target verdict
+printf '%s\n' "${summary[@]}"
+exit "$failed"
