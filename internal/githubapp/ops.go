@@ -163,7 +163,10 @@ func toPR(p *github.PullRequest, repo string) PR {
 		HeadSHA: p.GetHead().GetSHA(), HeadRef: p.GetHead().GetRef(),
 		BaseSHA: p.GetBase().GetSHA(), BaseRef: p.GetBase().GetRef(),
 		Author: p.GetUser().GetLogin(),
-		Fork:   p.GetHead().GetRepo() != nil && !strings.EqualFold(p.GetHead().GetRepo().GetFullName(), repo),
+		// A deleted head repository counts as a fork, as in the webhook:
+		// its code cannot be attributed to this repository.
+		Fork: p.GetHead().GetRepo() == nil || p.GetHead().GetRepo().GetID() != p.GetBase().GetRepo().GetID() ||
+			!strings.EqualFold(p.GetHead().GetRepo().GetFullName(), repo),
 		Merged: p.GetMerged(), MergeCommitSHA: p.GetMergeCommitSHA(), MergedBy: p.GetMergedBy().GetLogin(),
 	}
 }

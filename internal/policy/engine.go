@@ -28,6 +28,8 @@ type Engine struct {
 	files   map[string]string   // policy file -> package path, to attribute errors
 	stages  map[string]*stageQuery
 	cache   *fileCache
+	// denyIgnorable lists the deny rules an in-code tfpr:ignore may suppress.
+	denyIgnorable []string
 }
 
 type stageQuery struct {
@@ -152,7 +154,9 @@ func New(ctx context.Context, policies fs.FS, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	store := newStore(mergeParams(opts.Params))
+	params := mergeParams(opts.Params)
+	e.denyIgnorable = suppressible(params)
+	store := newStore(params)
 	for stage, bs := range byStage {
 		var q []string
 		last := ""

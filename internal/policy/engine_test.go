@@ -3,6 +3,7 @@ package policy_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/tfpr/tfpr/policies"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -34,29 +35,47 @@ func find(fs []policy.Finding, rule, address string) *policy.Finding {
 }
 
 func TestSuppression(t *testing.T) {
-	got, err := newEngine(t).LintProject(context.Background(), abs(t, "testdata/suppress"), projectDir, nil)
+	// By default the author's own tfpr:ignore cannot lift a denial; the
+	// platform team may make chosen deny rules suppressible.
+	withTFPR005, err := policy.New(context.Background(), policies.FS(), policy.Options{Params: map[string]any{"suppressible_rules": []any{"TFPR005"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		rule, address string
-		suppressed    bool
-		reason        string
+	for _, tc := range []struct {
+		name       string
+		engine     *policy.Engine
+		suppressed map[string]bool
 	}{
-		{"TFPR001", "data.external.static", true, "vetted: prints a static JSON document"},
-		{"TFPR002", "data.external.static", true, "vetted: prints a static JSON document"},
-		{"TFPR001", "data.external.noreason", false, ""},
-		{"TFPR005", "google_pubsub_topic.t", true, "shared topic, approved in SEC-42"},
+		{"default", newEngine(t), map[string]bool{}},
+		{"TFPR005 suppressible", withTFPR005, map[string]bool{"TFPR005 google_pubsub_topic.t": true}},
+	} {
+		got, err := tc.engine.LintProject(context.Background(), abs(t, "testdata/suppress"), projectDir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ rule, address, reason string }{
+			{"TFPR001", "data.external.static", "vetted: prints a static JSON document"},
+			{"TFPR002", "data.external.static", "vetted: prints a static JSON document"},
+			{"TFPR001", "data.external.noreason", ""},
+			{"TFPR005", "google_pubsub_topic.t", "shared topic, approved in SEC-42"},
+		} {
+			f := find(got, c.rule, c.address)
+			if f == nil {
+				t.Errorf("%s: %s on %s was dropped; findings must always be reported: %+v", tc.name, c.rule, c.address, got)
+				continue
+			}
+			want := tc.suppressed[c.rule+" "+c.address]
+			if f.Suppressed != want || (want && f.SuppressReason != c.reason) {
+				t.Errorf("%s: %s on %s: suppressed=%v reason=%q, want suppressed=%v", tc.name, c.rule, c.address, f.Suppressed, f.SuppressReason, want)
+			}
+			if !want && c.reason != "" && !strings.Contains(f.Message, "cannot lift this denial") {
+				t.Errorf("%s: %s on %s should say why its tfpr:ignore did not count: %s", tc.name, c.rule, c.address, f.Message)
+			}
+		}
 	}
-	for _, tc := range tests {
-		f := find(got, tc.rule, tc.address)
-		if f == nil {
-			t.Errorf("%s on %s was dropped; suppressed findings must still be reported: %+v", tc.rule, tc.address, got)
-			continue
-		}
-		if f.Suppressed != tc.suppressed || f.SuppressReason != tc.reason {
-			t.Errorf("%s on %s: suppressed=%v reason=%q, want %v %q", tc.rule, tc.address, f.Suppressed, f.SuppressReason, tc.suppressed, tc.reason)
-		}
+	got, err := newEngine(t).LintProject(context.Background(), abs(t, "testdata/suppress"), projectDir, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var warns []policy.Finding
 	for _, f := range got {

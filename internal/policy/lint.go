@@ -38,7 +38,7 @@ func (e *Engine) LintProject(ctx context.Context, root, dir string, modules []st
 	for _, r := range results {
 		findings = append(findings, c.finding(r))
 	}
-	findings = applySuppressions(c.files, findings)
+	findings = applySuppressions(c.files, findings, e.denyIgnorable)
 	sortFindings(findings)
 	return findings, nil
 }
@@ -79,6 +79,11 @@ func loadConfig(ctx context.Context, root, dir string, modules []string, cache *
 	if err != nil {
 		return nil, err
 	}
+	unsafe, err := unsafePaths(r, dir)
+	if err != nil {
+		return nil, err
+	}
+	findings = append(findings, unsafe...)
 	seen := map[string]bool{dir: true}
 	for _, m := range modules {
 		m = cleanRel(m)
@@ -271,8 +276,11 @@ func ignoreComments(rel string, src []byte) []ignore {
 
 // applySuppressions marks findings covered by a tfpr:ignore comment on their
 // line or the line above. Comments without a rule id or reason suppress
-// nothing and are reported. tfpr's own rules cannot be suppressed.
-func applySuppressions(files []*sourceFile, findings []Finding) []Finding {
+// nothing and are reported. tfpr's own rules cannot be suppressed, and a
+// deny only when the server lists its rule in denyIgnorable: the comment is
+// written by the author under review, so by default it can quiet warnings
+// but never lift a denial (that takes `tfpr approve` by someone else).
+func applySuppressions(files []*sourceFile, findings []Finding, denyIgnorable []string) []Finding {
 	byFile := map[string][]ignore{}
 	for _, f := range files {
 		byFile[f.path] = f.ignores
@@ -294,6 +302,10 @@ func applySuppressions(files []*sourceFile, findings []Finding) []Finding {
 		for _, ig := range byFile[f.File] {
 			if ig.reason == "" || (ig.line != f.Line && ig.line != f.Line-1) || !slices.Contains(ig.rules, f.Rule) {
 				continue
+			}
+			if f.Severity == SeverityDeny && !slices.Contains(denyIgnorable, f.Rule) {
+				f.Message += " (a tfpr:ignore comment cannot lift this denial; an approver can, or the platform team can make the rule suppressible)"
+				break
 			}
 			f.Suppressed, f.SuppressReason = true, ig.reason
 			break

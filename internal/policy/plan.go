@@ -53,7 +53,7 @@ func (e *Engine) CheckPlan(ctx context.Context, root, dir string, planJSON []byt
 	for _, r := range results {
 		findings = append(findings, c.planFinding(r))
 	}
-	findings = applySuppressions(c.files, findings)
+	findings = applySuppressions(c.files, findings, e.denyIgnorable)
 	for i := range findings {
 		f := &findings[i]
 		if f.Severity == SeverityDeny && !f.Suppressed && f.Rule != RulePolicyError && slices.Contains(approved, f.Rule) {

@@ -108,7 +108,27 @@ func DefaultParams() map[string]any {
 		"allowed_module_namespaces": []any{"acme"},
 		"project_pattern":           "{service}-{env}",
 		"max_destroy":               20,
+		// Deny rules a `# tfpr:ignore` comment in the PR's own code may
+		// suppress. Empty by default: otherwise the author under review
+		// could switch off any denial. Warnings are always suppressible.
+		"suppressible_rules": []any{},
 	}
+}
+
+// suppressible reads params.suppressible_rules.
+func suppressible(params map[string]any) []string {
+	var out []string
+	if list, ok := params["suppressible_rules"].([]any); ok {
+		for _, v := range list {
+			if s, ok := v.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	if list, ok := params["suppressible_rules"].([]string); ok {
+		out = append(out, list...)
+	}
+	return out
 }
 
 func mergeParams(override map[string]any) map[string]any {

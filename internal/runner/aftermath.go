@@ -52,11 +52,14 @@ func (r *Runner) blockProject(ctx context.Context, st *applyState, res report.Re
 		"or comment `tfpr apply` here to retry the failed apply.\n\n```\n" + clipText(res.Output, 20000) + "\n```\n"
 	issue, err := st.s.gh.EnsureIssue(ctx, "tfpr: apply failed for "+st.run.Project, IssueLabel, r.mask(body, st.s.token))
 	if err != nil {
+		// The block stands without an issue; `tfpr unblock -p DIR` on
+		// any PR clears it.
 		r.log.Error("open apply-failure issue", "project", st.run.Project, "err", err)
+		return
 	}
 	if err := r.store.BlockProject(ctx, store.Block{Repo: st.run.Repo, Project: st.run.Project, RunID: st.run.ID, Issue: issue,
 		Reason: "apply failed at " + short(st.run.SHA)}); err != nil {
-		r.log.Error("block project", "project", st.run.Project, "err", err)
+		r.log.Error("record the project's issue", "project", st.run.Project, "err", err)
 	}
 }
 
@@ -127,7 +130,7 @@ func (r *Runner) releaseStaleLock(ctx context.Context, st *applyState) error {
 	if err != nil {
 		return err
 	}
-	if err := tf.ForceUnlock(ctx, st.co.Dir+"/"+st.run.Project, r.backend(st.run.Project), strconv.FormatInt(gen, 10)); err != nil {
+	if err := tf.ForceUnlock(ctx, r.projectDir(st.co, st.run.Project), r.backend(st.run.Project), strconv.FormatInt(gen, 10)); err != nil {
 		return fmt.Errorf("release stale lock of %s: %w", st.run.Project, err)
 	}
 	r.log.Warn("released stale state lock", "project", st.run.Project, "who", li.Who, "created", li.Created)

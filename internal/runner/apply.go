@@ -5,20 +5,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
-	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/report"
 	"github.com/tfpr/tfpr/internal/store"
 	"github.com/tfpr/tfpr/internal/terraform"
-	"github.com/tfpr/tfpr/internal/workspace"
 )
 
 // expandMerge queues one apply per affected project for every first-parent
@@ -58,21 +54,17 @@ func (r *Runner) expandMerge(ctx context.Context, j store.Job) error {
 		return nil // already queued up to here
 	}
 	head := commits[len(commits)-1]
-	co, err := r.ws.Checkout(ctx, s.repo, head)
-	if err != nil {
-		return err
-	}
-	defer co.Close(context.WithoutCancel(ctx))
-	g, err := project.Scan(ctx, co.Dir)
-	if err != nil {
-		return err
+	if cursor == "" && j.Before == "" && j.Trigger == "resync" {
+		// A fresh install: what is on the default branch now was applied
+		// before tfpr; start tracking here instead of re-applying it.
+		r.log.Info("tracking default branch from its current head", "repo", j.Repo.FullName, "sha", short(head))
+		return r.store.SetCursor(ctx, j.Repo.FullName, head)
 	}
 	for _, c := range commits {
-		files, err := r.ws.CommitFiles(ctx, s.repo, c)
+		affected, err := r.affectedBy(ctx, s, c)
 		if err != nil {
 			return err
 		}
-		affected := g.Affected(files)
 		if len(affected) == 0 {
 			continue
 		}
@@ -92,6 +84,26 @@ func (r *Runner) expandMerge(ctx context.Context, j store.Job) error {
 	return r.store.SetCursor(ctx, j.Repo.FullName, head)
 }
 
+// affectedBy lists the projects commit c changes, judged by the module
+// graph at c itself: a later commit in the same batch may remove a project
+// or a module call, and must not hide what c changed.
+func (r *Runner) affectedBy(ctx context.Context, s *session, c string) ([]string, error) {
+	files, err := r.ws.CommitFiles(ctx, s.repo, c)
+	if err != nil {
+		return nil, err
+	}
+	co, err := r.ws.Checkout(ctx, s.repo, c)
+	if err != nil {
+		return nil, err
+	}
+	defer co.Close(context.WithoutCancel(ctx))
+	g, err := project.Scan(ctx, co.Dir)
+	if err != nil {
+		return nil, err
+	}
+	return g.Affected(files), nil
+}
+
 // mergeOf finds the PR that produced commit c: from the closed event if it
 // came first, else from GitHub.
 func (r *Runner) mergeOf(ctx context.Context, s *session, j store.Job, c string) store.Merge {
@@ -108,217 +120,6 @@ func (r *Runner) mergeOf(ctx context.Context, s *session, j store.Job, c string)
 		r.log.Warn("find PR of merge commit", "sha", c, "err", err)
 	}
 	return m
-}
-
-// applyState carries one apply through its steps.
-type applyState struct {
-	run    store.Run
-	s      *session
-	co     *workspace.Checkout
-	merge  store.Merge
-	result report.Result
-}
-
-// apply runs one queued apply. The run was marked running by the loop, so
-// no other apply of this project starts until it finishes.
-func (r *Runner) apply(ctx context.Context, run store.Run, interrupted bool) {
-	log := r.log.With("run", run.ID, "project", run.Project, "sha", short(run.SHA))
-	lock := r.lockOf(r.projects, run.Repo+"/"+run.Project)
-	lock.Lock()
-	defer lock.Unlock()
-	release, _ := r.slot(ctx)
-	defer release()
-
-	st, status, err := r.doApply(ctx, run, interrupted)
-	summary := string(st.result.Outcome)
-	if err != nil {
-		summary = err.Error()
-		log.Error("apply failed", "err", err)
-	} else {
-		log.Info("apply finished", "status", status)
-	}
-	// The outcome is recorded before anything is reported, so a crash
-	// from here on cannot make tfpr apply this commit again.
-	st.run.Status, st.run.Summary = status, firstLine(summary)
-	if err := r.store.UpdateRun(ctx, st.run); err != nil {
-		log.Error("record apply outcome", "err", err)
-	}
-	if err := r.store.FinishRun(ctx, run.ID, status, firstLine(summary)); err != nil {
-		log.Error("record apply outcome", "err", err)
-	}
-	if st.co != nil {
-		st.co.Close(ctx)
-	}
-	if st.s == nil {
-		return // GitHub unreachable: the run records the error; resync retries nothing silently
-	}
-	r.reportApply(ctx, st, status, err)
-	if status != store.StatusWaiting && st.run.PR > 0 {
-		// The reviewed plan has served its purpose; plans can hold secrets.
-		plans, err := r.store.DeletePlans(ctx, run.Repo, st.run.PR, run.Project)
-		if err != nil {
-			log.Warn("forget applied plan", "err", err)
-		}
-		r.deletePlanFiles(ctx, plans)
-	}
-}
-
-func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (*applyState, string, error) {
-	st := &applyState{run: run, result: report.Result{Project: run.Project}}
-	repo, err := r.repoOf(ctx, run.Repo)
-	if err != nil {
-		return st, store.StatusFailed, err
-	}
-	st.s, err = r.open(ctx, repo, fmt.Sprintf("+refs/heads/%s:refs/heads/%s", repo.DefaultBranch, repo.DefaultBranch))
-	if err != nil {
-		return st, store.StatusFailed, err
-	}
-	st.merge = r.mergeOf(ctx, st.s, store.Job{Repo: repo}, run.SHA)
-	if run.PR == 0 && st.merge.PR > 0 {
-		st.run.PR = st.merge.PR
-	}
-	st.co, err = r.ws.Checkout(ctx, st.s.repo, run.SHA)
-	if err != nil {
-		return st, store.StatusFailed, err
-	}
-	g, err := project.Scan(ctx, st.co.Dir)
-	if err != nil {
-		return st, store.StatusFailed, err
-	}
-	if !g.IsProject(run.Project) {
-		st.result.Outcome = report.Skipped
-		st.result.Notes = append(st.result.Notes, "The project no longer exists at this commit; nothing was applied. Destroy its resources before removing a project.")
-		return st, store.StatusSkipped, nil
-	}
-	modules := g.Modules(run.Project)
-	findings, err := r.pol.LintProject(ctx, st.co.Dir, run.Project, modules)
-	st.result.Findings = findings
-	if err != nil {
-		return st, store.StatusFailed, fmt.Errorf("policy check: %w", err)
-	}
-	if policy.Blocking(findings) {
-		st.result.Outcome = report.Denied
-		return st, store.StatusDenied, errors.New("policy denied the merged code; terraform was not run")
-	}
-	if interrupted {
-		st.result.Notes = append(st.result.Notes, "A previous apply of this commit was interrupted (tfpr stopped). tfpr released its stale state lock and re-planned, so nothing is applied twice blindly.")
-		if err := r.releaseStaleLock(ctx, st); err != nil {
-			return st, store.StatusFailed, err
-		}
-	}
-	plan, err := r.planForApply(ctx, st, modules, interrupted)
-	if err != nil {
-		return st, store.StatusFailed, err
-	}
-	if st.result.Outcome == report.Waiting {
-		return st, store.StatusWaiting, nil
-	}
-	approved, approvers, err := r.approvedRules(ctx, run.Repo, st.merge.PR, st.merge.HeadSHA)
-	if err != nil {
-		return st, store.StatusFailed, err
-	}
-	if approvers != "" {
-		st.run.ApprovedBy = strings.Trim(st.run.ApprovedBy+","+approvers, ",")
-	}
-	planFindings, err := r.pol.CheckPlan(ctx, st.co.Dir, run.Project, plan.JSON, approved)
-	st.result.Findings = append(st.result.Findings, planFindings...)
-	if err != nil {
-		return st, store.StatusFailed, fmt.Errorf("plan policy check: %w", err)
-	}
-	if policy.Blocking(planFindings) {
-		st.result.Outcome = report.Denied
-		return st, store.StatusDenied, errors.New("plan policy denied the change; comment `tfpr approve <rule>` as an approver, then `tfpr apply`")
-	}
-	st.result.Plan = plan
-	if st.run.PlanHash == "" {
-		st.run.PlanHash = fileHash(plan.File)
-	}
-	if !plan.HasChanges {
-		st.result.Outcome = report.Applied
-		st.result.Notes = append(st.result.Notes, "The plan had no changes; nothing to apply.")
-		return st, store.StatusSucceeded, nil
-	}
-	tf, err := r.terraform(run.Project, true)
-	if err != nil {
-		return st, store.StatusFailed, err
-	}
-	out, err := tf.Apply(ctx, st.co.Dir+"/"+run.Project, r.backend(run.Project), plan.File)
-	st.result.Output = out
-	if errors.Is(err, terraform.ErrStalePlan) {
-		// Only a reviewed plan can be stale here; re-plan once and apply that.
-		st.result.Notes = append(st.result.Notes, "The state changed after the reviewed plan was made, so tfpr re-planned on the merge commit.")
-		if plan, err = r.terraformPlan(ctx, st.co, run.Project, true); err != nil {
-			return st, store.StatusFailed, err
-		}
-		st.result.Plan = plan
-		st.run.PlanHash = fileHash(plan.File)
-		out, err = tf.Apply(ctx, st.co.Dir+"/"+run.Project, r.backend(run.Project), plan.File)
-		st.result.Output = out
-	}
-	if err != nil {
-		st.result.Outcome = report.ApplyFailed
-		st.result.Output = strings.TrimSpace(out + "\n" + err.Error())
-		return st, store.StatusFailed, err
-	}
-	st.result.Outcome = report.Applied
-	return st, store.StatusSucceeded, nil
-}
-
-// planForApply returns the plan to apply: the reviewed plan when it was made
-// at the PR's final head on the same code, else a fresh plan on the merge
-// commit, compared with the reviewed one.
-func (r *Runner) planForApply(ctx context.Context, st *applyState, modules []string, interrupted bool) (*terraform.Plan, error) {
-	p := st.run.Project
-	reviewed, err := r.store.LatestPlan(ctx, st.run.Repo, st.merge.PR, p)
-	haveReviewed := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	fp, err := r.ws.TreeID(ctx, st.s.repo, st.run.SHA, append([]string{p}, modules...))
-	if err != nil {
-		return nil, err
-	}
-	var why string
-	switch {
-	case interrupted:
-		why = ""
-	case st.merge.PR == 0:
-		why = "No PR is known for this commit, so there is no reviewed plan; tfpr planned on the merge commit."
-	case !haveReviewed:
-		why = fmt.Sprintf("PR #%d has no plan for this project; tfpr planned on the merge commit.", st.merge.PR)
-	case st.merge.HeadSHA != "" && reviewed.HeadSHA != st.merge.HeadSHA:
-		why = fmt.Sprintf("The last plan was made at %s, not at the PR's final head %s; tfpr re-planned on the merge commit.", short(reviewed.HeadSHA), short(st.merge.HeadSHA))
-	case reviewed.Fingerprint != fp:
-		why = "The merge commit's code for this project differs from the reviewed head (another change merged first); tfpr re-planned on the merge commit."
-	default:
-		local := filepath.Join(st.co.Dir, filepath.FromSlash(p), "reviewed.tfplan")
-		if err := r.files.Get(ctx, reviewed.File, local); err != nil {
-			why = "The reviewed plan file could not be read (" + err.Error() + "); tfpr re-planned on the merge commit."
-			break
-		}
-		st.run.PlanHash = reviewed.Hash
-		st.result.Notes = append(st.result.Notes, fmt.Sprintf("Applied the plan reviewed on PR #%d at %s.", st.merge.PR, short(reviewed.HeadSHA)))
-		return &terraform.Plan{File: local, HasChanges: true, Add: reviewed.Add, Change: reviewed.Change, Destroy: reviewed.Destroy,
-			JSON: r.planJSON(ctx, reviewed.File, local+".json")}, nil
-	}
-	if why != "" {
-		st.result.Notes = append(st.result.Notes, why)
-	}
-	plan, err := r.terraformPlan(ctx, st.co, p, true)
-	if err != nil {
-		return nil, err
-	}
-	if haveReviewed {
-		if diff := diffChanges(reviewed.Changes, plan.Changes); diff != "" {
-			st.result.Notes = append(st.result.Notes, "The new plan differs from the reviewed one: "+diff+".")
-			if r.cfg.ApplyOnDrift == "wait" && st.run.ApprovedBy == "" {
-				st.result.Outcome = report.Waiting
-				st.result.Plan = plan
-				st.result.Notes = append(st.result.Notes, "Apply is held: a code owner can comment `tfpr apply` to apply this plan.")
-			}
-		}
-	}
-	return plan, nil
 }
 
 // planJSON fetches the JSON form saved beside a reviewed plan, for the

@@ -1,9 +1,12 @@
 package runner
 
 import (
+	"bytes"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hmarr/codeowners"
 	"slices"
 	"strings"
 
@@ -71,9 +74,21 @@ func (r *Runner) command(ctx context.Context, j store.Job) error {
 	case "apply":
 		return r.retryApply(ctx, j, reply)
 	case "unblock":
+		if len(args) == 3 && args[1] == "-p" {
+			// Anywhere, for a block whose issue could not be opened.
+			p := strings.Trim(args[2], "/")
+			if _, err := r.store.Blocked(ctx, j.Repo.FullName, p); err != nil {
+				return reply(fmt.Sprintf("`%s` is not blocked.", p))
+			}
+			if err := r.store.Unblock(ctx, j.Repo.FullName, p); err != nil {
+				return err
+			}
+			r.poke()
+			return reply(fmt.Sprintf("unblocked `%s`: queued applies of it run again, in merge order.", p))
+		}
 		b, err := r.store.BlockByIssue(ctx, j.Repo.FullName, j.PR)
 		if errors.Is(err, store.ErrNotFound) {
-			return reply("no project is blocked by this issue.")
+			return reply("no project is blocked by this issue; use `tfpr unblock -p DIR` to name one.")
 		}
 		if err != nil {
 			return err
@@ -95,9 +110,12 @@ func (r *Runner) retryApply(ctx context.Context, j store.Job, reply func(string)
 		if err != nil {
 			return err
 		}
-		run.Status, run.ApprovedBy, run.Summary = store.StatusQueued, j.Actor, ""
-		if err := r.store.UpdateRun(ctx, run); err != nil {
+		moved, err := r.store.SetRunStatus(ctx, run.ID, []string{store.StatusFailed, store.StatusDenied}, store.StatusQueued, j.Actor)
+		if err != nil {
 			return err
+		}
+		if !moved {
+			return reply(fmt.Sprintf("the apply of `%s` at %s is already being retried.", b.Project, short(run.SHA)))
 		}
 		if err := r.store.Unblock(ctx, j.Repo.FullName, b.Project); err != nil {
 			return err
@@ -114,11 +132,23 @@ func (r *Runner) retryApply(ctx context.Context, j store.Job, reply func(string)
 	}
 	var names []string
 	for _, run := range held {
-		run.Status, run.ApprovedBy = store.StatusQueued, j.Actor
-		if err := r.store.UpdateRun(ctx, run); err != nil {
+		ok, err := r.mayRelease(ctx, j, run.Project)
+		if err != nil {
 			return err
 		}
-		names = append(names, "`"+run.Project+"`")
+		if !ok {
+			return reply(fmt.Sprintf("only a code owner of `%s` (CODEOWNERS) or an approver can release its held apply.", run.Project))
+		}
+		moved, err := r.store.SetRunStatus(ctx, run.ID, []string{store.StatusWaiting}, store.StatusQueued, j.Actor)
+		if err != nil {
+			return err
+		}
+		if moved {
+			names = append(names, "`"+run.Project+"`")
+		}
+	}
+	if len(names) == 0 {
+		return reply("those applies are already released.")
 	}
 	r.poke()
 	return reply("applying " + strings.Join(names, ", ") + ".")
@@ -251,4 +281,47 @@ func (r *Runner) resyncRepo(ctx context.Context, repo store.Repo) error {
 	_, err = r.store.EnqueueJob(ctx, store.Job{Kind: store.JobMerge, Repo: repo, Trigger: "resync"})
 	r.poke()
 	return err
+}
+
+// mayRelease reports whether the commenter may release a held apply of
+// project p: an approver, or a code owner of p by the default branch's
+// CODEOWNERS (a user, or a member of an owning team).
+func (r *Runner) mayRelease(ctx context.Context, j store.Job, p string) (bool, error) {
+	if ok, err := r.isApprover(ctx, j); err != nil || ok {
+		return ok, err
+	}
+	s, err := r.open(ctx, j.Repo, fmt.Sprintf("+refs/heads/%s:refs/heads/%s", j.Repo.DefaultBranch, j.Repo.DefaultBranch))
+	if err != nil {
+		return false, err
+	}
+	var raw []byte
+	for _, f := range []string{".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"} {
+		if raw, err = r.ws.ReadFile(ctx, s.repo, "refs/heads/"+j.Repo.DefaultBranch, f); err == nil {
+			break
+		}
+	}
+	if raw == nil {
+		return false, nil
+	}
+	rules, err := codeowners.ParseFile(bytes.NewReader(raw))
+	if err != nil {
+		return false, fmt.Errorf("parse CODEOWNERS: %w", err)
+	}
+	rule, err := rules.Match(p + "/main.tf") // owners of the files in the project
+	if err != nil || rule == nil {
+		return false, nil
+	}
+	for _, o := range rule.Owners {
+		switch o.Type {
+		case codeowners.UsernameOwner:
+			if strings.EqualFold(o.Value, j.Actor) {
+				return true, nil
+			}
+		case codeowners.TeamOwner:
+			if ok, err := s.gh.TeamMember(ctx, o.Value, j.Actor); err != nil || ok {
+				return ok, err
+			}
+		}
+	}
+	return false, nil
 }

@@ -68,7 +68,9 @@ func (r *Runner) jobFor(ctx context.Context, ev webhook.Event, repo store.Repo) 
 		}
 		return store.Job{Kind: store.JobMerge, Repo: repo, SHA: e.After, Before: e.Before, Actor: e.M.Sender.Login, Trigger: "push"}, true
 	case webhook.CommentEvent:
-		if e.Action != "created" || !isCommand(e.Body) {
+		// Bots (tfpr itself included: its comments quote terraform output)
+		// never command tfpr.
+		if e.Action != "created" || strings.HasSuffix(e.Author, "[bot]") || !isCommand(e.Body) {
 			return store.Job{}, false
 		}
 		return store.Job{Kind: store.JobCommand, Repo: repo, PR: e.Number, IsPR: e.IsPR, Actor: e.Author, Body: e.Body,

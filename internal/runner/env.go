@@ -41,46 +41,64 @@ func OSEnv(k string) string { return os.Getenv(k) }
 // terraform returns an Exec whose environment is the base allowlist plus
 // the project's own service account, for both the google provider and the
 // gcs backend, so one team's run cannot act with another team's rights.
+// Applies lock the state; PR plans do not, so a read-only plan account
+// works and a plan never blocks an apply (tfpr serialises runs itself).
 func (r *Runner) terraform(project string, apply bool) (*terraform.Exec, error) {
-	env := make(map[string]string, len(r.cfg.Env)+2)
+	env := make(map[string]string, len(r.cfg.Env)+3)
 	for k, v := range r.cfg.Env {
 		env[k] = v
 	}
-	if sa := r.cfg.Impersonate(project, apply); sa != "" {
+	if _, ok := env["TF_CLI_CONFIG_FILE"]; !ok && r.cliConfig != "" {
+		env["TF_CLI_CONFIG_FILE"] = r.cliConfig
+	}
+	sa, err := r.cfg.Impersonate(project, apply)
+	if err != nil {
+		return nil, err
+	}
+	if sa != "" {
 		env["GOOGLE_IMPERSONATE_SERVICE_ACCOUNT"] = sa
 		env["GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT"] = sa
 	}
-	return terraform.New(terraform.Options{Bin: r.cfg.TerraformBin, Env: env, PluginCacheDir: r.cfg.PluginCacheDir, Log: r.log})
+	return terraform.New(terraform.Options{Bin: r.cfg.TerraformBin, Env: env, PluginCacheDir: r.cfg.PluginCacheDir, LockPlans: apply, Log: r.log})
 }
 
-// Impersonator expands the service-account template for a project laid
-// out as microservices/<service>/<env>. Projects outside that layout get
-// no impersonation only when the template is empty; otherwise they are
-// refused, since running them as the server would widen their rights.
-func Impersonator(applyTmpl, planTmpl, platformProject string) func(project string, apply bool) string {
-	return func(project string, apply bool) string {
+// cliConfig is the terraform CLI configuration tfpr runs with. An explicit
+// provider_installation turns off terraform's implied plugin directories,
+// among them terraform.d/plugins in the working directory: without it a
+// PR could ship a "provider" binary that runs during plan.
+const cliConfig = `# Written by tfpr. Providers come only from their registries.
+disable_checkpoint = true
+provider_installation {
+  direct {}
+}
+`
+
+// Impersonator expands the service-account template for a project laid out
+// as microservices/<service>/<env>. A project outside that layout is
+// refused when a template is set: guessing its service from the path would
+// let one team place a directory that runs with another team's rights.
+func Impersonator(applyTmpl, planTmpl, platformProject string) func(project string, apply bool) (string, error) {
+	return func(project string, apply bool) (string, error) {
 		tmpl := applyTmpl
 		if !apply && planTmpl != "" {
 			tmpl = planTmpl
 		}
 		if tmpl == "" {
-			return ""
+			return "", nil
 		}
-		service, env := serviceEnv(project)
-		return strings.NewReplacer("{service}", service, "{env}", env, "{platform_project}", platformProject).Replace(tmpl)
+		service, env, ok := serviceEnv(project)
+		if !ok {
+			return "", fmt.Errorf("project %s is not microservices/<service>/<env>, so tfpr cannot tell whose service account runs it; terraform was not run", project)
+		}
+		return strings.NewReplacer("{service}", service, "{env}", env, "{platform_project}", platformProject).Replace(tmpl), nil
 	}
 }
 
-// serviceEnv extracts <service> and <env> from microservices/<service>/<env>;
-// other layouts use the last two path elements.
-func serviceEnv(project string) (service, env string) {
+// serviceEnv extracts <service> and <env> from microservices/<service>/<env>.
+func serviceEnv(project string) (service, env string, ok bool) {
 	parts := strings.Split(strings.Trim(project, "/"), "/")
-	switch {
-	case len(parts) >= 3 && parts[len(parts)-3] == "microservices":
-		return parts[len(parts)-2], parts[len(parts)-1]
-	case len(parts) >= 2:
-		return parts[len(parts)-2], parts[len(parts)-1]
-	default:
-		return parts[0], ""
+	if len(parts) != 3 || parts[0] != "microservices" || parts[1] == "" || parts[2] == "" {
+		return "", "", false
 	}
+	return parts[1], parts[2], true
 }

@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -176,7 +178,16 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	defer release()
 
 	runID := r.recordRun(ctx, store.Run{Kind: "plan", Repo: j.Repo.FullName, Project: p, PR: j.PR, SHA: j.HeadSHA, Trigger: j.Trigger, JobID: j.ID, Status: store.StatusRunning})
-	plan, err := r.terraformPlan(ctx, co, p, false)
+	scratch, err := r.scratchDir()
+	if err != nil {
+		res.Outcome, res.Output = report.Errored, err.Error()
+		r.finishRun(ctx, runID, store.StatusFailed, err.Error())
+		return res
+	}
+	defer os.RemoveAll(scratch)
+	planCtx, cancel := context.WithTimeout(ctx, r.cfg.PlanTimeout)
+	defer cancel()
+	plan, err := r.terraformPlan(planCtx, co, p, filepath.Join(scratch, "pr.tfplan"), false)
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, err.Error()
 		r.finishRun(ctx, runID, store.StatusFailed, firstLine(err.Error()))
@@ -201,13 +212,18 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	return res
 }
 
-// terraformPlan plans project p inside checkout co.
-func (r *Runner) terraformPlan(ctx context.Context, co *workspace.Checkout, p string, apply bool) (*terraform.Plan, error) {
+// terraformPlan plans project p inside checkout co into planFile, which
+// lies outside the checkout.
+func (r *Runner) terraformPlan(ctx context.Context, co *workspace.Checkout, p, planFile string, apply bool) (*terraform.Plan, error) {
 	tf, err := r.terraform(p, apply)
 	if err != nil {
 		return nil, err
 	}
-	return tf.Plan(ctx, filepath.Join(co.Dir, filepath.FromSlash(p)), r.backend(p), "tfpr.tfplan")
+	return tf.Plan(ctx, r.projectDir(co, p), r.backend(p), planFile)
+}
+
+func (r *Runner) projectDir(co *workspace.Checkout, p string) string {
+	return filepath.Join(co.Dir, filepath.FromSlash(p))
 }
 
 func (r *Runner) backend(p string) terraform.Backend {
@@ -236,9 +252,15 @@ func (r *Runner) keepPlan(ctx context.Context, j store.Job, p, fingerprint strin
 	return err
 }
 
-// pathKey turns a project dir into one safe path element.
+// pathKey turns a project dir into one safe, collision-free path element:
+// a readable prefix plus a hash of the exact path.
 func pathKey(p string) string {
-	return strings.NewReplacer("/", "__", "..", "_").Replace(p)
+	sum := sha256.Sum256([]byte(p))
+	readable := strings.NewReplacer("/", "_", ".", "_").Replace(p)
+	if len(readable) > 80 {
+		readable = readable[:80]
+	}
+	return readable + "-" + hex.EncodeToString(sum[:6])
 }
 
 func (r *Runner) recordRun(ctx context.Context, run store.Run) int64 {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -39,11 +40,13 @@ type Config struct {
 	Env map[string]string
 	// Impersonate maps a project to the service account its terraform runs
 	// as ("" for the server's own identity); plan may use a read-only one.
-	Impersonate    func(project string, apply bool) string
+	Impersonate    func(project string, apply bool) (string, error)
 	AllowRepo      func(fullName string) bool
 	Secrets        []string // never posted to GitHub, whatever terraform prints
 	PollInterval   time.Duration
 	PluginCacheDir string
+	PlanTimeout    time.Duration // a PR plan running longer is cancelled
+	RetryBase      time.Duration // first backoff of an apply that could not start
 }
 
 // Deps are the parts the runner drives.
@@ -68,15 +71,21 @@ type Runner struct {
 	gcs   *storage.Client
 	log   *slog.Logger
 
+	cliConfig string // terraform CLI config tfpr owns
+
 	wake    chan struct{}
 	slots   chan struct{}  // terraform processes at once
+	jobs    chan struct{}  // jobs expanded at once (each may hold a checkout)
 	plans   sync.WaitGroup // plan jobs: may be abandoned on shutdown
 	applies sync.WaitGroup // applies: always waited for
 	started time.Time
 
-	mu       sync.Mutex
-	projects map[string]*sync.Mutex // repo/project: runs never overlap
-	repos    map[string]*sync.Mutex // repo: merge expansion is serial
+	mu        sync.Mutex
+	projects  map[string]*sync.Mutex // repo/project: runs never overlap
+	repos     map[string]*sync.Mutex // repo: merge expansion is serial
+	applying  int                    // applies started and not finished
+	retries   map[int64]int          // apply run -> attempts that failed before terraform
+	notBefore map[int64]time.Time    // apply run -> earliest retry
 }
 
 // New checks the configuration and returns a Runner; Start runs it.
@@ -100,7 +109,13 @@ func New(cfg Config, d Deps) (*Runner, error) {
 		cfg.ApplyOnDrift = "apply"
 	}
 	if cfg.Impersonate == nil {
-		cfg.Impersonate = func(string, bool) string { return "" }
+		cfg.Impersonate = func(string, bool) (string, error) { return "", nil }
+	}
+	if cfg.PlanTimeout <= 0 {
+		cfg.PlanTimeout = 30 * time.Minute
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 5 * time.Second
 	}
 	log := d.Log
 	if log == nil {
@@ -110,13 +125,34 @@ func New(cfg Config, d Deps) (*Runner, error) {
 	if files == nil {
 		files = planfile.Local{Dir: filepath.Join(cfg.DataDir, "plans")}
 	}
+	cli := filepath.Join(cfg.DataDir, "terraform.tfrc")
+	if err := os.WriteFile(cli, []byte(cliConfig), 0o600); err != nil {
+		return nil, fmt.Errorf("runner: write terraform CLI config: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "scratch"), 0o700); err != nil {
+		return nil, fmt.Errorf("runner: create scratch dir: %w", err)
+	}
 	return &Runner{
 		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, log: log,
-		wake:     make(chan struct{}, 1),
-		slots:    make(chan struct{}, cfg.Parallelism),
-		projects: map[string]*sync.Mutex{},
-		repos:    map[string]*sync.Mutex{},
+		cliConfig: cli,
+		wake:      make(chan struct{}, 1),
+		slots:     make(chan struct{}, cfg.Parallelism),
+		jobs:      make(chan struct{}, cfg.Parallelism),
+		projects:  map[string]*sync.Mutex{},
+		repos:     map[string]*sync.Mutex{},
+		retries:   map[int64]int{},
+		notBefore: map[int64]time.Time{},
 	}, nil
+}
+
+// scratchDir makes a private directory outside any checkout for one run's
+// plan files: a PR cannot plant a symlink where terraform writes them.
+func (r *Runner) scratchDir() (string, error) {
+	dir, err := os.MkdirTemp(filepath.Join(r.cfg.DataDir, "scratch"), "run-")
+	if err != nil {
+		return "", fmt.Errorf("create scratch dir: %w", err)
+	}
+	return dir, nil
 }
 
 func (r *Runner) poke() {
@@ -167,7 +203,9 @@ func (r *Runner) Start(ctx context.Context) error {
 		case <-r.wake:
 		case <-poll.C:
 		case <-resync.C:
-			r.resync(ctx)
+			// Off the loop: a slow GitHub must not delay applies.
+			r.plans.Add(1)
+			go func() { defer r.plans.Done(); r.resync(ctx) }()
 		}
 		r.schedule(ctx)
 	}
@@ -203,14 +241,19 @@ func (r *Runner) recover(ctx context.Context) error {
 const interruptedMark = "interrupted"
 
 func (r *Runner) schedule(ctx context.Context) {
-	jobs, err := r.store.ClaimJobs(ctx, 32)
-	if err != nil {
-		r.log.Error("claim jobs", "err", err)
+	free := cap(r.jobs) - len(r.jobs)
+	var jobs []store.Job
+	if free > 0 {
+		var err error
+		if jobs, err = r.store.ClaimJobs(ctx, free); err != nil {
+			r.log.Error("claim jobs", "err", err)
+		}
 	}
 	for _, j := range jobs {
+		r.jobs <- struct{}{}
 		r.plans.Add(1)
 		go func(j store.Job) {
-			defer r.plans.Done()
+			defer func() { <-r.jobs; r.plans.Done() }()
 			r.runJob(ctx, j)
 		}(j)
 	}
@@ -220,8 +263,27 @@ func (r *Runner) schedule(ctx context.Context) {
 		return
 	}
 	for _, run := range next {
+		// Start no more applies than can run: a started apply is marked
+		// running, and after a crash a running apply is re-planned rather
+		// than applied from its reviewed plan.
+		r.mu.Lock()
+		wait := time.Until(r.notBefore[run.ID])
+		full := r.applying >= r.cfg.Parallelism
+		if wait <= 0 && !full {
+			r.applying++
+		}
+		r.mu.Unlock()
+		if full {
+			break
+		}
+		if wait > 0 {
+			continue
+		}
 		interrupted := run.Summary == interruptedMark
 		if err := r.store.StartRun(ctx, run.ID); err != nil {
+			r.mu.Lock()
+			r.applying--
+			r.mu.Unlock()
 			r.log.Error("start apply", "run", run.ID, "err", err)
 			continue
 		}
@@ -229,6 +291,7 @@ func (r *Runner) schedule(ctx context.Context) {
 		go func(run store.Run) {
 			defer r.applies.Done()
 			defer r.poke() // the project's next apply may go now
+			defer func() { r.mu.Lock(); r.applying--; r.mu.Unlock() }()
 			// An apply is never cut short by shutdown: half-applied
 			// infrastructure with a held lock is worse than a late exit.
 			r.apply(context.WithoutCancel(ctx), run, interrupted)

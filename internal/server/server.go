@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"cloud.google.com/go/storage"
@@ -47,6 +48,22 @@ type Server struct {
 	runner  *runner.Runner
 	handler http.Handler
 	gcs     *storage.Client
+	lock    *os.File // flock on the data dir, held while the server lives
+}
+
+// lockDataDir takes an exclusive lock on the data dir. A second tfpr on the
+// same dir would take the first one's running applies for crashed ones and
+// re-run them; it is refused instead.
+func lockDataDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "tfpr.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data dir %s is in use by another tfpr process (%v); each replica needs its own TFPR_DATA_DIR", dir, err)
+	}
+	return f, nil
 }
 
 // New builds a server from cfg. Anything wrong (missing settings, an
@@ -86,11 +103,16 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "tfpr.db"))
+	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st}
+	st, err := store.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "tfpr.db"))
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, store: st, lock: lock}
 	if gcs, err := storage.NewClient(ctx); err == nil {
 		s.gcs = gcs
 	} else {
@@ -98,7 +120,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	}
 	plans, err := planStore(cfg, s.gcs)
 	if err != nil {
-		st.Close()
+		s.close()
 		return nil, err
 	}
 	s.runner, err = runner.New(runner.Config{
@@ -113,7 +135,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		PluginCacheDir: filepath.Join(cfg.DataDir, "plugin-cache"),
 	}, runner.Deps{Store: st, GitHub: app, Workspace: ws, Policy: pol, Plans: plans, GCS: s.gcs, Log: log.With("component", "runner")})
 	if err != nil {
-		st.Close()
+		s.close()
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
@@ -123,7 +145,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		Log: log.With("component", "webhook"), Metrics: reg,
 	})
 	if err != nil {
-		st.Close()
+		s.close()
 		return nil, err
 	}
 	mux := http.NewServeMux()
@@ -180,6 +202,16 @@ func planStore(cfg *config.Config, gcs *storage.Client) (planfile.Store, error) 
 	return g, nil
 }
 
+// close releases the store, the GCS client and the data-dir lock.
+func (s *Server) close() error {
+	err := s.store.Close()
+	if s.gcs != nil {
+		s.gcs.Close()
+	}
+	s.lock.Close()
+	return err
+}
+
 // Handler serves /webhook, /healthz and /metrics.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -220,11 +252,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if e := <-runnerDone; e != nil && !errors.Is(e, context.Canceled) && err == nil {
 		err = e
 	}
-	if e := s.store.Close(); e != nil && err == nil {
+	if e := s.close(); e != nil && err == nil {
 		err = e
-	}
-	if s.gcs != nil {
-		s.gcs.Close()
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // pure-Go driver: no cgo in the build
@@ -306,10 +307,68 @@ func (s *SQLite) CreateRun(ctx context.Context, r Run) (int64, bool, error) {
 	return id, false, nil
 }
 
-// StartRun marks a run running.
+// StartRun marks a queued run running. It fails if the run is not queued,
+// so two schedulers can never both start it.
 func (s *SQLite) StartRun(ctx context.Context, id int64) error {
-	if _, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, started = ? WHERE id = ?`, StatusRunning, now(), id); err != nil {
+	res, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, started = ? WHERE id = ? AND status = ?`, StatusRunning, now(), id, StatusQueued)
+	if err != nil {
 		return fmt.Errorf("start run %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("start run %d: it is no longer queued", id)
+	}
+	return nil
+}
+
+// RequeueRun puts a running run back in the queue.
+func (s *SQLite) RequeueRun(ctx context.Context, id int64, summary string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, summary = ? WHERE id = ? AND status = ?`, StatusQueued, summary, id, StatusRunning); err != nil {
+		return fmt.Errorf("requeue run %d: %w", id, err)
+	}
+	return nil
+}
+
+// SetRunStatus moves a run to status to only if it is in one of from, and
+// reports whether it did: concurrent commands cannot both act on a run.
+func (s *SQLite) SetRunStatus(ctx context.Context, id int64, from []string, to, approvedBy string) (bool, error) {
+	q := `UPDATE runs SET status = ?, summary = '', approved_by = CASE WHEN ? = '' THEN approved_by ELSE ? END WHERE id = ? AND status IN (` +
+		strings.TrimSuffix(strings.Repeat("?,", len(from)), ",") + `)`
+	args := []any{to, approvedBy, approvedBy, id}
+	for _, f := range from {
+		args = append(args, f)
+	}
+	res, err := s.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return false, fmt.Errorf("set status of run %d: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// FinishApply records an apply's outcome and, for a failure, blocks its
+// project in the same transaction: no later apply of the project can be
+// scheduled between the two.
+func (s *SQLite) FinishApply(ctx context.Context, r Run, block *Block) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("finish apply %d: %w", r.ID, err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `UPDATE runs SET status = ?, summary = ?, pr = ?, merged_by = ?, approved_by = ?, plan_hash = ?, finished = ? WHERE id = ?`,
+		r.Status, r.Summary, r.PR, r.MergedBy, r.ApprovedBy, r.PlanHash, now(), r.ID)
+	if err != nil {
+		return fmt.Errorf("finish apply %d: %w", r.ID, err)
+	}
+	if block != nil {
+		_, err = tx.ExecContext(ctx, `INSERT INTO blocks(repo, project, run_id, issue, reason, created) VALUES (?,?,?,?,?,?)
+			ON CONFLICT(repo, project) DO UPDATE SET run_id = excluded.run_id, reason = excluded.reason`,
+			block.Repo, block.Project, block.RunID, block.Issue, block.Reason, now())
+		if err != nil {
+			return fmt.Errorf("block %s: %w", block.Project, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("finish apply %d: %w", r.ID, err)
 	}
 	return nil
 }

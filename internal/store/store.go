@@ -143,6 +143,9 @@ type Store interface {
 
 	CreateRun(ctx context.Context, r Run) (id int64, created bool, err error)
 	StartRun(ctx context.Context, id int64) error
+	RequeueRun(ctx context.Context, id int64, summary string) error
+	FinishApply(ctx context.Context, r Run, block *Block) error
+	SetRunStatus(ctx context.Context, id int64, from []string, to, approvedBy string) (bool, error)
 	FinishRun(ctx context.Context, id int64, status, summary string) error
 	UpdateRun(ctx context.Context, r Run) error
 	GetRun(ctx context.Context, id int64) (Run, error)

@@ -76,6 +76,11 @@ type Options struct {
 	// PluginCacheDir becomes TF_PLUGIN_CACHE_DIR when set.
 	PluginCacheDir string
 
+	// LockPlans makes Plan take the state lock. Off, plans read state
+	// without locking: they never block an apply and a read-only identity
+	// can make them. The apply that follows always locks.
+	LockPlans bool
+
 	// Log receives one record per terraform command. Nil discards.
 	Log *slog.Logger
 }
@@ -124,6 +129,7 @@ type Exec struct {
 	logProv   string
 	userAgent string
 	logger    *slog.Logger
+	lockPlans bool
 }
 
 const (
@@ -140,7 +146,7 @@ func New(opts Options) (*Exec, error) {
 		return nil, errors.New("terraform: Options.Bin is empty: set the terraform or tofu executable")
 	}
 	env := make(map[string]string, len(opts.Env)+2)
-	e := &Exec{bin: opts.Bin, logger: opts.Log}
+	e := &Exec{bin: opts.Bin, logger: opts.Log, lockPlans: opts.LockPlans}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
@@ -206,7 +212,7 @@ func (e *Exec) Plan(ctx context.Context, dir string, be Backend, planFile string
 	}
 	p := &Plan{File: abs}
 	err = e.run(ctx, dir, "plan", func(tf *tfexec.Terraform) error {
-		changed, err := tf.Plan(ctx, tfexec.Out(abs))
+		changed, err := tf.Plan(ctx, tfexec.Out(abs), tfexec.Lock(e.lockPlans))
 		p.HasChanges = changed
 		return err
 	})

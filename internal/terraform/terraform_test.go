@@ -295,8 +295,17 @@ func TestForceUnlock(t *testing.T) {
 	}
 	id := strconv.FormatInt(lock.Generation, 10)
 
+	// Unlocked plans (tfpr's default for PR plans) read state past a lock;
+	// a locking Exec, as applies use, is stopped by it.
 	dir := project(t, cfg)
-	_, err = f.exec.Plan(ctx(t), dir, f.be, "tfpr.tfplan")
+	if _, err := f.exec.Plan(ctx(t), dir, f.be, "tfpr.tfplan"); err != nil {
+		t.Fatalf("an unlocked plan must not wait for the state lock: %v", err)
+	}
+	locking, err := terraform.New(terraform.Options{Bin: testenv.Terraform(t), Env: f.gcs.TerraformEnv(), LockPlans: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = locking.Plan(ctx(t), dir, f.be, "tfpr.tfplan")
 	if err == nil || !strings.Contains(err.Error(), "Lock Info") || !strings.Contains(err.Error(), id) {
 		t.Fatalf("plan under a held lock: err = %v, want a lock error naming ID %s", err, id)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -252,4 +253,41 @@ func cleanDirs(dirs []string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// ReadFile returns the content of a repo-relative file at rev, or
+// os.ErrNotExist when rev has no such file.
+func (m *Manager) ReadFile(ctx context.Context, repo Repo, rev, file string) ([]byte, error) {
+	mirror, err := m.existingMirror(repo)
+	if err != nil {
+		return nil, err
+	}
+	commit, err := m.resolveCommit(ctx, mirror, rev)
+	if err != nil {
+		return nil, err
+	}
+	clean, err := cleanDirs([]string{file})
+	if err != nil || len(clean) != 1 {
+		return nil, fmt.Errorf("read %s at %s: invalid path", file, rev)
+	}
+	if !m.hasObject(ctx, mirror, commit+":"+clean[0]) {
+		return nil, fmt.Errorf("read %s at %s: %w", file, short(commit), os.ErrNotExist)
+	}
+	out, err := m.run(ctx, runOpts{}, "--git-dir="+mirror, "cat-file", "blob", "--end-of-options", commit+":"+clean[0])
+	if err != nil {
+		return nil, fmt.Errorf("read %s at %s: %w", file, short(commit), err)
+	}
+	return out, nil
+}
+
+func (m *Manager) hasObject(ctx context.Context, mirror, object string) bool {
+	_, err := m.run(ctx, runOpts{}, "--git-dir="+mirror, "cat-file", "-e", "--end-of-options", object)
+	return err == nil
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
 }

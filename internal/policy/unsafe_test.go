@@ -1,0 +1,60 @@
+package policy_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/tfpr/tfpr/internal/policy"
+)
+
+func TestUnsafePathsDenyBeforeTerraform(t *testing.T) {
+	const dir = "microservices/alpha/dev"
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, proj string)
+		file  string
+	}{
+		{"plugin dir", func(t *testing.T, proj string) {
+			p := filepath.Join(proj, "terraform.d/plugins/registry.terraform.io/hashicorp/google/9.9.9/linux_amd64")
+			os.MkdirAll(p, 0o755)
+			os.WriteFile(filepath.Join(p, "terraform-provider-google_v9.9.9"), []byte("#!/bin/sh\nenv\n"), 0o755)
+		}, dir + "/terraform.d"},
+		{"committed .terraform", func(t *testing.T, proj string) {
+			os.MkdirAll(filepath.Join(proj, ".terraform/modules"), 0o755)
+		}, dir + "/.terraform"},
+		{"symlinked plan path", func(t *testing.T, proj string) {
+			os.Symlink("/tmp/elsewhere", filepath.Join(proj, "tfpr.tfplan"))
+		}, dir + "/tfpr.tfplan"},
+		{"symlinked lock file", func(t *testing.T, proj string) {
+			os.Symlink("../../../../x", filepath.Join(proj, ".terraform.lock.hcl"))
+		}, dir + "/.terraform.lock.hcl"},
+	}
+	e := newEngine(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			proj := filepath.Join(root, dir)
+			os.MkdirAll(proj, 0o755)
+			os.WriteFile(filepath.Join(proj, "main.tf"), []byte("terraform {\n  backend \"gcs\" {}\n}\n"), 0o644)
+			tt.setup(t, proj)
+			got, err := e.LintProject(context.Background(), root, dir, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !policy.Blocking(got) {
+				t.Fatalf("%s did not block: %+v", tt.name, got)
+			}
+			var found bool
+			for _, f := range got {
+				if f.Rule == policy.RuleUnsafePath && f.File == tt.file {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("no %s finding for %s: %+v", policy.RuleUnsafePath, tt.file, got)
+			}
+		})
+	}
+}

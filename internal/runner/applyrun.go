@@ -1,0 +1,308 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tfpr/tfpr/internal/policy"
+	"github.com/tfpr/tfpr/internal/project"
+	"github.com/tfpr/tfpr/internal/report"
+	"github.com/tfpr/tfpr/internal/store"
+	"github.com/tfpr/tfpr/internal/terraform"
+	"github.com/tfpr/tfpr/internal/workspace"
+)
+
+// applyState carries one apply through its steps.
+type applyState struct {
+	run     store.Run
+	s       *session
+	co      *workspace.Checkout
+	scratch string // private dir outside the checkout for plan files
+	merge   store.Merge
+	lint    []policy.Finding // HCL-stage findings, kept apart from the plan's
+	result  report.Result
+	// retry is set when the apply failed before terraform touched
+	// anything (GitHub, git or the disk failed): trying again is safe.
+	retry bool
+}
+
+// errBlocked: the project became blocked after the run was scheduled.
+var errBlocked = errors.New("project is blocked")
+
+// maxRetries bounds retries of applies that failed before terraform ran.
+const maxRetries = 5
+
+// apply runs one queued apply. The run was marked running by the loop, so
+// no other apply of this project starts until it finishes.
+func (r *Runner) apply(ctx context.Context, run store.Run, interrupted bool) {
+	log := r.log.With("run", run.ID, "project", run.Project, "sha", short(run.SHA))
+	lock := r.lockOf(r.projects, run.Repo+"/"+run.Project)
+	lock.Lock()
+	defer lock.Unlock()
+	release, err := r.slot(ctx)
+	if err != nil {
+		return // ctx is never cancelled for applies; kept for safety
+	}
+	defer release()
+
+	st, status, err := r.doApply(ctx, run, interrupted)
+	defer st.cleanup(ctx)
+	if errors.Is(err, errBlocked) || (st.retry && r.retryLater(ctx, st.run, err)) {
+		return
+	}
+	summary := string(st.result.Outcome)
+	if err != nil {
+		summary = err.Error()
+		log.Error("apply failed", "err", err)
+	} else {
+		log.Info("apply finished", "status", status)
+	}
+	st.run.Status, st.run.Summary = status, firstLine(summary)
+	var block *store.Block
+	if status == store.StatusFailed || status == store.StatusDenied {
+		block = &store.Block{Repo: run.Repo, Project: run.Project, RunID: run.ID, Reason: "apply failed at " + short(run.SHA)}
+	}
+	// Outcome and block are one transaction, before anything is reported:
+	// a crash from here on cannot apply this commit again, and no later
+	// merge of the project can slip in before the block exists.
+	if err := r.store.FinishApply(ctx, st.run, block); err != nil {
+		log.Error("record apply outcome", "err", err)
+	}
+	if st.s == nil {
+		log.Error("apply failed and GitHub is unreachable; the run and the block are recorded", "err", err)
+		return
+	}
+	r.reportApply(ctx, st, status, err)
+	if status != store.StatusWaiting && st.run.PR > 0 {
+		// The reviewed plan has served its purpose; plans can hold secrets.
+		plans, err := r.store.DeletePlans(ctx, run.Repo, st.run.PR, run.Project)
+		if err != nil {
+			log.Warn("forget applied plan", "err", err)
+		}
+		r.deletePlanFiles(ctx, plans)
+	}
+}
+
+func (st *applyState) cleanup(ctx context.Context) {
+	if st.co != nil {
+		st.co.Close(ctx)
+	}
+	if st.scratch != "" {
+		os.RemoveAll(st.scratch)
+	}
+}
+
+// retryLater puts an apply that failed before terraform ran back in the
+// queue with backoff; after maxRetries it is reported as failed instead.
+func (r *Runner) retryLater(ctx context.Context, run store.Run, cause error) bool {
+	r.mu.Lock()
+	n := r.retries[run.ID] + 1
+	r.retries[run.ID] = n
+	r.mu.Unlock()
+	if n > maxRetries {
+		return false
+	}
+	backoff := time.Duration(1<<n) * r.cfg.RetryBase
+	r.mu.Lock()
+	r.notBefore[run.ID] = time.Now().Add(backoff)
+	r.mu.Unlock()
+	r.log.Warn("apply could not start; retrying", "run", run.ID, "project", run.Project, "attempt", n, "in", backoff, "err", cause)
+	if err := r.store.RequeueRun(ctx, run.ID, fmt.Sprintf("retry %d: %s", n, firstLine(cause.Error()))); err != nil {
+		r.log.Error("requeue apply", "run", run.ID, "err", err)
+	}
+	return true
+}
+
+func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (*applyState, string, error) {
+	st := &applyState{run: run, result: report.Result{Project: run.Project}}
+	if _, err := r.store.Blocked(ctx, run.Repo, run.Project); err == nil {
+		if err := r.store.RequeueRun(ctx, run.ID, ""); err != nil {
+			return st, store.StatusFailed, err
+		}
+		return st, store.StatusQueued, errBlocked
+	}
+	fail := func(err error) (*applyState, string, error) { st.retry = true; return st, store.StatusFailed, err }
+	repo, err := r.repoOf(ctx, run.Repo)
+	if err != nil {
+		return fail(err)
+	}
+	if st.s, err = r.open(ctx, repo, fmt.Sprintf("+refs/heads/%s:refs/heads/%s", repo.DefaultBranch, repo.DefaultBranch)); err != nil {
+		return fail(err)
+	}
+	st.merge = r.mergeOf(ctx, st.s, store.Job{Repo: repo}, run.SHA)
+	if run.PR == 0 && st.merge.PR > 0 {
+		st.run.PR = st.merge.PR
+	}
+	if st.co, err = r.ws.Checkout(ctx, st.s.repo, run.SHA); err != nil {
+		return fail(err)
+	}
+	if st.scratch, err = r.scratchDir(); err != nil {
+		return fail(err)
+	}
+	g, err := project.Scan(ctx, st.co.Dir)
+	if err != nil {
+		return fail(err)
+	}
+	if !g.IsProject(run.Project) {
+		st.result.Outcome = report.Skipped
+		st.result.Notes = append(st.result.Notes, "The project no longer exists at this commit; nothing was applied. Destroy its resources before removing a project.")
+		return st, store.StatusSkipped, nil
+	}
+	modules := g.Modules(run.Project)
+	fp, err := r.ws.TreeID(ctx, st.s.repo, run.SHA, append([]string{run.Project}, modules...))
+	if err != nil {
+		return fail(err)
+	}
+	// The gate holds on main too: code that reached the default branch
+	// without passing the policies (an admin merge) is never applied.
+	findings, err := r.pol.LintProject(ctx, st.co.Dir, run.Project, modules)
+	st.lint, st.result.Findings = findings, findings
+	if err != nil {
+		return fail(fmt.Errorf("policy check: %w", err))
+	}
+	if policy.Blocking(findings) {
+		st.result.Outcome = report.Denied
+		return st, store.StatusDenied, errors.New("policy denied the merged code; terraform was not run")
+	}
+	if interrupted {
+		st.result.Notes = append(st.result.Notes, "A previous apply of this commit was interrupted (tfpr stopped). tfpr released the state lock it left and re-planned, so nothing is applied twice blindly.")
+		if err := r.releaseStaleLock(ctx, st); err != nil {
+			return st, store.StatusFailed, err
+		}
+	}
+	fresh := interrupted
+	for {
+		plan, reviewed, err := r.planForApply(ctx, st, fp, fresh)
+		if err != nil {
+			return st, store.StatusFailed, err
+		}
+		if st.result.Outcome == report.Waiting {
+			return st, store.StatusWaiting, nil
+		}
+		status, err := r.gateAndApply(ctx, st, plan)
+		if errors.Is(err, terraform.ErrStalePlan) && reviewed {
+			// The state moved since review: plan again, through the same
+			// policy gate and drift check as any fresh plan.
+			st.result.Notes = append(st.result.Notes, "The state changed after the reviewed plan was made, so tfpr re-planned on the merge commit.")
+			fresh = true
+			continue
+		}
+		return st, status, err
+	}
+}
+
+// gateAndApply runs the plan-stage policies on plan, then applies it.
+func (r *Runner) gateAndApply(ctx context.Context, st *applyState, plan *terraform.Plan) (string, error) {
+	approved, approvers, err := r.approvedRules(ctx, st.run.Repo, st.merge.PR, st.merge.HeadSHA)
+	if err != nil {
+		return store.StatusFailed, err
+	}
+	if approvers != "" {
+		st.run.ApprovedBy = approvers
+	}
+	planFindings, err := r.pol.CheckPlan(ctx, st.co.Dir, st.run.Project, plan.JSON, approved)
+	st.result.Findings = append(slices.Clone(st.lint), planFindings...)
+	if err != nil {
+		return store.StatusFailed, fmt.Errorf("plan policy check: %w", err)
+	}
+	if policy.Blocking(planFindings) {
+		st.result.Outcome = report.Denied
+		return store.StatusDenied, errors.New("plan policy denied the change; an approver can comment `tfpr approve <rule>` on the PR, then `tfpr apply` on the failure issue")
+	}
+	st.result.Plan = plan
+	st.run.PlanHash = fileHash(plan.File)
+	if !plan.HasChanges {
+		st.result.Outcome = report.Applied
+		st.result.Notes = append(st.result.Notes, "The plan had no changes; nothing to apply.")
+		return store.StatusSucceeded, nil
+	}
+	tf, err := r.terraform(st.run.Project, true)
+	if err != nil {
+		return store.StatusFailed, err
+	}
+	out, err := tf.Apply(ctx, r.projectDir(st.co, st.run.Project), r.backend(st.run.Project), plan.File)
+	st.result.Output = out
+	if errors.Is(err, terraform.ErrStalePlan) {
+		return store.StatusFailed, err
+	}
+	if err != nil {
+		st.result.Outcome = report.ApplyFailed
+		st.result.Output = strings.TrimSpace(out + "\n" + err.Error())
+		return store.StatusFailed, err
+	}
+	st.result.Outcome = report.Applied
+	return store.StatusSucceeded, nil
+}
+
+// planForApply returns the plan to apply and whether it is the reviewed
+// one: the reviewed plan when it was made at the PR's final head on the
+// same code and its file is intact, else a fresh plan on the merge commit,
+// compared with the reviewed one.
+func (r *Runner) planForApply(ctx context.Context, st *applyState, fingerprint string, fresh bool) (*terraform.Plan, bool, error) {
+	p := st.run.Project
+	reviewed, err := r.store.LatestPlan(ctx, st.run.Repo, st.merge.PR, p)
+	haveReviewed := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, false, err
+	}
+	var why string
+	switch {
+	case fresh:
+	case st.merge.PR == 0:
+		why = "No PR is known for this commit, so there is no reviewed plan; tfpr planned on the merge commit."
+	case !haveReviewed:
+		why = fmt.Sprintf("PR #%d has no plan for this project; tfpr planned on the merge commit.", st.merge.PR)
+	case st.merge.HeadSHA != "" && reviewed.HeadSHA != st.merge.HeadSHA:
+		why = fmt.Sprintf("The last plan was made at %s, not at the PR's final head %s; tfpr re-planned on the merge commit.", short(reviewed.HeadSHA), short(st.merge.HeadSHA))
+	case reviewed.Fingerprint != fingerprint:
+		why = "The merge commit's code for this project differs from the reviewed head (another change merged first); tfpr re-planned on the merge commit."
+	default:
+		plan, err := r.fetchReviewed(ctx, st, reviewed)
+		if err == nil {
+			st.result.Notes = append(st.result.Notes, fmt.Sprintf("Applied the plan reviewed on PR #%d at %s.", st.merge.PR, short(reviewed.HeadSHA)))
+			return plan, true, nil
+		}
+		why = "The reviewed plan could not be used (" + err.Error() + "); tfpr re-planned on the merge commit."
+	}
+	if why != "" {
+		st.result.Notes = append(st.result.Notes, why)
+	}
+	plan, err := r.terraformPlan(ctx, st.co, p, filepath.Join(st.scratch, "merge.tfplan"), true)
+	if err != nil {
+		return nil, false, err
+	}
+	if haveReviewed {
+		if diff := diffChanges(reviewed.Changes, plan.Changes); diff != "" {
+			st.result.Notes = append(st.result.Notes, "The new plan differs from the reviewed one: "+diff+".")
+			if r.cfg.ApplyOnDrift == "wait" && st.run.ApprovedBy == "" {
+				st.result.Outcome = report.Waiting
+				st.result.Plan = plan
+				st.result.Notes = append(st.result.Notes, "Apply is held: a code owner of the project can comment `tfpr apply` on this PR to apply this plan.")
+			}
+		}
+	}
+	return plan, false, nil
+}
+
+// fetchReviewed copies the reviewed plan into the scratch dir and checks it
+// is byte for byte the file that was reviewed.
+func (r *Runner) fetchReviewed(ctx context.Context, st *applyState, reviewed store.Plan) (*terraform.Plan, error) {
+	local := filepath.Join(st.scratch, "reviewed.tfplan")
+	if err := r.files.Get(ctx, reviewed.File, local); err != nil {
+		return nil, err
+	}
+	if got := fileHash(local); got != reviewed.Hash {
+		return nil, fmt.Errorf("plan file hash %.12s does not match the reviewed %.12s", got, reviewed.Hash)
+	}
+	js := r.planJSON(ctx, reviewed.File, local+".json")
+	if js == nil {
+		return nil, errors.New("its JSON form is missing, so the plan policies cannot judge it")
+	}
+	return &terraform.Plan{File: local, HasChanges: true, Add: reviewed.Add, Change: reviewed.Change, Destroy: reviewed.Destroy, JSON: js}, nil
+}
