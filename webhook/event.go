@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/google/go-github/v75/github"
 )
 
 // ErrIgnored is returned by Parse for deliveries tfpr does not act on.
@@ -147,172 +145,166 @@ func parse(event, delivery string, body []byte, received time.Time) (Event, stri
 		// Not decoding what is thrown away keeps acks for noisy events cheap.
 		return nil, "", ErrIgnored
 	}
-	raw, err := github.ParseWebHook(event, body)
-	if err != nil {
-		return nil, "", fmt.Errorf("parse %s delivery %s: %w", event, delivery, describeJSONError(body, err))
-	}
 	m := Meta{Delivery: delivery, Event: event, Received: received}
 	p := payloadError{event: event, delivery: delivery}
-	switch e := raw.(type) {
-	case *github.PullRequestEvent:
-		return pullRequestEvent(m, p, e)
-	case *github.PushEvent:
-		return pushEvent(m, p, e)
-	case *github.IssueCommentEvent:
-		return commentEvent(m, p, e)
-	case *github.PingEvent:
-		return pingEvent(m, e)
-	case nil:
-		// json.Unmarshal turns a literal null into a nil payload without error.
+	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
 		return nil, "", p.missing("a JSON object (body is null)")
-	default:
-		return nil, "", fmt.Errorf("parse %s delivery %s: unexpected payload type %T", event, delivery, raw)
 	}
+	// Decoding into small structs of just the fields tfpr reads, rather
+	// than go-github's full event types, keeps the ack path cheap: it is
+	// most of the CPU an ack costs.
+	var err error
+	switch event {
+	case "pull_request":
+		var e wirePullRequestEvent
+		if err = json.Unmarshal(body, &e); err == nil {
+			return pullRequestEvent(m, p, &e)
+		}
+	case "push":
+		var e wirePushEvent
+		if err = json.Unmarshal(body, &e); err == nil {
+			return pushEvent(m, p, &e)
+		}
+	case "issue_comment":
+		var e wireCommentEvent
+		if err = json.Unmarshal(body, &e); err == nil {
+			return commentEvent(m, p, &e)
+		}
+	default:
+		var e wirePingEvent
+		if err = json.Unmarshal(body, &e); err == nil {
+			return pingEvent(m, &e)
+		}
+	}
+	return nil, "", fmt.Errorf("parse %s delivery %s: %w", event, delivery, describeJSONError(body, err))
 }
 
-func pullRequestEvent(m Meta, p payloadError, e *github.PullRequestEvent) (Event, string, error) {
-	action := e.GetAction()
+func pullRequestEvent(m Meta, p payloadError, e *wirePullRequestEvent) (Event, string, error) {
+	action := e.Action
 	switch action {
 	case "opened", "reopened", "synchronize", "ready_for_review", "closed":
 	default:
 		return nil, action, ErrIgnored
 	}
-	if err := fillMeta(&m, p, e.GetInstallation(), repoOf(e.GetRepo()), e.GetSender()); err != nil {
+	if err := fillMeta(&m, p, e.Installation, repoOf(e.Repository), e.Sender); err != nil {
 		return nil, action, err
 	}
-	pr := e.GetPullRequest()
+	pr := e.PullRequest
 	if pr == nil {
 		return nil, action, p.missing("pull_request")
 	}
-	if pr.GetNumber() == 0 {
+	if pr.Number == 0 {
 		return nil, action, p.missing("pull_request.number")
 	}
-	head, base := pr.GetHead(), pr.GetBase()
-	if head.GetSHA() == "" {
+	head, base := pr.Head, pr.Base
+	if head.SHA == "" {
 		return nil, action, p.missing("pull_request.head.sha")
 	}
-	if base.GetRef() == "" {
+	if base.Ref == "" {
 		return nil, action, p.missing("pull_request.base.ref")
 	}
 	return PullRequestEvent{
 		M:      m,
 		Action: action,
 		PR: PullRequest{
-			Number:         pr.GetNumber(),
-			Title:          pr.GetTitle(),
-			HeadSHA:        head.GetSHA(),
-			HeadRef:        head.GetRef(),
-			HeadRepo:       head.GetRepo().GetFullName(),
-			BaseSHA:        base.GetSHA(),
-			BaseRef:        base.GetRef(),
-			Fork:           isFork(head.GetRepo(), base.GetRepo()),
-			Draft:          pr.GetDraft(),
-			Merged:         pr.GetMerged(),
-			MergeCommitSHA: pr.GetMergeCommitSHA(),
-			Author:         pr.GetUser().GetLogin(),
-			MergedBy:       pr.GetMergedBy().GetLogin(),
-			State:          pr.GetState(),
+			Number:         pr.Number,
+			Title:          pr.Title,
+			HeadSHA:        head.SHA,
+			HeadRef:        head.Ref,
+			HeadRepo:       head.Repo.fullName(),
+			BaseSHA:        base.SHA,
+			BaseRef:        base.Ref,
+			Fork:           isFork(head.Repo, base.Repo),
+			Draft:          pr.Draft,
+			Merged:         pr.Merged,
+			MergeCommitSHA: pr.MergeCommitSHA,
+			Author:         pr.User.login(),
+			MergedBy:       pr.MergedBy.login(),
+			State:          pr.State,
 		},
 	}, action, nil
 }
 
-func pushEvent(m Meta, p payloadError, e *github.PushEvent) (Event, string, error) {
-	r := e.GetRepo()
-	repo := Repo{
-		ID:            r.GetID(),
-		Owner:         r.GetOwner().GetLogin(),
-		Name:          r.GetName(),
-		FullName:      r.GetFullName(),
-		CloneURL:      r.GetCloneURL(),
-		DefaultBranch: r.GetDefaultBranch(),
-		Private:       r.GetPrivate(),
-	}
-	if err := fillMeta(&m, p, e.GetInstallation(), repo, e.GetSender()); err != nil {
+func pushEvent(m Meta, p payloadError, e *wirePushEvent) (Event, string, error) {
+	if err := fillMeta(&m, p, e.Installation, repoOf(e.Repository), e.Sender); err != nil {
 		return nil, "", err
 	}
-	if e.GetRef() == "" {
+	if e.Ref == "" {
 		return nil, "", p.missing("ref")
 	}
-	if e.GetAfter() == "" {
+	if e.After == "" {
 		return nil, "", p.missing("after")
 	}
-	return PushEvent{
-		M:       m,
-		Ref:     e.GetRef(),
-		Before:  e.GetBefore(),
-		After:   e.GetAfter(),
-		Created: e.GetCreated(),
-		Deleted: e.GetDeleted(),
-		Forced:  e.GetForced(),
-	}, "", nil
+	return PushEvent{M: m, Ref: e.Ref, Before: e.Before, After: e.After, Created: e.Created, Deleted: e.Deleted, Forced: e.Forced}, "", nil
 }
 
-func commentEvent(m Meta, p payloadError, e *github.IssueCommentEvent) (Event, string, error) {
-	action := e.GetAction()
+func commentEvent(m Meta, p payloadError, e *wireCommentEvent) (Event, string, error) {
+	action := e.Action
 	if action != "created" {
 		return nil, action, ErrIgnored
 	}
-	if err := fillMeta(&m, p, e.GetInstallation(), repoOf(e.GetRepo()), e.GetSender()); err != nil {
+	if err := fillMeta(&m, p, e.Installation, repoOf(e.Repository), e.Sender); err != nil {
 		return nil, action, err
 	}
-	issue, comment := e.GetIssue(), e.GetComment()
-	if issue.GetNumber() == 0 {
+	if e.Issue == nil || e.Issue.Number == 0 {
 		return nil, action, p.missing("issue.number")
 	}
-	if comment.GetID() == 0 {
+	if e.Comment == nil || e.Comment.ID == 0 {
 		return nil, action, p.missing("comment.id")
 	}
 	return CommentEvent{
 		M:                 m,
 		Action:            action,
-		Number:            issue.GetNumber(),
-		IsPR:              issue.IsPullRequest(),
-		CommentID:         comment.GetID(),
-		Body:              comment.GetBody(),
-		Author:            comment.GetUser().GetLogin(),
-		AuthorAssociation: comment.GetAuthorAssociation(),
+		Number:            e.Issue.Number,
+		IsPR:              e.Issue.PullRequest != nil,
+		CommentID:         e.Comment.ID,
+		Body:              e.Comment.Body,
+		Author:            e.Comment.User.login(),
+		AuthorAssociation: e.Comment.AuthorAssociation,
 	}, action, nil
 }
 
 // pingEvent requires nothing: GitHub pings an App right after it is created,
 // before any installation or repository exists.
-func pingEvent(m Meta, e *github.PingEvent) (Event, string, error) {
-	m.Installation = e.GetInstallation().GetID()
-	m.Repo = repoOf(e.GetRepo())
-	m.Sender = userOf(e.GetSender())
-	return PingEvent{M: m, HookID: e.GetHookID(), Zen: e.GetZen()}, "", nil
+func pingEvent(m Meta, e *wirePingEvent) (Event, string, error) {
+	m.Installation = e.Installation.id()
+	m.Repo = repoOf(e.Repository)
+	m.Sender = userOf(e.Sender)
+	return PingEvent{M: m, HookID: e.HookID, Zen: e.Zen}, "", nil
 }
 
 // fillMeta sets what every acted-on delivery but ping must carry: without an
 // installation tfpr cannot get a token, without a repository it has nothing
 // to check out.
-func fillMeta(m *Meta, p payloadError, inst *github.Installation, repo Repo, sender *github.User) error {
-	if inst.GetID() == 0 {
+func fillMeta(m *Meta, p payloadError, inst *wireInstallation, repo Repo, sender *wireUser) error {
+	if inst.id() == 0 {
 		return p.missing("installation.id (tfpr acts only on GitHub App deliveries)")
 	}
 	if repo.FullName == "" || repo.ID == 0 {
 		return p.missing("repository (id and full_name)")
 	}
-	m.Installation = inst.GetID()
+	m.Installation = inst.id()
 	m.Repo = repo
 	m.Sender = userOf(sender)
 	return nil
 }
 
-func repoOf(r *github.Repository) Repo {
-	return Repo{
-		ID:            r.GetID(),
-		Owner:         r.GetOwner().GetLogin(),
-		Name:          r.GetName(),
-		FullName:      r.GetFullName(),
-		CloneURL:      r.GetCloneURL(),
-		DefaultBranch: r.GetDefaultBranch(),
-		Private:       r.GetPrivate(),
+func repoOf(r *wireRepo) Repo {
+	if r == nil {
+		return Repo{}
 	}
+	owner := ""
+	if r.Owner != nil {
+		owner = r.Owner.Login
+	}
+	return Repo{ID: r.ID, Owner: owner, Name: r.Name, FullName: r.FullName, CloneURL: r.CloneURL, DefaultBranch: r.DefaultBranch, Private: r.Private}
 }
 
-func userOf(u *github.User) User {
-	return User{Login: u.GetLogin(), ID: u.GetID()}
+func userOf(u *wireUser) User {
+	if u == nil {
+		return User{}
+	}
+	return User{Login: u.Login, ID: u.ID}
 }
 
 // payloadError names the delivery a missing field belongs to.
@@ -360,9 +352,9 @@ func position(body []byte, offset int64) (line, col int) {
 // Either a different id or a different name makes it a fork, and a deleted
 // head repository (no id, no name) counts as one too: its code cannot be
 // attributed to the base repository, so it never gets terraform by default.
-func isFork(head, base *github.Repository) bool {
-	if head == nil || head.GetID() == 0 || head.GetFullName() == "" {
+func isFork(head, base *wireRepo) bool {
+	if head == nil || head.ID == 0 || head.FullName == "" || base == nil {
 		return true
 	}
-	return head.GetID() != base.GetID() || !strings.EqualFold(head.GetFullName(), base.GetFullName())
+	return head.ID != base.ID || !strings.EqualFold(head.FullName, base.FullName)
 }

@@ -301,7 +301,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "empty body", event: "push", body: nil, wantErr: "body is empty"},
 		{name: "null body", event: "pull_request", body: []byte("null"), wantErr: "JSON object"},
 		{name: "array body", event: "pull_request", body: []byte("[1]"), wantErr: "cannot be a"},
-		{name: "wrong type", event: "pull_request", body: patch(t, opened, map[string]any{"number": "two"}), wantErr: "field number"},
+		{name: "wrong type", event: "pull_request", body: patch(t, opened, map[string]any{"pull_request.number": "two"}), wantErr: "pull_request.number"},
 		{name: "no installation", event: "pull_request", body: patch(t, opened, map[string]any{"installation": removed{}}), wantErr: "payload has no installation.id"},
 		{name: "no repository", event: "pull_request", body: patch(t, opened, map[string]any{"repository": removed{}}), wantErr: "payload has no repository"},
 		{name: "no pull_request", event: "pull_request", body: patch(t, opened, map[string]any{"pull_request": removed{}}), wantErr: "payload has no pull_request"},

@@ -6,6 +6,7 @@
 package planfile
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,7 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"cloud.google.com/go/storage"
+	"github.com/tfpr/tfpr/internal/gcs"
 )
 
 // Store saves and fetches plan artifacts by key (a slash path).
@@ -127,20 +128,12 @@ func writeFile(dst string, r io.Reader) (string, error) {
 
 // GCS stores plans in a bucket, under Prefix.
 type GCS struct {
-	Client *storage.Client
+	Client *gcs.Client
 	Bucket string
 	Prefix string
 	// Key, when set, is a 32-byte AES-256 customer-supplied encryption key:
 	// GCS never stores it, so the bucket's readers cannot read plans.
-	Key []byte
-}
-
-func (g GCS) object(key string) *storage.ObjectHandle {
-	o := g.Client.Bucket(g.Bucket).Object(path.Join(g.Prefix, key))
-	if len(g.Key) > 0 {
-		o = o.Key(g.Key)
-	}
-	return o
+	Key gcs.Key
 }
 
 // Put implements Store.
@@ -153,15 +146,9 @@ func (g GCS) Put(ctx context.Context, key, src string) (string, error) {
 		return "", fmt.Errorf("store plan %s: %w", key, err)
 	}
 	defer in.Close()
-	w := g.object(key).NewWriter(ctx)
-	w.ContentType = "application/octet-stream"
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(w, h), in); err != nil {
-		w.Close()
-		return "", fmt.Errorf("upload plan %s to gs://%s: %w", key, g.Bucket, err)
-	}
-	if err := w.Close(); err != nil {
-		return "", fmt.Errorf("upload plan %s to gs://%s: %w", key, g.Bucket, err)
+	if err := g.Client.Write(ctx, g.Bucket, path.Join(g.Prefix, key), io.TeeReader(in, h), g.Key); err != nil {
+		return "", fmt.Errorf("store plan %s: %w", key, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -171,16 +158,15 @@ func (g GCS) Get(ctx context.Context, key, dst string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	r, err := g.object(key).NewReader(ctx)
-	if errors.Is(err, storage.ErrObjectNotExist) {
+	obj, err := g.Client.Read(ctx, g.Bucket, path.Join(g.Prefix, key), g.Key)
+	if errors.Is(err, gcs.ErrNotExist) {
 		return fmt.Errorf("plan %s: %w", key, ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("download plan %s from gs://%s: %w", key, g.Bucket, err)
+		return fmt.Errorf("fetch plan %s: %w", key, err)
 	}
-	defer r.Close()
-	if _, err := writeFile(dst, r); err != nil {
-		return fmt.Errorf("download plan %s from gs://%s: %w", key, g.Bucket, err)
+	if _, err := writeFile(dst, bytes.NewReader(obj.Data)); err != nil {
+		return fmt.Errorf("fetch plan %s: %w", key, err)
 	}
 	return nil
 }
@@ -190,9 +176,5 @@ func (g GCS) Delete(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	err := g.object(key).Delete(ctx)
-	if err != nil && !errors.Is(err, storage.ErrObjectNotExist) {
-		return fmt.Errorf("delete plan %s from gs://%s: %w", key, g.Bucket, err)
-	}
-	return nil
+	return g.Client.Delete(ctx, g.Bucket, path.Join(g.Prefix, key))
 }

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"cloud.google.com/go/storage"
+	"github.com/tfpr/tfpr/internal/gcs"
 
 	"github.com/tfpr/tfpr/internal/testenv"
 )
@@ -66,14 +66,12 @@ func TestLocal(t *testing.T) {
 
 func TestGCS(t *testing.T) {
 	g := testenv.FakeGCS(t, "plans")
-	for k, v := range g.ClientEnv() {
-		t.Setenv(k, v)
-	}
-	client, err := storage.NewClient(context.Background())
+	// A customer-supplied key travels with every request.
+	roundTrip(t, GCS{Client: mustClient(t, g), Bucket: "plans", Prefix: "enc", Key: make([]byte, 32)})
+	client, err := gcs.New(context.Background(), func(k string) string { return g.ClientEnv()[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
 	roundTrip(t, GCS{Client: client, Bucket: "plans", Prefix: "tfpr"})
 	src := filepath.Join(t.TempDir(), "p")
 	os.WriteFile(src, []byte("x"), 0o600)
@@ -83,4 +81,13 @@ func TestGCS(t *testing.T) {
 	if g.Object(t, "tfpr/a/b.tfplan") == nil {
 		t.Fatal("plan not stored under the prefix")
 	}
+}
+
+func mustClient(t *testing.T, g *testenv.GCS) *gcs.Client {
+	t.Helper()
+	c, err := gcs.New(context.Background(), func(k string) string { return g.ClientEnv()[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

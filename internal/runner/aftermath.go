@@ -5,11 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
-	"cloud.google.com/go/storage"
+	"github.com/tfpr/tfpr/internal/gcs"
 
 	"github.com/tfpr/tfpr/internal/report"
 	"github.com/tfpr/tfpr/internal/store"
@@ -103,22 +102,16 @@ func (r *Runner) releaseStaleLock(ctx context.Context, st *applyState) error {
 	if r.gcs == nil {
 		return nil
 	}
-	obj := r.gcs.Bucket(r.cfg.StateBucket).Object(terraform.LockObject(st.run.Project))
-	rd, err := obj.NewReader(ctx)
-	if errors.Is(err, storage.ErrObjectNotExist) {
+	obj, err := r.gcs.Read(ctx, r.cfg.StateBucket, terraform.LockObject(st.run.Project), nil)
+	if errors.Is(err, gcs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("read state lock of %s: %w", st.run.Project, err)
 	}
-	gen := rd.Attrs.Generation
-	raw, err := io.ReadAll(rd)
-	rd.Close()
-	if err != nil {
-		return fmt.Errorf("read state lock of %s: %w", st.run.Project, err)
-	}
+	gen := obj.Generation
 	var li lockInfo
-	if err := json.Unmarshal(raw, &li); err != nil {
+	if err := json.Unmarshal(obj.Data, &li); err != nil {
 		return fmt.Errorf("state lock of %s is not terraform's: %w", st.run.Project, err)
 	}
 	ours := !st.run.Started.IsZero() && li.Created.After(st.run.Started.Add(-time.Minute)) && li.Created.Before(r.started)

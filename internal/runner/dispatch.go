@@ -21,8 +21,11 @@ func (r *Runner) Dispatch(ctx context.Context, ev webhook.Event) error {
 	if !ok {
 		return nil
 	}
-	if err := r.store.RememberRepo(ctx, repo); err != nil {
-		return err
+	if known, ok := r.known.Load(repo.FullName); !ok || known.(store.Repo) != repo {
+		if err := r.store.RememberRepo(ctx, repo); err != nil {
+			return err
+		}
+		r.known.Store(repo.FullName, repo)
 	}
 	if job.Kind == store.JobMerge && job.PR > 0 {
 		// Remember which PR made the commit, so the apply reports to it

@@ -15,8 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"cloud.google.com/go/storage"
-
+	"github.com/tfpr/tfpr/internal/gcs"
 	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/planfile"
 	"github.com/tfpr/tfpr/internal/policy"
@@ -55,8 +54,8 @@ type Deps struct {
 	GitHub    *githubapp.App
 	Workspace *workspace.Manager
 	Policy    *policy.Engine
-	Plans     planfile.Store  // nil: a directory under DataDir
-	GCS       *storage.Client // optional: reads state locks left by a crash
+	Plans     planfile.Store // nil: a directory under DataDir
+	GCS       *gcs.Client    // optional: reads state locks left by a crash
 	Log       *slog.Logger
 }
 
@@ -68,7 +67,7 @@ type Runner struct {
 	ws    *workspace.Manager
 	pol   *policy.Engine
 	files planfile.Store
-	gcs   *storage.Client
+	gcs   *gcs.Client
 	log   *slog.Logger
 
 	cliConfig string // terraform CLI config tfpr owns
@@ -79,6 +78,8 @@ type Runner struct {
 	plans   sync.WaitGroup // plan jobs: may be abandoned on shutdown
 	applies sync.WaitGroup // applies: always waited for
 	started time.Time
+
+	known sync.Map // repo full name -> store.Repo already remembered
 
 	mu        sync.Mutex
 	projects  map[string]*sync.Mutex // repo/project: runs never overlap

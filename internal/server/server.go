@@ -18,12 +18,12 @@ import (
 	"syscall"
 	"time"
 
-	"cloud.google.com/go/storage"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tfpr/tfpr/internal/config"
+	"github.com/tfpr/tfpr/internal/gcs"
 	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/planfile"
 	"github.com/tfpr/tfpr/internal/policy"
@@ -47,7 +47,7 @@ type Server struct {
 	store   *store.SQLite
 	runner  *runner.Runner
 	handler http.Handler
-	gcs     *storage.Client
+	gcs     *gcs.Client
 	lock    *os.File // flock on the data dir, held while the server lives
 }
 
@@ -113,8 +113,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, store: st, lock: lock}
-	if gcs, err := storage.NewClient(ctx); err == nil {
-		s.gcs = gcs
+	if client, err := gcs.New(ctx, getenv); err == nil {
+		s.gcs = client
 	} else {
 		log.Warn("no GCS client: stale state locks after a crash will be reported, not released", "err", err)
 	}
@@ -173,17 +173,17 @@ func loadPolicies(ctx context.Context, dir string) (*policy.Engine, error) {
 
 // planStore keeps plan files in TFPR_PLAN_BUCKET when set, so another
 // replica can apply them; else under the data dir.
-func planStore(cfg *config.Config, gcs *storage.Client) (planfile.Store, error) {
+func planStore(cfg *config.Config, client *gcs.Client) (planfile.Store, error) {
 	if cfg.PlanBucket == "" {
 		if cfg.PlanKeyFile != "" {
 			return nil, errors.New("TFPR_PLAN_ENCRYPTION_KEY_FILE needs TFPR_PLAN_BUCKET: local plan files are protected by file mode 0600")
 		}
 		return planfile.Local{Dir: filepath.Join(cfg.DataDir, "plans")}, nil
 	}
-	if gcs == nil {
+	if client == nil {
 		return nil, errors.New("TFPR_PLAN_BUCKET is set but no GCS client could be created (check GOOGLE_APPLICATION_CREDENTIALS)")
 	}
-	g := planfile.GCS{Client: gcs, Bucket: cfg.PlanBucket, Prefix: "plans"}
+	g := planfile.GCS{Client: client, Bucket: cfg.PlanBucket, Prefix: "plans"}
 	if cfg.PlanKeyFile != "" {
 		raw, err := os.ReadFile(cfg.PlanKeyFile)
 		if err != nil {
@@ -205,9 +205,6 @@ func planStore(cfg *config.Config, gcs *storage.Client) (planfile.Store, error) 
 // close releases the store, the GCS client and the data-dir lock.
 func (s *Server) close() error {
 	err := s.store.Close()
-	if s.gcs != nil {
-		s.gcs.Close()
-	}
 	s.lock.Close()
 	return err
 }
