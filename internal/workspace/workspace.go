@@ -309,6 +309,10 @@ func (m *Manager) baseEnv() []string {
 		"GIT_CONFIG_NOSYSTEM=1",
 		"GIT_CONFIG_GLOBAL=" + os.DevNull,
 		"GIT_TERMINAL_PROMPT=0",
+		// A transfer slower than 1 KB/s for a minute is abandoned rather
+		// than holding the repository's lock, and every job behind it, forever.
+		"GIT_HTTP_LOW_SPEED_LIMIT=1000",
+		"GIT_HTTP_LOW_SPEED_TIME=60",
 	}
 	// Network plumbing the host may legitimately need to reach the forge.
 	for _, k := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy",
