@@ -27,6 +27,7 @@ type Config struct {
 	PlanKeyFile         string
 	DataDir             string
 	PolicyDir           string
+	PolicyParamsFile    string
 	TerraformBin        string
 	Parallelism         int
 	ResyncInterval      time.Duration
@@ -78,6 +79,7 @@ func (c *Config) fields() []field {
 		{"plan-encryption-key-file", "TFPR_PLAN_ENCRYPTION_KEY_FILE", "32-byte AES-256 key (raw or base64) encrypting plan files in TFPR_PLAN_BUCKET, on top of the bucket's own encryption", "", str(&c.PlanKeyFile)},
 		{"data-dir", "TFPR_DATA_DIR", "clones, plan files and the embedded store", "./.tfpr", str(&c.DataDir)},
 		{"policy-dir", "TFPR_POLICY_DIR", "directory of Rego policies (default: the embedded policies/)", "", str(&c.PolicyDir)},
+		{"policy-params-file", "TFPR_POLICY_PARAMS_FILE", "JSON object overriding the policies' data.tfpr.params (allowlists, suppressible_rules, max_destroy, ...)", "", str(&c.PolicyParamsFile)},
 		{"terraform-bin", "TFPR_TERRAFORM_BIN", "terraform or OpenTofu executable", "terraform", str(&c.TerraformBin)},
 		{"parallelism", "TFPR_PARALLELISM", "terraform runs at once (default: 2 x CPU cores)", strconv.Itoa(2 * runtime.NumCPU()), func(v string) error {
 			n, err := strconv.Atoi(v)

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -88,7 +89,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol, err := loadPolicies(ctx, cfg.PolicyDir)
+	pol, err := loadPolicies(ctx, cfg.PolicyDir, cfg.PolicyParamsFile)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +157,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	return s, nil
 }
 
-func loadPolicies(ctx context.Context, dir string) (*policy.Engine, error) {
+// loadPolicies compiles the server's policies, never the PR's: the
+// embedded defaults or TFPR_POLICY_DIR, with parameters from
+// TFPR_POLICY_PARAMS_FILE over the defaults.
+func loadPolicies(ctx context.Context, dir, paramsFile string) (*policy.Engine, error) {
 	var fsys fs.FS = policies.FS()
 	if dir != "" {
 		if _, err := os.Stat(dir); err != nil {
@@ -164,7 +168,17 @@ func loadPolicies(ctx context.Context, dir string) (*policy.Engine, error) {
 		}
 		fsys = os.DirFS(dir)
 	}
-	pol, err := policy.New(ctx, fsys, policy.Options{})
+	var params map[string]any
+	if paramsFile != "" {
+		raw, err := os.ReadFile(paramsFile)
+		if err != nil {
+			return nil, fmt.Errorf("policy params: %w", err)
+		}
+		if err := json.Unmarshal(raw, &params); err != nil {
+			return nil, fmt.Errorf("policy params %s: not a JSON object: %w", paramsFile, err)
+		}
+	}
+	pol, err := policy.New(ctx, fsys, policy.Options{Params: params})
 	if err != nil {
 		return nil, fmt.Errorf("load policies: %w", err)
 	}
