@@ -1,9 +1,14 @@
 package e2e
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tfpr/tfpr/internal/store"
 )
 
 // appliesIn returns the merge-commit prefixes of alpha applies in the order
@@ -141,4 +146,30 @@ func TestApplyReplansOtherOpenPRs(t *testing.T) {
 	m := h.repo.Merge(t, 1, "lead-carol")
 	h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", before, m))
 	eventually(t, 2*time.Minute, "PR #2 re-planned after #1 applied", func() bool { return len(h.commentsContaining(2, "tfpr plan for")) > 1 })
+}
+
+// On shutdown tfpr stops taking work but lets a running apply finish and
+// records it, instead of killing terraform halfway.
+func TestShutdownLetsRunningApplyFinish(t *testing.T) {
+	h := start(t, nil)
+	before := seed(t, h.repo)
+	alphaPR(t, h, 1, "slow", "slow-apply")
+	m := h.repo.Merge(t, 1, "lead-carol")
+	os.WriteFile(filepath.Join(h.logDir, "slow-apply"), nil, 0o600)
+	h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", before, m))
+	eventually(t, 2*time.Minute, "apply to start", func() bool { return len(h.appliesIn("microservices/alpha/dev")) > 0 })
+	h.stop() // what SIGTERM does: cancel the server's context and wait
+	h.stop = nil
+	if state := string(h.gcs.Object(t, "microservices/alpha/dev/default.tfstate")); !strings.Contains(state, "slow-apply") {
+		t.Fatalf("shutdown cut the apply short; state:\n%s", state)
+	}
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(h.data, "tfpr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, _ := st.ListRuns(context.Background(), "apply", 5)
+	if len(runs) != 1 || runs[0].Status != store.StatusSucceeded {
+		t.Fatalf("apply runs after shutdown = %+v, want one succeeded", runs)
+	}
 }

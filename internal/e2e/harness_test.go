@@ -127,10 +127,11 @@ func wrapper(t *testing.T, real, logDir string) string {
 	path := filepath.Join(t.TempDir(), "terraform")
 	script := fmt.Sprintf(`#!/bin/sh
 n=$(date +%%s%%N)-$$
-printf '%%s|%%s\n' "$PWD" "$*" >> %q/invocations
-env > %q/env.$n
-exec %q "$@"
-`, logDir, logDir, real)
+printf '%%s|%%s\n' "$PWD" "$*" >> %[1]q/invocations
+env > %[1]q/env.$n
+if [ "$1" = apply ] && [ -f %[1]q/slow-apply ]; then sleep 2; fi
+exec %[2]q "$@"
+`, logDir, real)
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
