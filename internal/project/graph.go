@@ -55,46 +55,37 @@ func (g *Graph) Diagnostics() []Diagnostic {
 // is reported in Diagnostics) so fingerprints over these dirs notice when it
 // appears.
 func (g *Graph) Modules(project string) []string {
-	start := cleanRel(project)
-	seen := map[string]bool{start: true}
-	queue := []string{start}
-	var out []string
-	for len(queue) > 0 {
-		cur := queue[0]
-		queue = queue[1:]
-		d, ok := g.dirs[cur]
-		if !ok {
-			continue
+	calls := func(d string) []string {
+		if dir, ok := g.dirs[d]; ok {
+			return dir.Calls
 		}
-		for _, c := range d.Calls {
-			if !seen[c] {
-				seen[c] = true
-				out = append(out, c)
-				queue = append(queue, c)
-			}
-		}
+		return nil
 	}
-	sort.Strings(out)
-	return out
+	return reach(cleanRel(project), calls, func(string) bool { return true })
 }
 
 // Callers returns the projects that call module, directly or through other
 // modules, sorted. Cycles are tolerated.
 func (g *Graph) Callers(module string) []string {
-	start := cleanRel(module)
+	return reach(cleanRel(module), func(d string) []string { return g.callers[d] }, g.IsProject)
+}
+
+// reach walks next from start breadth first, tolerating cycles, and returns
+// the sorted dirs reached (start excluded) that keep accepts.
+func reach(start string, next func(string) []string, keep func(string) bool) []string {
 	seen := map[string]bool{start: true}
 	queue := []string{start}
 	var out []string
 	for len(queue) > 0 {
 		cur := queue[0]
 		queue = queue[1:]
-		for _, c := range g.callers[cur] {
+		for _, c := range next(cur) {
 			if seen[c] {
 				continue
 			}
 			seen[c] = true
 			queue = append(queue, c)
-			if g.IsProject(c) {
+			if keep(c) {
 				out = append(out, c)
 			}
 		}
