@@ -21,8 +21,8 @@ vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
 test: tools vet
+	$(GO) run ./cmd/tfpr policy test
 	TFPR_TERRAFORM_BIN="$(TERRAFORM)" $(GO) test -race -count=1 -timeout 20m ./...
-	TFPR_TERRAFORM_BIN="$(TERRAFORM)" $(GO) run ./cmd/tfpr policy test
 
 test-short: tools
 	TFPR_TERRAFORM_BIN="$(TERRAFORM)" $(GO) test -count=1 -short ./...
