@@ -40,7 +40,9 @@ func (r *Runner) expandMerge(ctx context.Context, j store.Job) error {
 	}
 	from := cursor
 	if from == "" || !r.ws.Has(ctx, s.repo, from) {
-		// First merge tfpr sees: start from the push's before, or just this commit.
+		// First merge tfpr sees: start from the push's before, or just this
+		// commit. Never skip ahead: an apply of an unchanged project is a
+		// no-op, a skipped merge is an apply lost.
 		from = j.Before
 		if from != "" && !r.ws.Has(ctx, s.repo, from) {
 			from = ""
@@ -54,12 +56,6 @@ func (r *Runner) expandMerge(ctx context.Context, j store.Job) error {
 		return nil // already queued up to here
 	}
 	head := commits[len(commits)-1]
-	if cursor == "" && j.Before == "" && j.Trigger == "resync" {
-		// A fresh install: what is on the default branch now was applied
-		// before tfpr; start tracking here instead of re-applying it.
-		r.log.Info("tracking default branch from its current head", "repo", j.Repo.FullName, "sha", short(head))
-		return r.store.SetCursor(ctx, j.Repo.FullName, head)
-	}
 	for _, c := range commits {
 		affected, err := r.affectedBy(ctx, s, c)
 		if err != nil {
