@@ -9,6 +9,7 @@ import (
 	"github.com/hmarr/codeowners"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tfpr/tfpr/internal/store"
 )
@@ -238,6 +239,13 @@ func planTargets(args []string) ([]string, error) {
 // plan job at its head and the default branch should be queued up to its
 // tip. Whatever a missed webhook or a crash lost is found here.
 func (r *Runner) resync(ctx context.Context) {
+	// GitHub redelivers for a few days at most; a month of finished jobs is
+	// plenty to debug with. Runs are never pruned: they are the audit trail.
+	if n, err := r.store.Prune(ctx, time.Now().Add(-30*24*time.Hour)); err != nil {
+		r.log.Warn("prune store", "err", err)
+	} else if n > 0 {
+		r.log.Info("pruned store", "rows", n)
+	}
 	repos, err := r.store.Repos(ctx)
 	if err != nil {
 		r.log.Error("resync", "err", err)

@@ -322,3 +322,21 @@ func (s *SQLite) HasJob(ctx context.Context, kind, repo string, pr int, sha stri
 // maxJobFailures bounds how often one job is tried: by the resync loop,
 // and after crashes (a job that kills tfpr is not retried forever).
 const maxJobFailures = 3
+
+// Prune forgets deliveries and finished jobs older than before. Runs are
+// kept: they are the audit trail.
+func (s *SQLite) Prune(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	for _, q := range []string{
+		`DELETE FROM deliveries WHERE received < ?`,
+		`DELETE FROM jobs WHERE updated < ? AND status NOT IN ('` + StatusQueued + `', '` + StatusRunning + `')`,
+	} {
+		res, err := s.db.ExecContext(ctx, q, before.UnixMilli())
+		if err != nil {
+			return int(n), fmt.Errorf("prune store: %w", err)
+		}
+		m, _ := res.RowsAffected()
+		n += m
+	}
+	return int(n), nil
+}

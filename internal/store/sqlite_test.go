@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 func open(t *testing.T) (*SQLite, string) {
@@ -200,4 +201,23 @@ func equal(a, b []int64) bool {
 		}
 	}
 	return true
+}
+
+func TestPruneKeepsPendingWork(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	s.FirstDelivery(ctx, "old")
+	done, _ := s.EnqueueJob(ctx, Job{Kind: JobPR, Repo: Repo{FullName: "a/b"}, PR: 1, HeadSHA: "x"})
+	s.FinishJob(ctx, done, StatusSucceeded, "")
+	s.EnqueueJob(ctx, Job{Kind: JobPR, Repo: Repo{FullName: "a/b"}, PR: 2, HeadSHA: "y"})
+	n, err := s.Prune(ctx, time.Now().Add(time.Minute))
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d (%v), want the delivery and the finished job", n, err)
+	}
+	if first, _ := s.FirstDelivery(ctx, "old"); !first {
+		t.Fatal("pruned delivery still remembered")
+	}
+	if pending, _ := s.PendingJob(ctx, JobPR, "a/b", 2, "y"); !pending {
+		t.Fatal("prune dropped a queued job")
+	}
 }

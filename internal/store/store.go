@@ -173,6 +173,7 @@ type Store interface {
 	Approve(ctx context.Context, a Approval) error
 	Approvals(ctx context.Context, repo string, pr int, headSHA string) ([]Approval, error)
 
+	Prune(ctx context.Context, before time.Time) (int, error)
 	RememberRepo(ctx context.Context, r Repo) error
 	Repos(ctx context.Context) ([]Repo, error)
 	HasJob(ctx context.Context, kind, repo string, pr int, sha string) (bool, error)
