@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tfpr/tfpr/internal/githubtest"
+	"github.com/tfpr/tfpr/internal/store"
 )
 
 // alphaPR commits a change to alpha on branch and opens PR number.
@@ -102,6 +104,7 @@ func TestPolicyOverrideNeedsAnotherApprover(t *testing.T) {
 	eventually(t, time.Minute, "non-approver refused", func() bool { return len(h.commentsContaining(7, "only configured approvers")) > 0 })
 	h.deliver("issue_comment", h.repo.CommentPayload(t, 7, "lead-carol", "tfpr approve TFPR101"))
 	eventually(t, time.Minute, "approval recorded", func() bool { return len(h.commentsContaining(7, "approved `TFPR101`")) > 0 })
+	eventually(t, 2*time.Minute, "re-plan after approval", func() bool { return len(h.commentsContaining(7, "tfpr plan for")) > 0 })
 }
 
 func TestTerraformEnvironmentIsScrubbedAndImpersonates(t *testing.T) {
@@ -238,4 +241,58 @@ func planFiles(t *testing.T, dataDir string) []string {
 		return nil
 	})
 	return out
+}
+
+// A plan-stage denial (too many destroys) fails the check, an approver's
+// `tfpr approve` lifts it for that head, and the apply records who approved.
+func TestPlanStageDenialNeedsApproval(t *testing.T) {
+	params := filepath.Join(t.TempDir(), "params.json")
+	os.WriteFile(params, []byte(`{"max_destroy": 0}`), 0o600)
+	h := start(t, map[string]string{"TFPR_POLICY_PARAMS_FILE": params, "TFPR_APPROVER_USERS": "lead-carol"})
+	base := seed(t, h.repo)
+	// Bring alpha's resource into state first.
+	h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", strings.Repeat("0", 40), base))
+	eventually(t, 2*time.Minute, "initial apply", func() bool {
+		return strings.Contains(string(h.gcs.Object(t, "microservices/alpha/dev/default.tfstate")), "alpha-queue-v1")
+	})
+
+	head := h.repo.Commit(t, "drop-queue", map[string]string{"microservices/alpha/dev/main.tf": backend}, "alpha: drop the queue")
+	h.repo.OpenPR(t, 3, "drop-queue", "dev-alice")
+	h.deliver("pull_request", h.repo.PullRequestPayload(t, 3, "opened"))
+	eventually(t, 2*time.Minute, "plan comment", func() bool { return len(h.commentsContaining(3, "tfpr plan for")) > 0 })
+	if cr, ok := h.checkRun("tfpr plan: microservices/alpha/dev", head); !ok || cr.Conclusion != "failure" {
+		t.Fatalf("a destroy over max_destroy must fail the check: %+v (found %v)", cr, ok)
+	}
+	if c := h.commentsContaining(3, "tfpr plan for")[0]; !strings.Contains(c, "TFPR102") {
+		t.Fatalf("comment should name the plan-stage rule:\n%s", c)
+	}
+
+	h.deliver("issue_comment", h.repo.CommentPayload(t, 3, "lead-carol", "tfpr approve TFPR102"))
+	eventually(t, 2*time.Minute, "re-plan after approval", func() bool { return len(h.commentsContaining(3, "tfpr plan for")) > 1 })
+	eventually(t, time.Minute, "passing check", func() bool {
+		var last string
+		for _, cr := range h.repo.CheckRuns() {
+			if cr.Name == "tfpr plan: microservices/alpha/dev" && cr.HeadSHA == head {
+				last = cr.Conclusion
+			}
+		}
+		return last == "success"
+	})
+
+	before := h.repo.Head(t, "main")
+	m := h.repo.Merge(t, 3, "lead-carol")
+	h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", before, m))
+	eventually(t, 2*time.Minute, "apply", func() bool { return len(h.commentsContaining(3, "Apply complete")) > 0 })
+	if strings.Contains(string(h.gcs.Object(t, "microservices/alpha/dev/default.tfstate")), "alpha-queue-v1") {
+		t.Fatal("the approved destroy was not applied")
+	}
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(h.data, "tfpr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, _ := st.ListRuns(context.Background(), "apply", 1)
+	if len(runs) != 1 || runs[0].ApprovedBy != "lead-carol" || runs[0].MergedBy != "lead-carol" || len(runs[0].PlanHash) != 64 {
+		t.Fatalf("audit record = %+v, want approver, merger and plan hash", runs)
+	}
 }

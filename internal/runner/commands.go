@@ -181,7 +181,12 @@ func (r *Runner) approve(ctx context.Context, j store.Job, args []string, reply 
 	if err := r.store.Approve(ctx, store.Approval{Repo: j.Repo.FullName, PR: j.PR, HeadSHA: pr.HeadSHA, Rule: args[0], User: j.Actor}); err != nil {
 		return err
 	}
-	return reply(fmt.Sprintf("approved `%s` for %s (this head only; a new push needs a new approval).", args[0], short(pr.HeadSHA)))
+	// Re-plan so the check run and the comment show the override.
+	if _, err := r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: j.Repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
+		Author: pr.Author, Fork: pr.Fork, Trigger: "approve:" + j.Actor}); err != nil {
+		return err
+	}
+	return reply(fmt.Sprintf("approved `%s` for %s (this head only; a new push needs a new approval). Re-planning to show it.", args[0], short(pr.HeadSHA)))
 }
 
 func (r *Runner) isApprover(ctx context.Context, j store.Job) (bool, error) {
