@@ -7,6 +7,7 @@
 # custom:
 #   id: TFPR004
 #   severity: deny
+#   scope: module
 package tfpr.hcl.backend
 
 deny contains {"msg": msg, "address": "terraform.backend", "module": ""} if {

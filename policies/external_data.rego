@@ -6,12 +6,12 @@
 # custom:
 #   id: TFPR001
 #   severity: deny
+#   scope: module
 package tfpr.hcl.external_data
 
 import data.tfpr.lib
 
 deny contains object.union(lib.at(d), {"msg": msg}) if {
-	some d in input.data
-	d.type == "external"
+	some d in lib.data_by_type.external
 	msg := sprintf("%s runs a program during terraform plan; data \"external\" is not allowed", [d.address])
 }

@@ -6,6 +6,7 @@
 # custom:
 #   id: TFPR012
 #   severity: deny
+#   scope: module
 package tfpr.hcl.firewall
 
 import data.tfpr.lib
@@ -22,9 +23,9 @@ ingress(b) if {
 	b.attributes.direction
 }
 
-open_world(b) if lib.mentions(b.attributes.source_ranges, "0.0.0.0/0")
-
-open_world(b) if lib.mentions(b.attributes.source_ranges, "::/0")
+# Open to the world: source_ranges mentions one of these quoted literals,
+# also inside an otherwise dynamic list (see lib.mentions).
+world_ranges := [`"0.0.0.0/0"`, `"::/0"`]
 
 tcp(allow) if lower(format_value(allow.attributes.protocol.value)) in {"tcp", "all", "6"}
 
@@ -49,10 +50,12 @@ exposes(allow, port) if {
 }
 
 deny contains object.union(lib.at_attr(b, "source_ranges"), {"msg": msg}) if {
-	some b in input.resources
-	b.type == "google_compute_firewall"
+	some b in lib.resources_by_type.google_compute_firewall
+	# First, as it rules out most firewalls cheaply.
+	ranges := b.attributes.source_ranges.expr
+	some world in world_ranges
+	contains(ranges, world)
 	ingress(b)
-	open_world(b)
 	some allow in b.blocks
 	allow.type == "allow"
 	tcp(allow)

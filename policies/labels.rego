@@ -7,6 +7,7 @@
 # custom:
 #   id: TFPR006
 #   severity: warn
+#   scope: module
 package tfpr.hcl.labels
 
 import data.tfpr.lib
@@ -32,18 +33,49 @@ labels_attr(b) := s.attributes.user_labels if {
 	s.type == "settings"
 }
 
+# The rules come in pairs: the common top-level labels attribute is read
+# directly, the rest through labels_attr. Rule and helper lookups are made
+# once per rule, not per block.
 warn contains object.union(lib.at(b), {"msg": msg}) if {
-	some b in input.resources
-	labelled[b.type]
+	by_type := lib.resources_by_type
+	some type, where in labelled
+	where == "labels"
+	some b in by_type[type]
+	not b.attributes.labels
+	msg := sprintf("%s has no labels; add %s", [b.address, concat(", ", required)])
+}
+
+warn contains object.union(lib.at(b), {"msg": msg}) if {
+	by_type := lib.resources_by_type
+	some type, where in labelled
+	where != "labels"
+	some b in by_type[type]
 	not labels_attr(b)
 	msg := sprintf("%s has no labels; add %s", [b.address, concat(", ", required)])
 }
 
-warn contains object.union(lib.at_attr(b, labelled[b.type]), {"msg": msg}) if {
-	some b in input.resources
+warn contains object.union(lib.at_attr(b, where), {"msg": msg}) if {
+	by_type := lib.resources_by_type
+	want := required
+	some type, where in labelled
+	where == "labels"
+	some b in by_type[type]
+	labels := b.attributes.labels.value
+	is_object(labels)
+	count(object.filter(labels, want)) < count(want)
+	missing := [k | some k in want; not k in object.keys(labels)]
+	msg := sprintf("%s is missing labels %s", [b.address, concat(", ", missing)])
+}
+
+warn contains object.union(lib.at_attr(b, where), {"msg": msg}) if {
+	by_type := lib.resources_by_type
+	want := required
+	some type, where in labelled
+	where != "labels"
+	some b in by_type[type]
 	labels := labels_attr(b).value
 	is_object(labels)
-	missing := [k | some k in required; not k in object.keys(labels)]
-	count(missing) > 0
+	count(object.filter(labels, want)) < count(want)
+	missing := [k | some k in want; not k in object.keys(labels)]
 	msg := sprintf("%s is missing labels %s", [b.address, concat(", ", missing)])
 }

@@ -8,6 +8,7 @@
 # custom:
 #   id: TFPR003
 #   severity: deny
+#   scope: module
 package tfpr.hcl.module_sources
 
 import data.tfpr.lib

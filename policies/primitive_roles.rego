@@ -7,6 +7,7 @@
 # custom:
 #   id: TFPR010
 #   severity: deny
+#   scope: module
 package tfpr.hcl.primitive_roles
 
 import data.tfpr.lib
@@ -14,15 +15,15 @@ import data.tfpr.lib
 primitive := `"roles/(owner|editor|viewer)"`
 
 deny contains object.union(lib.at_attr(b, "role"), {"msg": msg}) if {
-	some b in input.resources
-	regex.match(`_iam_(member|binding)$`, b.type)
+	some type, blocks in lib.resources_by_type
+	regex.match(`_iam_(member|binding)$`, type)
+	some b in blocks
 	role := regex.find_n(primitive, b.attributes.role.expr, 1)[0]
 	msg := sprintf("%s grants primitive role %s", [b.address, trim(role, "\"")])
 }
 
 deny contains object.union(lib.at(d), {"msg": msg, "file": d.file, "line": bind.attributes.role.range.start_line}) if {
-	some d in input.data
-	d.type == "google_iam_policy"
+	some d in lib.data_by_type.google_iam_policy
 	some bind in d.blocks
 	bind.type == "binding"
 	role := regex.find_n(primitive, bind.attributes.role.expr, 1)[0]

@@ -9,6 +9,7 @@
 # custom:
 #   id: TFPR005
 #   severity: deny
+#   scope: module
 package tfpr.hcl.project
 
 import data.tfpr.lib
@@ -19,10 +20,29 @@ expected := p if {
 	p := replace(replace(data.tfpr.params.project_pattern, "{service}", input.project.service), "{env}", input.project.env)
 }
 
+# One rule per kind of block, with expected looked up once per rule rather
+# than once per block: this runs on every block of the project and its
+# modules.
 deny contains object.union(lib.at_attr(b, "project"), {"msg": msg}) if {
-	some kind in ["resources", "providers", "modules"]
-	some b in input[kind]
+	want := expected
+	some b in input.resources
 	v := b.attributes.project.value
-	v != expected
-	msg := sprintf("%s uses GCP project %v; %s may only manage project %q", [b.address, v, input.project.dir, expected])
+	v != want
+	msg := sprintf("%s uses GCP project %v; %s may only manage project %q", [b.address, v, input.project.dir, want])
+}
+
+deny contains object.union(lib.at_attr(b, "project"), {"msg": msg}) if {
+	want := expected
+	some b in input.providers
+	v := b.attributes.project.value
+	v != want
+	msg := sprintf("%s uses GCP project %v; %s may only manage project %q", [b.address, v, input.project.dir, want])
+}
+
+deny contains object.union(lib.at_attr(b, "project"), {"msg": msg}) if {
+	want := expected
+	some b in input.modules
+	v := b.attributes.project.value
+	v != want
+	msg := sprintf("%s uses GCP project %v; %s may only manage project %q", [b.address, v, input.project.dir, want])
 }

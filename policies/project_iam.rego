@@ -7,6 +7,7 @@
 # custom:
 #   id: TFPR009
 #   severity: deny
+#   scope: module
 package tfpr.hcl.project_iam
 
 import data.tfpr.lib
@@ -14,7 +15,7 @@ import data.tfpr.lib
 authoritative := {"google_project_iam_binding", "google_project_iam_policy"}
 
 deny contains object.union(lib.at(b), {"msg": msg}) if {
-	some b in input.resources
-	b.type in authoritative
+	some type in authoritative
+	some b in lib.resources_by_type[type]
 	msg := sprintf("%s is authoritative for the whole project; use google_project_iam_member", [b.address])
 }

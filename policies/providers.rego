@@ -8,6 +8,7 @@
 # custom:
 #   id: TFPR002
 #   severity: deny
+#   scope: module
 package tfpr.hcl.providers
 
 import data.tfpr.lib
@@ -33,12 +34,24 @@ deny contains r if {
 	}
 }
 
+# The sources resources and data sources use that are not allowed. Usually
+# there are none, and the rules below need no pass over every block.
+unlisted_sources := ({b.provider_source | some b in input.resources} | {b.provider_source | some b in input.data}) - allowed_sources
+
 # Undeclared providers are reported where they are used; declared ones were
 # already reported at their required_providers entry.
 deny contains object.union(lib.at(b), {"msg": msg}) if {
-	some kind in ["resources", "data"]
-	some b in input[kind]
-	not allowed(b.provider_source)
+	some source in unlisted_sources
+	some b in input.resources
+	b.provider_source == source
+	not declared(b.module, b.provider)
+	msg := sprintf("%s uses provider %s, which is not in the allowlist", [b.address, b.provider_source])
+}
+
+deny contains object.union(lib.at(b), {"msg": msg}) if {
+	some source in unlisted_sources
+	some b in input.data
+	b.provider_source == source
 	not declared(b.module, b.provider)
 	msg := sprintf("%s uses provider %s, which is not in the allowlist", [b.address, b.provider_source])
 }

@@ -6,6 +6,7 @@
 # custom:
 #   id: TFPR007
 #   severity: deny
+#   scope: module
 package tfpr.hcl.public_bucket
 
 import data.tfpr.lib
@@ -14,10 +15,13 @@ import data.tfpr.lib
 public := `[":](allUsers|allAuthenticatedUsers)"`
 
 deny contains object.union(lib.at_attr(b, name), {"msg": msg}) if {
-	some b in input.resources
-	startswith(b.type, "google_storage_")
-	some name, attr in b.attributes
-	regex.match(public, attr.expr)
+	some type, blocks in lib.resources_by_type
+	startswith(type, "google_storage_")
+	some b in blocks
+	some name
+	# Every match ends in Users"; the substring test is the cheap first cut.
+	contains(b.attributes[name].expr, "Users\"")
+	attr := b.attributes[name]
 	some m in regex.find_all_string_submatch_n(public, attr.expr, -1)
 	msg := sprintf("%s grants %s access to Cloud Storage; buckets must not be public", [b.address, m[1]])
 }

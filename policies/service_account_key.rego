@@ -6,12 +6,12 @@
 # custom:
 #   id: TFPR011
 #   severity: deny
+#   scope: module
 package tfpr.hcl.service_account_key
 
 import data.tfpr.lib
 
 deny contains object.union(lib.at(b), {"msg": msg}) if {
-	some b in input.resources
-	b.type == "google_service_account_key"
+	some b in lib.resources_by_type.google_service_account_key
 	msg := sprintf("%s creates a long-lived key that is stored in state; use workload identity or impersonation", [b.address])
 }

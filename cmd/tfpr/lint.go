@@ -11,8 +11,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/project"
@@ -53,7 +57,13 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tfpr lint: %v\n", err)
 		return 2
 	}
-	engine, err := policy.New(ctx, pfs, policy.Options{})
+	// Parsing allocates several times what it keeps, so a short run spends
+	// much of its time collecting garbage; a larger heap goal halves that.
+	// GOGC in the environment still decides.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
+	engine, err := policy.New(ctx, pfs, policy.Options{NoCache: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "tfpr lint: policies%s: %v\n", inDir(*policyDir), err)
 		return 2
@@ -114,7 +124,12 @@ func lintDirs(ctx context.Context, engine *policy.Engine, dirs []string) ([]poli
 	if err != nil {
 		return nil, 0, fmt.Errorf("working directory: %w", err)
 	}
-	graphs := map[string]*project.Graph{}
+	trees := map[string]*policy.Tree{}
+	defer func() {
+		for _, t := range trees {
+			t.Close()
+		}
+	}()
 	seen := map[string]bool{}
 	var all []policy.Finding
 	projects := 0
@@ -136,24 +151,22 @@ func lintDirs(ctx context.Context, engine *policy.Engine, dirs []string) ([]poli
 			root, display, sub = abs, d, "."
 		}
 		sub = filepath.ToSlash(sub)
-		g := graphs[root]
-		if g == nil {
-			if g, err = project.Scan(ctx, root); err != nil {
+		t := trees[root]
+		if t == nil {
+			if t, err = engine.OpenTree(ctx, root); err != nil {
 				return nil, 0, err
 			}
-			graphs[root] = g
+			trees[root] = t
 		}
-		for _, p := range g.Projects() {
-			if !within(p, sub) || seen[root+"\x00"+p] {
-				continue
-			}
-			seen[root+"\x00"+p] = true
+		// seen only changes between dirs, so the workers may read it.
+		linted, err := lintUnder(ctx, t, root, sub, func(p string) bool { return seen[root+"\x00"+p] })
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, l := range linted {
+			seen[root+"\x00"+l.dir] = true
 			projects++
-			fs, err := engine.LintProject(ctx, root, p, g.Modules(p))
-			if err != nil {
-				return nil, 0, err
-			}
-			for _, f := range fs {
+			for _, f := range l.findings {
 				if display != "" {
 					f.File = path.Join(filepath.ToSlash(display), f.File)
 				}
@@ -163,6 +176,205 @@ func lintDirs(ctx context.Context, engine *policy.Engine, dirs []string) ([]poli
 	}
 	// A module shared by several projects yields the same finding for each.
 	return dedupe(all), projects, nil
+}
+
+type linted struct {
+	dir      string   // repo-relative, "." for the root
+	modules  []string // local module dirs it calls, directly or not
+	findings []policy.Finding
+}
+
+// lintUnder lints the projects under sub (a slash path relative to root,
+// "." for all) that done does not report, in order of their dirs, on all
+// CPUs. Projects and module calls come from the parse the policies use, so
+// nothing is parsed twice, and each project is linted as soon as it is
+// found so its files can be dropped. The graph is project.Scan's: if any
+// file involved cannot be read or parsed, project.Scan decides instead.
+func lintUnder(ctx context.Context, t *policy.Tree, root, sub string, done func(string) bool) ([]linted, error) {
+	if scanned, err := terraformDirs(ctx, root); err == nil {
+		out, ok, err := streamProjects(ctx, t, scanned, sub, done)
+		if err != nil || ok {
+			return out, err
+		}
+	}
+	return scanAndLint(ctx, t, root, sub, done)
+}
+
+// scanAndLint is lintUnder by project.Scan's graph, which parses every file
+// again but knows how to place broken ones.
+func scanAndLint(ctx context.Context, t *policy.Tree, root, sub string, done func(string) bool) ([]linted, error) {
+	g, err := project.Scan(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	var projects []string
+	for _, p := range g.Projects() {
+		if within(p, sub) && !done(p) {
+			projects = append(projects, p)
+		}
+	}
+	out := make([]linted, len(projects))
+	err = parallel(ctx, len(projects), func(ctx context.Context, i int) (bool, error) {
+		modules := g.Modules(projects[i])
+		fs, err := t.LintProject(ctx, projects[i], modules)
+		out[i] = linted{dir: projects[i], modules: modules, findings: fs}
+		return true, err
+	})
+	return out, err
+}
+
+// streamProjects is lintUnder's fast path. ok is false when some file
+// could not be read or parsed, so project.Scan must decide.
+func streamProjects(ctx context.Context, t *policy.Tree, scanned map[string]bool, sub string, done func(string) bool) ([]linted, bool, error) {
+	var candidates []string
+	for d := range scanned {
+		if within(d, sub) {
+			candidates = append(candidates, d)
+		}
+	}
+	sort.Strings(candidates)
+	results := make([]*linted, len(candidates))
+	err := parallel(ctx, len(candidates), func(ctx context.Context, i int) (bool, error) {
+		d := candidates[i]
+		info, err := t.Dir(ctx, d)
+		if err != nil || !info.Clean {
+			return false, ctx.Err()
+		}
+		if !info.Backend || done(d) {
+			return true, nil
+		}
+		modules, ok, err := modulesOf(ctx, t, scanned, d, info)
+		if !ok || err != nil {
+			return ok, err
+		}
+		fs, err := t.LintProject(ctx, d, modules)
+		if err != nil {
+			return true, err
+		}
+		results[i] = &linted{dir: d, modules: modules, findings: fs}
+		t.Forget(d)
+		return true, nil
+	})
+	if errors.Is(err, errFallback{}) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var out []linted
+	for _, r := range results {
+		if r != nil {
+			out = append(out, *r)
+		}
+	}
+	return out, true, nil
+}
+
+// modulesOf lists the local modules project calls, directly or through
+// other modules, as Graph.Modules does: breadth-first through the calls of
+// scanned dirs. ok is false when a module could not be read or parsed.
+func modulesOf(ctx context.Context, t *policy.Tree, scanned map[string]bool, project string, info policy.DirInfo) ([]string, bool, error) {
+	var out []string
+	visited := map[string]bool{project: true}
+	for queue := []string{project}; len(queue) > 0; queue = queue[1:] {
+		cur := queue[0]
+		if !scanned[cur] {
+			continue
+		}
+		if cur != project {
+			var err error
+			if info, err = t.Dir(ctx, cur); err != nil || !info.Clean {
+				return nil, false, ctx.Err()
+			}
+		}
+		for _, c := range info.Calls {
+			if !visited[c] {
+				visited[c] = true
+				out = append(out, c)
+				queue = append(queue, c)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, true, nil
+}
+
+// errFallback is parallel's error for a job that cannot go on.
+type errFallback struct{}
+
+func (errFallback) Error() string { return "fall back to project.Scan" }
+
+// parallel runs job(0..n-1) on all CPUs. A job returning ok false or an
+// error stops the rest; the error is the first by index that is not the
+// cancellation of the others, or errFallback.
+func parallel(ctx context.Context, n int, job func(ctx context.Context, i int) (ok bool, err error)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				ok, err := job(ctx, i)
+				if err == nil && !ok {
+					err = errFallback{}
+				}
+				if err != nil {
+					errs[i] = err
+					cancel()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var first error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// terraformDirs lists the dirs below root holding .tf or .tf.json files,
+// walked as project.Scan walks (dot dirs and node_modules skipped).
+func terraformDirs(ctx context.Context, root string) (map[string]bool, error) {
+	dirs := map[string]bool{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules") {
+				return filepath.SkipDir
+			}
+			return ctx.Err()
+		}
+		name := d.Name()
+		if !(strings.HasSuffix(name, ".tf") || strings.HasSuffix(name, ".tf.json")) ||
+			strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") || (strings.HasPrefix(name, "#") && strings.HasSuffix(name, "#")) ||
+			!(d.Type().IsRegular() || d.Type()&fs.ModeSymlink != 0) {
+			return nil
+		}
+		rel, err := filepath.Rel(root, filepath.Dir(p))
+		if err != nil {
+			return err
+		}
+		dirs[filepath.ToSlash(rel)] = true
+		return nil
+	})
+	return dirs, err
 }
 
 func within(p, dir string) bool {

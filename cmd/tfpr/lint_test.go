@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/tfpr/tfpr/internal/policy"
+	"github.com/tfpr/tfpr/policies"
 )
 
 const cases = "../../internal/policy/testdata/cases"
@@ -168,5 +171,122 @@ func TestPolicyTest(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// graphTree writes projects and modules that exercise what project.Scan
+// decides: nested and missing modules, calls leaving the repository, dirs
+// it skips or does not walk into, JSON files, and blocks that do not count.
+func graphTree(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	external := func(name string) string { return fmt.Sprintf("data \"external\" %q {\n  program = [\"x\"]\n}\n", name) }
+	backend := "terraform {\n  backend \"gcs\" {}\n}\n"
+	call := func(name, source string) string { return fmt.Sprintf("module %q {\n  source = %q\n}\n", name, source) }
+	files := map[string]string{
+		"main.tf":                          backend + call("a", "./modules/a") + call("self", "./"),
+		"microservices/x/dev/main.tf":      backend + call("a", "../../../modules/a") + call("out", "../../../../../outside") + call("reg", "acme/x/google"),
+		"microservices/x/prod/main.tf":     backend + call("hidden", "../../../.hidden/m") + call("npm", "../../../node_modules/m") + call("link", "../../../modules/link"),
+		"microservices/y/dev/main.tf.json": `{"terraform": {"backend": {"gcs": {}}}, "module": {"b": {"source": "../../../modules/b"}}}`,
+		"microservices/y/prod/main.tf":     "terraform {\n  backend \"gcs\" \"extra\" {}\n}\n" + call("a", "../../../modules/a"),
+		"modules/a/main.tf":                external("a") + call("b", "../b"),
+		"modules/b/main.tf":                external("b") + call("c", "./c") + call("dyn", "${path.module}/d"),
+		".hidden/m/main.tf":                external("hidden") + call("z", "../../modules/z"),
+		"node_modules/m/main.tf":           external("npm") + call("z", "../../modules/z"),
+		"modules/z/main.tf":                external("z"),
+	}
+	for rel, content := range files {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("b", filepath.Join(root, "modules/link")); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// TestProjectsFromOwnParse checks that tfpr lint, which takes projects and
+// module calls from the parse the policies use, lints what project.Scan's
+// graph names, with the same findings.
+func TestProjectsFromOwnParse(t *testing.T) {
+	ctx := context.Background()
+	root := graphTree(t)
+	engine, err := policy.New(ctx, policies.FS(), policy.Options{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := func(string) bool { return false }
+	for _, sub := range []string{".", "microservices", "microservices/x/prod", "modules", ".hidden", "nope"} {
+		tree, err := engine.OpenTree(ctx, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := scanAndLint(ctx, tree, root, sub, none)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scanned, err := terraformDirs(ctx, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := streamProjects(ctx, tree, scanned, sub, none)
+		if err != nil || !ok {
+			t.Fatalf("%s: fast path did not finish: ok=%v, %v", sub, ok, err)
+		}
+		if (len(got) > 0 || len(want) > 0) && !reflect.DeepEqual(got, want) {
+			t.Errorf("sub %s:\n got %+v\nwant %+v", sub, got, want)
+		}
+		tree.Close()
+		if sub == "." && len(want) != 4 {
+			t.Errorf("the fixture should hold 4 projects, project.Scan found %+v", want)
+		}
+	}
+}
+
+// TestBrokenFileFallsBack checks that a file that does not parse hands the
+// project graph to project.Scan, which still finds the project it is in.
+func TestBrokenFileFallsBack(t *testing.T) {
+	ctx := context.Background()
+	root := graphTree(t)
+	// The backend is only visible to project.Scan's recovery.
+	broken := "terraform {\n  backend \"gcs\" {}\n}\nresource \"x\" {\n"
+	if err := os.WriteFile(filepath.Join(root, "microservices/x/dev/main.tf"), []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	engine, err := policy.New(ctx, policies.FS(), policy.Options{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := engine.OpenTree(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tree.Close()
+	scanned, err := terraformDirs(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := streamProjects(ctx, tree, scanned, ".", func(string) bool { return false }); ok || err != nil {
+		t.Fatalf("fast path with a broken file: ok=%v, %v; want a fallback", ok, err)
+	}
+	got, err := lintUnder(ctx, tree, root, ".", func(string) bool { return false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parse *policy.Finding
+	for _, l := range got {
+		for _, f := range l.findings {
+			if l.dir == "microservices/x/dev" && f.Rule == policy.RuleParse {
+				parse = &f
+			}
+		}
+	}
+	if parse == nil || parse.File != "microservices/x/dev/main.tf" || parse.Severity != policy.SeverityDeny {
+		t.Errorf("broken project not linted with its parse error: %+v", got)
 	}
 }

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tfpr/tfpr/internal/policy"
+	"github.com/tfpr/tfpr/policies"
 )
 
 // corpus shape: 150 services x 2 envs = 300 projects of 10 files, and 100
@@ -196,8 +200,10 @@ output "sa%[1]d" {
 
 // BenchmarkLint lints every project of a generated 5,000-file corpus.
 // "cold" starts each iteration with a new Engine (nothing parsed yet), as a
-// fresh tfpr process sees a checkout; "warm" reuses one Engine, as a server
-// does across pushes that share most files.
+// fresh tfpr server sees a checkout; "warm" reuses one Engine, as a server
+// does across pushes that share most files. Both lint one project per
+// LintProject call. "tree" is tfpr lint's way: a fresh NoCache Engine, one
+// Tree, projects linted on all CPUs.
 func BenchmarkLint(b *testing.B) {
 	root := b.TempDir()
 	projects, files := writeCorpus(b, root)
@@ -222,6 +228,41 @@ func BenchmarkLint(b *testing.B) {
 			b.StartTimer()
 			start := time.Now()
 			lintAll(b, e)
+			elapsed += time.Since(start)
+		}
+		b.ReportMetric(float64(files)*float64(b.N)/elapsed.Seconds(), "files/s")
+	})
+	b.Run("tree", func(b *testing.B) {
+		b.ReportAllocs()
+		var elapsed time.Duration
+		for b.Loop() {
+			b.StopTimer()
+			e, err := policy.New(ctx, policies.FS(), policy.Options{NoCache: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			start := time.Now()
+			tree, err := e.OpenTree(ctx, root)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for range runtime.GOMAXPROCS(0) {
+				wg.Go(func() {
+					for i := int(next.Add(1) - 1); i < len(projects); i = int(next.Add(1) - 1) {
+						p := projects[i]
+						got, err := tree.LintProject(ctx, p.dir, p.modules)
+						if err != nil || len(got) != 0 {
+							b.Errorf("%s: %v %+v", p.dir, err, got)
+						}
+						tree.Forget(p.dir)
+					}
+				})
+			}
+			wg.Wait()
+			tree.Close()
 			elapsed += time.Since(start)
 		}
 		b.ReportMetric(float64(files)*float64(b.N)/elapsed.Seconds(), "files/s")

@@ -26,8 +26,17 @@ type Engine struct {
 	rules   []RuleInfo
 	pkgs    map[string]RuleInfo // by package path, e.g. tfpr.hcl.external_data
 	files   map[string]string   // policy file -> package path, to attribute errors
-	stages  map[string]*stageQuery
-	cache   *fileCache
+	// stages holds per stage the query over a whole project's input; for
+	// the HCL stage only the packages that cannot run per module.
+	stages map[string]*stageQuery
+	// local is the HCL query over one module part at a time: module-scope
+	// packages that do not read input.project. nil when there are none.
+	local *stageQuery
+	// hclBindings lists all HCL bindings in package order, to join the
+	// results of the two queries.
+	hclBindings []binding
+	cache       *fileCache
+	parts       *partCache
 	// denyIgnorable lists the deny rules an in-code tfpr:ignore may suppress.
 	denyIgnorable []string
 }
@@ -146,18 +155,24 @@ func New(ctx context.Context, policies fs.FS, opts Options) (*Engine, error) {
 	if compiler.Compile(modules); compiler.Failed() {
 		return nil, fmt.Errorf("compile policies:\n%s", strings.Join(regoErrors(compiler.Errors), "\n"))
 	}
-	e := &Engine{timeout: opts.Timeout, pkgs: map[string]RuleInfo{}, files: map[string]string{}, stages: map[string]*stageQuery{}, cache: newFileCache()}
+	e := &Engine{timeout: opts.Timeout, pkgs: map[string]RuleInfo{}, files: map[string]string{}, stages: map[string]*stageQuery{}}
+	if !opts.NoCache {
+		e.cache, e.parts = newFileCache(), newPartCache()
+	}
 	if e.timeout <= 0 {
 		e.timeout = DefaultTimeout
 	}
-	byStage, err := e.collectRules(compiler, modules)
+	byStage, scopes, err := e.collectRules(compiler, modules)
 	if err != nil {
 		return nil, err
 	}
 	params := mergeParams(opts.Params)
 	e.denyIgnorable = suppressible(params)
 	store := newStore(params)
-	for stage, bs := range byStage {
+	prepare := func(stage string, bs []binding) (*stageQuery, error) {
+		if len(bs) == 0 {
+			return nil, nil
+		}
 		var q []string
 		last := ""
 		for _, b := range bs {
@@ -177,13 +192,49 @@ func New(ctx context.Context, policies fs.FS, opts Options) (*Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("prepare %s policies: %w", stage, err)
 		}
-		e.stages[stage] = &stageQuery{pq: pq, bindings: bs}
+		return &stageQuery{pq: pq, bindings: bs}, nil
+	}
+	for stage, bs := range byStage {
+		var whole, local []binding
+		perModule := map[string]bool{}
+		for _, b := range bs {
+			split, ok := perModule[b.pkg]
+			if !ok {
+				ref, err := ast.ParseRef("data." + b.pkg)
+				split = err == nil && scopes[b.pkg] == ScopeModule && !readsProject(compiler, ref)
+				perModule[b.pkg] = split
+			}
+			if split {
+				local = append(local, b)
+			} else {
+				whole = append(whole, b)
+			}
+		}
+		if e.stages[stage], err = prepare(stage, whole); err != nil {
+			return nil, err
+		}
+		if e.stages[stage] == nil {
+			delete(e.stages, stage)
+		}
+		if stage == StageHCL {
+			e.hclBindings = bs
+			if e.local, err = prepare(stage, local); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return e, nil
 }
 
 // progress records the package being evaluated by one evaluation.
 type progress struct{ pkg atomic.Pointer[string] }
+
+func (p *progress) name() string {
+	if s := p.pkg.Load(); s != nil {
+		return *s
+	}
+	return ""
+}
 
 func markProgress(bctx rego.BuiltinContext, pkg *ast.Term) (*ast.Term, error) {
 	if p, ok := bctx.Context.Value(progressKey{}).(*progress); ok {
@@ -196,11 +247,13 @@ func markProgress(bctx rego.BuiltinContext, pkg *ast.Term) (*ast.Term, error) {
 }
 
 // collectRules reads METADATA of every tfpr.hcl.* and tfpr.plan.* package
-// and returns the query bindings per stage, in package order.
-func (e *Engine) collectRules(compiler *ast.Compiler, modules map[string]*ast.Module) (map[string][]binding, error) {
+// and returns the query bindings per stage, in package order, and each
+// package's scope.
+func (e *Engine) collectRules(compiler *ast.Compiler, modules map[string]*ast.Module) (map[string][]binding, map[string]string, error) {
 	as := compiler.GetAnnotationSet()
 	type pkgState struct {
 		info       RuleInfo
+		scope      any
 		deny, warn bool
 		loc        string
 	}
@@ -232,6 +285,7 @@ func (e *Engine) collectRules(compiler *ast.Compiler, modules map[string]*ast.Mo
 			if sev, ok := a.Custom["severity"].(string); ok {
 				st.info.Severity = Severity(sev)
 			}
+			st.scope = a.Custom["scope"]
 		}
 		for _, r := range m.Rules {
 			n := r.Head.Name.String()
@@ -251,6 +305,7 @@ func (e *Engine) collectRules(compiler *ast.Compiler, modules map[string]*ast.Mo
 	}
 	seen := map[string]string{}
 	byStage := map[string][]binding{}
+	scopes := map[string]string{}
 	paths := make([]string, 0, len(pkgs))
 	for p := range pkgs {
 		paths = append(paths, p)
@@ -269,6 +324,12 @@ func (e *Engine) collectRules(compiler *ast.Compiler, modules map[string]*ast.Mo
 			errs = append(errs, fmt.Sprintf("%s: rule id %s of package %s is already used by %s", st.loc, st.info.ID, p, seen[st.info.ID]))
 			continue
 		}
+		scope, err := checkScope(st.info.Stage, st.scope)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: package %s: %v", st.loc, p, err))
+			continue
+		}
+		scopes[p] = scope
 		seen[st.info.ID] = p
 		e.pkgs[p] = st.info
 		e.rules = append(e.rules, st.info)
@@ -280,9 +341,9 @@ func (e *Engine) collectRules(compiler *ast.Compiler, modules map[string]*ast.Mo
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("invalid policies:\n%s", strings.Join(errs, "\n"))
+		return nil, nil, fmt.Errorf("invalid policies:\n%s", strings.Join(errs, "\n"))
 	}
-	return byStage, nil
+	return byStage, scopes, nil
 }
 
 // Rules lists the loaded policies, sorted by package.
@@ -295,14 +356,24 @@ type result struct {
 	value any
 }
 
-// eval runs one stage. A failing or slow policy yields a policy-error
-// finding, never an empty result; only cancellation by the caller is an
+// evalResult holds what one evaluation produced, per binding.
+type evalResult struct {
+	vals map[string][]any
+}
+
+// evalFailure is a policy that failed or timed out: a policy-error finding,
+// never an empty result.
+type evalFailure struct {
+	pkg string // the package that was running, when known
+	err error
+}
+
+func (f *evalFailure) Error() string { return f.err.Error() }
+
+// evalQuery runs one query on input with the engine's time limit. Failing
+// policies are an *evalFailure; only cancellation by the caller is another
 // error.
-func (e *Engine) eval(ctx context.Context, stage string, input ast.Value, dir string) ([]result, *Finding, error) {
-	sq := e.stages[stage]
-	if sq == nil {
-		return nil, nil, nil
-	}
+func (e *Engine) evalQuery(ctx context.Context, sq *stageQuery, input ast.Value) (*evalResult, error) {
 	evalCtx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	prog := &progress{}
@@ -310,28 +381,122 @@ func (e *Engine) eval(ctx context.Context, stage string, input ast.Value, dir st
 	rs, err := sq.pq.Eval(evalCtx, rego.EvalParsedInput(input))
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, nil, fmt.Errorf("evaluate %s policies for %s: %w", stage, dir, ctx.Err())
+			return nil, ctx.Err()
 		}
-		return nil, e.policyError(stage, dir, prog, err), nil
+		return nil, &evalFailure{pkg: prog.name(), err: err}
 	}
 	if len(rs) != 1 {
-		return nil, e.policyError(stage, dir, prog, fmt.Errorf("query returned %d results", len(rs))), nil
+		return nil, &evalFailure{pkg: prog.name(), err: fmt.Errorf("query returned %d results", len(rs))}
 	}
-	var out []result
+	r := &evalResult{vals: map[string][]any{}}
 	for _, b := range sq.bindings {
-		vals, _ := rs[0].Bindings[b.v].([]any)
+		if vals, _ := rs[0].Bindings[b.v].([]any); len(vals) > 0 {
+			r.vals[b.v] = vals
+		}
+	}
+	return r, nil
+}
+
+// failed turns an evalQuery error into a policy-error finding, or returns
+// the caller's cancellation.
+func (e *Engine) failed(stage, dir string, err error) (*Finding, error) {
+	var f *evalFailure
+	if errors.As(err, &f) {
+		return e.policyError(stage, dir, f.pkg, f.err), nil
+	}
+	return nil, fmt.Errorf("evaluate %s policies for %s: %w", stage, dir, err)
+}
+
+// eval runs the whole-input query of one stage. A failing or slow policy
+// yields a policy-error finding, never an empty result; only cancellation
+// by the caller is an error.
+func (e *Engine) eval(ctx context.Context, stage string, input ast.Value, dir string) ([]result, *Finding, error) {
+	sq := e.stages[stage]
+	if sq == nil {
+		return nil, nil, nil
+	}
+	r, err := e.evalQuery(ctx, sq, input)
+	if err != nil {
+		pe, err := e.failed(stage, dir, err)
+		return nil, pe, err
+	}
+	return e.join(sq.bindings, r), nil, nil
+}
+
+// evalHCL evaluates the HCL stage for a project: the module-scope packages
+// on each module part (a part's results are kept with it, so a module
+// shared by many projects is evaluated once), the others on the whole
+// input.
+func (e *Engine) evalHCL(ctx context.Context, c *config) ([]result, *Finding, error) {
+	var sources []*evalResult
+	if e.local != nil {
+		for _, p := range c.parts {
+			r, err := p.local.get(ctx, func() (*evalResult, error) { return e.evalQuery(ctx, e.local, p.subInput()) })
+			if err != nil {
+				pe, err := e.failed(StageHCL, c.dir, err)
+				return nil, pe, err
+			}
+			sources = append(sources, r)
+		}
+	}
+	if sq := e.stages[StageHCL]; sq != nil {
+		r, err := e.evalQuery(ctx, sq, c.input())
+		if err != nil {
+			pe, err := e.failed(StageHCL, c.dir, err)
+			return nil, pe, err
+		}
+		sources = append(sources, r)
+	}
+	return e.join(e.hclBindings, sources...), nil, nil
+}
+
+// join lists the results of bindings in package order. Values a package
+// produced in several evaluations are merged as the one set a single
+// evaluation would have produced: deduplicated, in Rego's order.
+func (e *Engine) join(bindings []binding, sources ...*evalResult) []result {
+	var out []result
+	for _, b := range bindings {
+		var vals []any
+		n := 0
+		for _, s := range sources {
+			if v := s.vals[b.v]; len(v) > 0 {
+				vals = append(vals, v...)
+				n++
+			}
+		}
+		if n > 1 {
+			vals = setOf(vals)
+		}
 		for _, v := range vals {
 			out = append(out, result{info: e.pkgs[b.pkg], kind: b.kind, value: v})
 		}
 	}
-	return out, nil, nil
+	return out
 }
 
-func (e *Engine) policyError(stage, dir string, prog *progress, err error) *Finding {
-	pkg := ""
-	if p := prog.pkg.Load(); p != nil {
-		pkg = *p
+// setOf returns vals as a Rego set would hold them.
+func setOf(vals []any) []any {
+	set := ast.NewSet()
+	for _, v := range vals {
+		av, err := ast.InterfaceToValue(v)
+		if err != nil {
+			// Values come from Rego and always convert back.
+			return vals
+		}
+		set.Add(ast.NewTerm(av))
 	}
+	out := make([]any, 0, set.Len())
+	for _, t := range set.Slice() {
+		v, err := ast.JSON(t.Value)
+		if err != nil {
+			return vals
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func (e *Engine) policyError(stage, dir, pkg string, err error) *Finding {
 	var te *topdown.Error
 	if errors.As(err, &te) && te.Location != nil {
 		if p, ok := e.files[te.Location.File]; ok {

@@ -228,6 +228,16 @@ func TestNewRejectsBadPolicies(t *testing.T) {
 			want:  []string{"single.rego:8:", "multi-value"},
 		},
 		{
+			name:  "unknown scope",
+			files: map[string]string{"scope.rego": strings.Replace(withMeta("T6", "package tfpr.hcl.scope\n\ndeny contains \"x\"\n"), "#   severity: deny\n", "#   severity: deny\n#   scope: file\n", 1)},
+			want:  []string{"scope.rego:7:", "custom.scope", `"file"`},
+		},
+		{
+			name:  "module scope in the plan stage",
+			files: map[string]string{"plan.rego": strings.Replace(withMeta("T7", "package tfpr.plan.scope\n\ndeny contains \"x\"\n"), "#   severity: deny\n", "#   severity: deny\n#   scope: module\n", 1)},
+			want:  []string{"plan.rego:7:", "tfpr.hcl packages only"},
+		},
+		{
 			name:  "no policies",
 			files: map[string]string{"README.md": "nothing"},
 			want:  []string{"no .rego files"},
@@ -389,8 +399,10 @@ func TestInputDocument(t *testing.T) {
 			} `json:"attributes"`
 			ProviderSource string `json:"provider_source"`
 		} `json:"resources"`
-		Variables []map[string]any `json:"variables"`
-		Locals    []map[string]any `json:"locals"`
+		Variables       []map[string]any                      `json:"variables"`
+		Locals          []map[string]any                      `json:"locals"`
+		ResourcesByType map[string][]struct{ Address string } `json:"resources_by_type"`
+		DataByType      map[string][]struct{ Address string } `json:"data_by_type"`
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
@@ -411,6 +423,15 @@ func TestInputDocument(t *testing.T) {
 	p := events.Attributes["project"]
 	if p.Value != "alpha-dev" || p.Expr != `"alpha-dev"` || len(p.Refs) != 0 || p.Range.StartLine != 11 {
 		t.Errorf("static project attribute = %+v", p)
+	}
+	byType := map[string][]string{}
+	for typ, bs := range doc.ResourcesByType {
+		for _, b := range bs {
+			byType[typ] = append(byType[typ], b.Address)
+		}
+	}
+	if want := map[string][]string{"google_pubsub_topic": {events.Address, dlq.Address}}; !reflect.DeepEqual(byType, want) || doc.DataByType == nil || len(doc.DataByType) != 0 {
+		t.Errorf("resources_by_type = %v, data_by_type = %v; want %v and {}", byType, doc.DataByType, want)
 	}
 	labels := dlq.Attributes["labels"]
 	if labels.Value != nil || labels.Expr != `merge(local.labels, { purpose = "dlq" })` || !reflect.DeepEqual(labels.Refs, []string{"local.labels"}) {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -20,15 +19,20 @@ import (
 // LintProject parses the Terraform files of dir and of the local modules it
 // calls (repo-relative dirs below root) and evaluates the HCL stage. Parse
 // problems and failing policies are returned as deny findings; the error is
-// reserved for an unreadable checkout or a cancelled ctx.
+// reserved for an unreadable checkout or a cancelled ctx. To lint several
+// projects of one checkout, OpenTree reads shared modules only once.
 func (e *Engine) LintProject(ctx context.Context, root, dir string, modules []string) ([]Finding, error) {
-	dir = cleanRel(dir)
-	c, err := loadConfig(ctx, root, dir, modules, e.cache)
+	t, err := e.OpenTree(ctx, root)
 	if err != nil {
 		return nil, err
 	}
-	findings := c.findings
-	results, pe, err := e.eval(ctx, StageHCL, c.input, dir)
+	defer t.Close()
+	return t.LintProject(ctx, dir, modules)
+}
+
+func (e *Engine) lint(ctx context.Context, c *config) ([]Finding, error) {
+	findings := slices.Clone(c.findings)
+	results, pe, err := e.evalHCL(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -47,11 +51,17 @@ func (e *Engine) LintProject(ctx context.Context, root, dir string, modules []st
 // with the findings for files that could not be parsed. It is the reference
 // for policy authors (see policies/README.md).
 func BuildInput(ctx context.Context, root, dir string, modules []string) (map[string]any, []Finding, error) {
-	c, err := loadConfig(ctx, root, cleanRel(dir), modules, nil)
+	// A bare Engine: no caches, no policies, just the reading.
+	t, err := (&Engine{}).OpenTree(ctx, root)
 	if err != nil {
 		return nil, nil, err
 	}
-	doc, err := ast.JSON(c.input)
+	defer t.Close()
+	c, err := t.config(ctx, cleanRel(dir), modules)
+	if err != nil {
+		return nil, nil, err
+	}
+	doc, err := ast.JSON(c.input())
 	if err != nil {
 		return nil, nil, fmt.Errorf("convert input of %s: %w", dir, err)
 	}
@@ -67,48 +77,11 @@ func cleanRel(p string) string {
 	return strings.TrimPrefix(p, "/")
 }
 
-// loadConfig reads dir and modules through an os.Root so symlinks cannot
-// pull files from outside the checkout.
-func loadConfig(ctx context.Context, root, dir string, modules []string, cache *fileCache) (*config, error) {
-	r, err := os.OpenRoot(root)
-	if err != nil {
-		return nil, fmt.Errorf("open checkout %s: %w", root, err)
+func unwrap(err error) error {
+	if u := errors.Unwrap(err); u != nil {
+		return u
 	}
-	defer r.Close()
-	files, findings, err := readDir(ctx, r, dir, "", cache)
-	if err != nil {
-		return nil, err
-	}
-	unsafe, err := unsafePaths(r, dir)
-	if err != nil {
-		return nil, err
-	}
-	findings = append(findings, unsafe...)
-	seen := map[string]bool{dir: true}
-	for _, m := range modules {
-		m = cleanRel(m)
-		if seen[m] {
-			continue
-		}
-		seen[m] = true
-		mf, mfind, err := readDir(ctx, r, m, m, cache)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			// terraform would fail on it too; never lint around a module.
-			findings = append(findings, Finding{
-				Rule: RuleParse, Title: "module not linted", Severity: SeverityDeny, File: dir,
-				Message: fmt.Sprintf("cannot read local module %s: %v", m, errors.Unwrap(err)),
-			})
-			continue
-		}
-		files = append(files, mf...)
-		findings = append(findings, mfind...)
-	}
-	c := newConfig(dir, files)
-	c.findings = findings
-	return c, nil
+	return err
 }
 
 // finding turns one policy result into a located Finding.
@@ -170,24 +143,26 @@ func intValue(v any) (int, bool) {
 // lookup finds the block for address, preferring the project's own block
 // when the policy did not name a module.
 func (c *config) lookup(addr, module string, hasModule bool) *rawBlock {
-	bs := c.index[addr]
-	if len(bs) == 0 {
-		return nil
-	}
-	if hasModule {
-		for _, b := range bs {
-			if b.module == module {
-				return b
+	var first *rawBlock
+	for _, p := range c.parts {
+		bs := p.index[addr]
+		if len(bs) == 0 {
+			continue
+		}
+		if hasModule {
+			if p.module == module {
+				return bs[0]
 			}
+			continue
 		}
-		return nil
-	}
-	for _, b := range bs {
-		if b.module == "" {
-			return b
+		if p.module == "" {
+			return bs[0]
+		}
+		if first == nil {
+			first = bs[0]
 		}
 	}
-	return bs[0]
+	return first
 }
 
 // findAttr resolves an attribute path such as "project", "labels.env",

@@ -3,8 +3,10 @@ package policy
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -30,27 +32,28 @@ type rawBlock struct {
 	typ    string
 	labels []string
 	file   string // repo-relative path
-	module string // "" for the project, else the module dir
 	start  int    // header line
 	end    int    // closing line
 	attrs  []*rawAttr
 	blocks []*rawBlock
 
 	// Rego input parts, built once at parse time so cached files cost
-	// nothing to re-evaluate: {name: attr} and [nested block docs].
+	// nothing to re-evaluate: {name: attr}, [nested block docs], the range.
 	attrsTerm  *ast.Term
 	blocksTerm *ast.Term
-	nestedTerm *ast.Term // this block in nested form
+	rangeTerm  *ast.Term
+	// nestedTerm is this block in nested form; top-level blocks other than
+	// terraform never appear so and have none.
+	nestedTerm *ast.Term
 }
 
 type rawAttr struct {
-	name     string
-	start    int
-	end      int
-	value    any // static value, when hasValue
-	hasValue bool
-	root     string // root name when the expression is a bare traversal
-	term     *ast.Term
+	name  string
+	start int
+	end   int
+	value *ast.Term // static value; nil when the expression has none
+	root  string    // root name when the expression is a bare traversal
+	term  *ast.Term
 }
 
 func (b *rawBlock) attr(name string) *rawAttr {
@@ -63,10 +66,11 @@ func (b *rawBlock) attr(name string) *rawAttr {
 }
 
 // sourceFile is one parsed Terraform file. It is immutable once parsed and
-// may be shared between evaluations through the Engine's cache.
+// may be shared between evaluations through the Engine's cache. It does not
+// know whether its directory is linted as a project or as a module: the
+// same parse serves both.
 type sourceFile struct {
 	path     string // repo-relative slash path
-	module   string
 	blocks   []*rawBlock
 	ignores  []ignore
 	findings []Finding // syntax errors
@@ -82,35 +86,85 @@ func isTerraformFile(name string) bool {
 	return strings.HasSuffix(name, ".tf") || strings.HasSuffix(name, ".tf.json")
 }
 
+// dirFiles is one directory as read from the checkout: its Terraform files
+// parsed, and what could not be read or parsed as findings.
+type dirFiles struct {
+	dir      string
+	files    []*sourceFile
+	findings []Finding // unreadable, skipped or invalid files
+	unsafe   []Finding // see unsafePaths; they count when dir is a project
+	// key fingerprints the names, contents and findings, for caches that
+	// outlive one checkout.
+	key string
+	// err is set when the directory itself cannot be read.
+	err error
+}
+
 // readDir reads and parses the Terraform files of one directory below root.
-// Problems with individual files become findings; only an unreadable
-// directory is an error.
-func readDir(ctx context.Context, root *os.Root, dir, module string, cache *fileCache) ([]*sourceFile, []Finding, error) {
-	fsys := root.FS()
-	entries, err := fs.ReadDir(fsys, dirOrDot(dir))
+// Problems with individual files become findings; an unreadable directory
+// is df.err. Only a cancelled ctx is an error.
+func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, kit *termKit) (*dirFiles, error) {
+	df := &dirFiles{dir: dir}
+	d, err := root.Open(dirOrDot(dir))
 	if err != nil {
-		return nil, nil, fmt.Errorf("read terraform dir %s: %w", dir, err)
+		df.err = fmt.Errorf("read terraform dir %s: %w", dir, err)
+		return df, nil
 	}
-	var files []*sourceFile
-	var findings []Finding
+	defer d.Close()
+	entries, err := d.ReadDir(-1)
+	if err != nil {
+		df.err = fmt.Errorf("read terraform dir %s: %w", dir, err)
+		return df, nil
+	}
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	df.unsafe = unsafePaths(dir, entries)
+	// Without an Engine cache nothing outlives the Tree and no key is needed.
+	var h hash.Hash
+	if cache != nil {
+		h = sha256.New()
+		io.WriteString(h, dir)
+	}
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if e.IsDir() || !isTerraformFile(e.Name()) {
 			continue
 		}
 		rel := path.Join(dir, e.Name())
-		src, f := readSource(root, rel)
+		// Regular files take the one-step read relative to the directory;
+		// symlinks and anything unusual the checkout-wide path, which also
+		// words the findings.
+		var src []byte
+		var f *Finding
+		if e.Type().IsRegular() {
+			if b, ok := readRegular(d, e.Name()); ok {
+				src, f = b, checkContent(rel, b)
+			}
+		}
+		if src == nil {
+			src, f = readSource(root, rel)
+		}
 		if f != nil {
-			findings = append(findings, *f)
+			df.findings = append(df.findings, *f)
+			if h != nil {
+				fmt.Fprintf(h, "\x00!%s\x00%s\x00%s", rel, f.Severity, f.Message)
+			}
 			continue
 		}
-		sf := cache.parse(rel, module, src)
-		findings = append(findings, sf.findings...)
-		files = append(files, sf)
+		var sum [sha256.Size]byte
+		if h != nil {
+			sum = sha256.Sum256(src)
+			fmt.Fprintf(h, "\x00%s\x00%x", rel, sum)
+		}
+		sf := cache.parse(rel, sum, src, kit)
+		df.findings = append(df.findings, sf.findings...)
+		df.files = append(df.files, sf)
 	}
-	return files, findings, nil
+	if h != nil {
+		df.key = string(h.Sum(nil))
+	}
+	return df, nil
 }
 
 func dirOrDot(dir string) string {
@@ -120,13 +174,15 @@ func dirOrDot(dir string) string {
 	return dir
 }
 
-// readSource returns the file's bytes, or a finding explaining why tfpr
-// cannot lint it.
+func skipFile(rel string, sev Severity, format string, args ...any) *Finding {
+	return &Finding{Rule: RuleParse, Title: "file not linted", Severity: sev, File: rel,
+		Message: fmt.Sprintf(format, args...)}
+}
+
+// readSource returns the bytes of rel below root, or a finding explaining
+// why tfpr cannot lint it.
 func readSource(root *os.Root, rel string) ([]byte, *Finding) {
-	skip := func(sev Severity, format string, args ...any) *Finding {
-		return &Finding{Rule: RuleParse, Title: "file not linted", Severity: sev, File: rel,
-			Message: fmt.Sprintf(format, args...)}
-	}
+	skip := func(sev Severity, format string, args ...any) *Finding { return skipFile(rel, sev, format, args...) }
 	// Stat follows symlinks but refuses any that leave the checkout; terraform
 	// would read such a file, so it must not pass unseen.
 	st, err := root.Stat(rel)
@@ -154,16 +210,33 @@ func readSource(root *os.Root, rel string) ([]byte, *Finding) {
 	if len(src) > maxFileSize {
 		return nil, skip(SeverityWarn, "skipped %s: over the %d byte limit", rel, maxFileSize)
 	}
-	if bytes.IndexByte(src, 0) >= 0 || !utf8.Valid(src) {
-		return nil, skip(SeverityWarn, "skipped %s: binary content", rel)
+	if f := checkContent(rel, src); f != nil {
+		return nil, f
 	}
 	return src, nil
 }
 
+// checkContent refuses what is not text.
+func checkContent(rel string, src []byte) *Finding {
+	if bytes.IndexByte(src, 0) >= 0 || !utf8.Valid(src) {
+		return skipFile(rel, SeverityWarn, "skipped %s: binary content", rel)
+	}
+	return nil
+}
+
+// fileParse is the state of parsing one file.
+type fileParse struct {
+	sf   *sourceFile
+	src  []byte
+	json bool
+	kit  *termKit
+}
+
 // parseSource parses one file. Syntax errors become deny findings at their
 // position; whatever parsed is still returned so other policies can run.
-func parseSource(rel, module string, src []byte) *sourceFile {
-	sf := &sourceFile{path: rel, module: module}
+func parseSource(rel string, src []byte, kit *termKit) *sourceFile {
+	sf := &sourceFile{path: rel}
+	fp := &fileParse{sf: sf, src: src, json: strings.HasSuffix(rel, ".json"), kit: kit}
 	var f *hcl.File
 	var diags hcl.Diagnostics
 	if strings.HasSuffix(rel, ".json") {
@@ -178,10 +251,10 @@ func parseSource(rel, module string, src []byte) *sourceFile {
 	}
 	if body, ok := f.Body.(*hclsyntax.Body); ok {
 		for _, b := range body.Blocks {
-			sf.blocks = append(sf.blocks, nativeBlock(b, sf, src))
+			sf.blocks = append(sf.blocks, fp.nativeBlock(b, false))
 		}
 	} else {
-		sf.blocks = jsonBlocks(f.Body, "", sf, src)
+		sf.blocks = fp.jsonBlocks(f.Body)
 	}
 	return sf
 }
@@ -205,13 +278,14 @@ func diagFindings(rel string, diags hcl.Diagnostics) []Finding {
 	return out
 }
 
-func nativeBlock(b *hclsyntax.Block, sf *sourceFile, src []byte) *rawBlock {
+func (fp *fileParse) nativeBlock(b *hclsyntax.Block, nested bool) *rawBlock {
 	rb := &rawBlock{
-		typ: b.Type, labels: b.Labels, file: sf.path, module: sf.module,
+		typ: b.Type, labels: b.Labels, file: fp.sf.path,
 		start: b.TypeRange.Start.Line, end: b.CloseBraceRange.End.Line,
 	}
+	rb.attrs = make([]*rawAttr, 0, len(b.Body.Attributes))
 	for _, a := range b.Body.Attributes {
-		rb.attrs = append(rb.attrs, newAttr(a.Name, a.Expr, a.SrcRange.Start.Line, a.SrcRange.End.Line, src))
+		rb.attrs = append(rb.attrs, fp.newAttr(a.Name, a.Expr, a.SrcRange.Start.Line, a.SrcRange.End.Line))
 	}
 	// Attributes live in a map; sort so input and findings are deterministic.
 	slices.SortFunc(rb.attrs, func(x, y *rawAttr) int {
@@ -221,9 +295,9 @@ func nativeBlock(b *hclsyntax.Block, sf *sourceFile, src []byte) *rawBlock {
 		return strings.Compare(x.name, y.name)
 	})
 	for _, nb := range b.Body.Blocks {
-		rb.blocks = append(rb.blocks, nativeBlock(nb, sf, src))
+		rb.blocks = append(rb.blocks, fp.nativeBlock(nb, true))
 	}
-	rb.finish()
+	fp.kit.finish(rb, nested)
 	return rb
 }
 
@@ -265,28 +339,28 @@ func jsonNested(parent string) []hcl.BlockHeaderSchema {
 // other property holding an array of objects is taken as repeated nested
 // blocks (how terraform JSON spells e.g. allow { ... }), and everything else
 // is an attribute.
-func jsonBlocks(body hcl.Body, parent string, sf *sourceFile, src []byte) []*rawBlock {
-	content, _, _ := body.PartialContent(&hcl.BodySchema{Blocks: jsonNested(parent)})
+func (fp *fileParse) jsonBlocks(body hcl.Body) []*rawBlock {
+	content, _, _ := body.PartialContent(&hcl.BodySchema{Blocks: jsonNested("")})
 	var out []*rawBlock
 	if content == nil {
 		return nil
 	}
 	for _, b := range content.Blocks {
-		rb := &rawBlock{typ: b.Type, labels: b.Labels, file: sf.path, module: sf.module,
+		rb := &rawBlock{typ: b.Type, labels: b.Labels, file: fp.sf.path,
 			start: b.DefRange.Start.Line, end: b.DefRange.End.Line}
-		fillJSONBody(rb, b.Body, sf, src)
+		fp.fillJSONBody(rb, b.Body, false)
 		out = append(out, rb)
 	}
 	return out
 }
 
-func fillJSONBody(rb *rawBlock, body hcl.Body, sf *sourceFile, src []byte) {
+func (fp *fileParse) fillJSONBody(rb *rawBlock, body hcl.Body, nested bool) {
 	content, remain, _ := body.PartialContent(&hcl.BodySchema{Blocks: jsonNested(rb.typ)})
 	if content != nil {
 		for _, b := range content.Blocks {
-			nb := &rawBlock{typ: b.Type, labels: b.Labels, file: sf.path, module: sf.module,
+			nb := &rawBlock{typ: b.Type, labels: b.Labels, file: fp.sf.path,
 				start: b.DefRange.Start.Line, end: b.DefRange.End.Line}
-			fillJSONBody(nb, b.Body, sf, src)
+			fp.fillJSONBody(nb, b.Body, true)
 			rb.blocks = append(rb.blocks, nb)
 		}
 	}
@@ -295,11 +369,11 @@ func fillJSONBody(rb *rawBlock, body hcl.Body, sf *sourceFile, src []byte) {
 		for _, a := range attrs {
 			if objs, ok := objectList(a.Expr); ok {
 				for _, o := range objs {
-					rb.blocks = append(rb.blocks, jsonObjectBlock(a.Name, o, sf, src))
+					rb.blocks = append(rb.blocks, fp.jsonObjectBlock(a.Name, o))
 				}
 				continue
 			}
-			rb.attrs = append(rb.attrs, newAttr(a.Name, a.Expr, a.Range.Start.Line, a.Range.End.Line, src))
+			rb.attrs = append(rb.attrs, fp.newAttr(a.Name, a.Expr, a.Range.Start.Line, a.Range.End.Line))
 		}
 	}
 	slices.SortFunc(rb.attrs, func(x, y *rawAttr) int { return x.start - y.start })
@@ -310,7 +384,7 @@ func fillJSONBody(rb *rawBlock, body hcl.Body, sf *sourceFile, src []byte) {
 	for _, b := range rb.blocks {
 		rb.end = max(rb.end, b.end)
 	}
-	rb.finish()
+	fp.kit.finish(rb, nested)
 }
 
 // objectList reports whether expr is a JSON array whose elements are all
@@ -328,9 +402,9 @@ func objectList(expr hcl.Expression) ([]hcl.Expression, bool) {
 	return elems, true
 }
 
-func jsonObjectBlock(typ string, expr hcl.Expression, sf *sourceFile, src []byte) *rawBlock {
+func (fp *fileParse) jsonObjectBlock(typ string, expr hcl.Expression) *rawBlock {
 	r := expr.Range()
-	rb := &rawBlock{typ: typ, file: sf.path, module: sf.module, start: r.Start.Line, end: r.End.Line}
+	rb := &rawBlock{typ: typ, file: fp.sf.path, start: r.Start.Line, end: r.End.Line}
 	pairs, _ := hcl.ExprMap(expr)
 	for _, p := range pairs {
 		name := hcl.ExprAsKeyword(p.Key)
@@ -343,12 +417,12 @@ func jsonObjectBlock(typ string, expr hcl.Expression, sf *sourceFile, src []byte
 		}
 		if objs, ok := objectList(p.Value); ok {
 			for _, o := range objs {
-				rb.blocks = append(rb.blocks, jsonObjectBlock(name, o, sf, src))
+				rb.blocks = append(rb.blocks, fp.jsonObjectBlock(name, o))
 			}
 			continue
 		}
-		rb.attrs = append(rb.attrs, newAttr(name, p.Value, p.Key.Range().Start.Line, p.Value.Range().End.Line, src))
+		rb.attrs = append(rb.attrs, fp.newAttr(name, p.Value, p.Key.Range().Start.Line, p.Value.Range().End.Line))
 	}
-	rb.finish()
+	fp.kit.finish(rb, true)
 	return rb
 }

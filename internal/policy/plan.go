@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 
@@ -38,7 +37,12 @@ func (e *Engine) CheckPlan(ctx context.Context, root, dir string, planJSON []byt
 		return nil, fmt.Errorf("convert plan JSON of %s: %w", dir, err)
 	}
 	input.(ast.Object).Insert(str("project"), projectTerm(dir))
-	c, err := loadPlanConfig(ctx, root, dir, e.cache)
+	t, err := e.OpenTree(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	c, err := t.planConfig(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -64,27 +68,26 @@ func (e *Engine) CheckPlan(ctx context.Context, root, dir string, planJSON []byt
 	return findings, nil
 }
 
-// loadPlanConfig parses dir and follows its local module calls. Mapping is
+// planConfig parses dir and follows its local module calls. Mapping is
 // best effort: the lint stage already reported anything unparseable.
-func loadPlanConfig(ctx context.Context, root, dir string, cache *fileCache) (*config, error) {
-	r, err := os.OpenRoot(root)
+func (t *Tree) planConfig(ctx context.Context, dir string) (*config, error) {
+	df, err := t.read(ctx, dir)
 	if err != nil {
-		return nil, fmt.Errorf("open checkout %s: %w", root, err)
+		return nil, err
 	}
-	defer r.Close()
-	files, _, err := readDir(ctx, r, dir, "", cache)
+	if df.err != nil {
+		return newConfig(dir, nil, nil), nil
+	}
+	own, err := t.part(ctx, df, "")
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return newConfig(dir, nil), nil
+		return nil, err
 	}
+	parts := []*modulePart{own}
 	seen := map[string]bool{dir: true}
-	c := newConfig(dir, files)
 	for range maxModuleDepth {
 		var next []string
-		for _, calls := range c.calls {
-			for _, m := range calls {
+		for _, p := range parts {
+			for _, m := range p.calls {
 				if !seen[m] && m != ".." && !strings.HasPrefix(m, "../") {
 					seen[m] = true
 					next = append(next, m)
@@ -96,18 +99,21 @@ func loadPlanConfig(ctx context.Context, root, dir string, cache *fileCache) (*c
 		}
 		slices.Sort(next)
 		for _, m := range next {
-			mf, _, err := readDir(ctx, r, m, m, cache)
+			mf, err := t.read(ctx, m)
 			if err != nil {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
-				}
+				return nil, err
+			}
+			if mf.err != nil {
 				continue
 			}
-			files = append(files, mf...)
+			p, err := t.part(ctx, mf, m)
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, p)
 		}
-		c = newConfig(dir, files)
 	}
-	return c, nil
+	return newConfig(dir, parts, nil), nil
 }
 
 // planFinding maps a plan address such as module.a.google_x.y["k"] to the
@@ -138,7 +144,7 @@ func (c *config) hclAddress(planAddr string) (string, string, bool) {
 	parts := splitAddress(planAddr)
 	module := ""
 	for len(parts) >= 2 && parts[0] == "module" {
-		dir, ok := c.calls[module][parts[1]]
+		dir, ok := c.calls(module)[parts[1]]
 		if !ok {
 			return "", "", false
 		}

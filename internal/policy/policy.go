@@ -72,11 +72,17 @@ func Blocking(fs []Finding) bool {
 
 // Options configure an Engine.
 type Options struct {
-	// Timeout bounds one evaluation of one stage; 0 means DefaultTimeout.
+	// Timeout bounds one evaluation of one stage's policies: on a project,
+	// or for module-scope policies on one module. 0 means DefaultTimeout.
 	Timeout time.Duration
 	// Params are exposed to policies as data.tfpr.params. Keys override
 	// DefaultParams one by one.
 	Params map[string]any
+	// NoCache keeps nothing between calls. It suits an Engine that lints
+	// one checkout and is dropped, as tfpr lint does: a Tree already reads
+	// and evaluates each directory once, and caches kept for later calls
+	// would only hold on to memory.
+	NoCache bool
 }
 
 // DefaultTimeout is used when Options.Timeout is zero.

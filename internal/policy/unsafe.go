@@ -3,7 +3,6 @@ package policy
 import (
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"strings"
 )
@@ -27,16 +26,9 @@ var unsafeNames = map[string]string{
 // symlinks (terraform writes .terraform, the lock file and its plan files
 // there, and a symlink would redirect those writes anywhere on the host).
 // It is a check on the checkout, not a Rego rule, because it is about what
-// terraform will execute, which no policy may switch off.
-func unsafePaths(r *os.Root, dir string) ([]Finding, error) {
-	rel := dir
-	if rel == "" {
-		rel = "."
-	}
-	entries, err := fs.ReadDir(r.FS(), rel)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", rel, err)
-	}
+// terraform will execute, which no policy may switch off. entries are the
+// directory's entries as read (symlinks not followed).
+func unsafePaths(dir string, entries []fs.DirEntry) []Finding {
 	var out []Finding
 	for _, e := range entries {
 		name := e.Name()
@@ -54,5 +46,5 @@ func unsafePaths(r *os.Root, dir string) ([]Finding, error) {
 			File: file, Message: fmt.Sprintf("%s: %s; remove it from the repository", file, why),
 		})
 	}
-	return out, nil
+	return out
 }

@@ -1,0 +1,188 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Tree is a checkout opened for linting. Every directory is read and
+// parsed at most once, however many projects call it, so a Tree should not
+// outlive the files it reads (one CI run, one commit). It is safe for
+// concurrent use.
+type Tree struct {
+	e    *Engine
+	root *os.Root
+	kit  *termKit
+
+	mu    sync.Mutex
+	dirs  map[string]*lazy[*dirFiles]
+	parts map[partKey]*lazy[*modulePart]
+}
+
+type partKey struct{ dir, module string }
+
+// OpenTree opens the checkout at root. Symlinks cannot pull files from
+// outside it.
+func (e *Engine) OpenTree(ctx context.Context, root string) (*Tree, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("open checkout %s: %w", root, err)
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("open checkout %s: %w", root, err)
+	}
+	return &Tree{e: e, root: r, kit: newTermKit(), dirs: map[string]*lazy[*dirFiles]{}, parts: map[partKey]*lazy[*modulePart]{}}, nil
+}
+
+// Close releases the checkout.
+func (t *Tree) Close() error { return t.root.Close() }
+
+// Forget drops what the Tree holds of dir as a project, to free the memory
+// once the project is linted. A later use of dir reads it again; modules
+// it calls stay.
+func (t *Tree) Forget(dir string) {
+	dir = cleanRel(dir)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.dirs, dir)
+	delete(t.parts, partKey{dir, ""})
+}
+
+// read returns dir as read and parsed, reading it on first use.
+func (t *Tree) read(ctx context.Context, dir string) (*dirFiles, error) {
+	t.mu.Lock()
+	l := t.dirs[dir]
+	if l == nil {
+		l = &lazy[*dirFiles]{}
+		t.dirs[dir] = l
+	}
+	t.mu.Unlock()
+	return l.get(ctx, func() (*dirFiles, error) { return readDir(ctx, t.root, dir, t.e.cache, t.kit) })
+}
+
+// part returns dir read as module (module "" for a project's own dir).
+func (t *Tree) part(ctx context.Context, df *dirFiles, module string) (*modulePart, error) {
+	k := partKey{df.dir, module}
+	t.mu.Lock()
+	l := t.parts[k]
+	if l == nil {
+		l = &lazy[*modulePart]{}
+		t.parts[k] = l
+	}
+	t.mu.Unlock()
+	return l.get(ctx, func() (*modulePart, error) { return t.e.parts.get(df, module, t.kit), nil })
+}
+
+// DirInfo is what a directory declares about the module graph, read from
+// the same parse the policies see.
+type DirInfo struct {
+	// Backend is set when a terraform block declares a backend: the
+	// directory is a project.
+	Backend bool
+	// Calls are the repo-relative dirs ("." for the root) of the local
+	// modules it calls: literal sources starting with ./ or ../ that stay
+	// inside the checkout. Sorted.
+	Calls []string
+	// Clean is set when every file was read and parsed without error, so
+	// the above is exactly what terraform sees.
+	Clean bool
+}
+
+// Dir reads dir (once per Tree) and reports its backend and module calls.
+// An unreadable dir is an error.
+func (t *Tree) Dir(ctx context.Context, dir string) (DirInfo, error) {
+	dir = cleanRel(dir)
+	df, err := t.read(ctx, dir)
+	if err != nil {
+		return DirInfo{}, err
+	}
+	if df.err != nil {
+		return DirInfo{}, df.err
+	}
+	info := DirInfo{Clean: len(df.findings) == 0}
+	for _, f := range df.files {
+		for _, b := range f.blocks {
+			switch {
+			case b.typ == "terraform" && len(b.labels) == 0:
+				for _, nb := range b.blocks {
+					info.Backend = info.Backend || (nb.typ == "backend" && len(nb.labels) == 1)
+				}
+			case b.typ == "module" && len(b.labels) == 1:
+				source := b.staticString("source")
+				if !strings.HasPrefix(source, "./") && !strings.HasPrefix(source, "../") {
+					continue
+				}
+				target := path.Clean(path.Join(dirOrDot(dir), source))
+				if target == ".." || strings.HasPrefix(target, "../") {
+					continue
+				}
+				if !slices.Contains(info.Calls, target) {
+					info.Calls = append(info.Calls, target)
+				}
+			}
+		}
+	}
+	slices.Sort(info.Calls)
+	return info, nil
+}
+
+// LintProject lints the project in dir with the local modules it calls
+// (repo-relative dirs), like Engine.LintProject, reusing what this Tree
+// already read and evaluated.
+func (t *Tree) LintProject(ctx context.Context, dir string, modules []string) ([]Finding, error) {
+	dir = cleanRel(dir)
+	c, err := t.config(ctx, dir, modules)
+	if err != nil {
+		return nil, err
+	}
+	return t.e.lint(ctx, c)
+}
+
+// config reads dir and modules. Unreadable modules become findings: terraform
+// would fail on them too, and tfpr never lints around a module.
+func (t *Tree) config(ctx context.Context, dir string, modules []string) (*config, error) {
+	df, err := t.read(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	if df.err != nil {
+		return nil, df.err
+	}
+	findings := append(slices.Clip(df.findings), df.unsafe...)
+	own, err := t.part(ctx, df, "")
+	if err != nil {
+		return nil, err
+	}
+	parts := []*modulePart{own}
+	seen := map[string]bool{dir: true}
+	for _, m := range modules {
+		m = cleanRel(m)
+		if seen[m] {
+			continue
+		}
+		seen[m] = true
+		mf, err := t.read(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		if mf.err != nil {
+			findings = append(findings, Finding{
+				Rule: RuleParse, Title: "module not linted", Severity: SeverityDeny, File: dir,
+				Message: fmt.Sprintf("cannot read local module %s: %v", m, unwrap(mf.err)),
+			})
+			continue
+		}
+		p, err := t.part(ctx, mf, m)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, p)
+		findings = append(findings, mf.findings...)
+	}
+	return newConfig(dir, parts, findings), nil
+}
