@@ -74,6 +74,7 @@ type sourceFile struct {
 	blocks   []*rawBlock
 	ignores  []ignore
 	findings []Finding // syntax errors
+	fileRefs []fileRef // file-function calls, checked against each checkout
 }
 
 // isTerraformFile mirrors which files terraform itself loads from a
@@ -159,6 +160,14 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 		}
 		sf := cache.parse(rel, sum, src, kit)
 		df.findings = append(df.findings, sf.findings...)
+		for _, ref := range sf.fileRefs {
+			if f := checkFileRef(root, rel, ref); f != nil {
+				df.findings = append(df.findings, *f)
+				if h != nil {
+					fmt.Fprintf(h, "\x00!%s\x00%d\x00%s", rel, f.Line, f.Message)
+				}
+			}
+		}
 		df.files = append(df.files, sf)
 	}
 	if h != nil {
@@ -253,8 +262,10 @@ func parseSource(rel string, src []byte, kit *termKit) *sourceFile {
 		for _, b := range body.Blocks {
 			sf.blocks = append(sf.blocks, fp.nativeBlock(b, false))
 		}
+		sf.fileRefs = nativeFileRefs(body)
 	} else {
 		sf.blocks = fp.jsonBlocks(f.Body)
+		sf.fileRefs = jsonFileRefs(src)
 	}
 	return sf
 }
