@@ -147,7 +147,7 @@ func TestSkippedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]policy.Severity{
-		projectDir + "/huge.tf":   policy.SeverityWarn,
+		projectDir + "/huge.tf":   policy.SeverityDeny, // terraform would load it unchecked
 		projectDir + "/binary.tf": policy.SeverityWarn,
 		projectDir + "/link.tf":   policy.SeverityDeny,
 	}

@@ -22,8 +22,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// maxFileSize is the largest Terraform file tfpr parses; larger files are
-// reported and skipped.
+// maxFileSize is the largest Terraform file tfpr parses; a larger one is
+// denied, never skipped, since terraform would still load it.
 const maxFileSize = 1 << 20
 
 // rawBlock is a syntax-neutral view of one HCL block, from either native or
@@ -205,7 +205,9 @@ func readSource(root *os.Root, rel string) ([]byte, *Finding) {
 		return nil, skip(SeverityDeny, "%s is not a regular file", rel)
 	}
 	if st.Size() > maxFileSize {
-		return nil, skip(SeverityWarn, "skipped %s: %d bytes is over the %d byte limit", rel, st.Size(), maxFileSize)
+		// Terraform would load it; a file the policies cannot check must
+		// not reach terraform unseen.
+		return nil, skip(SeverityDeny, "%s is %d bytes, over the %d byte limit tfpr checks; terraform would load it unchecked, so split it", rel, st.Size(), maxFileSize)
 	}
 	f, err := root.Open(rel)
 	if err != nil {
@@ -217,7 +219,7 @@ func readSource(root *os.Root, rel string) ([]byte, *Finding) {
 		return nil, skip(SeverityDeny, "cannot read %s: %v", rel, err)
 	}
 	if len(src) > maxFileSize {
-		return nil, skip(SeverityWarn, "skipped %s: over the %d byte limit", rel, maxFileSize)
+		return nil, skip(SeverityDeny, "%s is over the %d byte limit tfpr checks; terraform would load it unchecked, so split it", rel, maxFileSize)
 	}
 	if f := checkContent(rel, src); f != nil {
 		return nil, f
