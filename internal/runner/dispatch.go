@@ -34,7 +34,12 @@ func (r *Runner) Dispatch(ctx context.Context, ev webhook.Event) error {
 			return err
 		}
 	}
-	if _, err := r.store.EnqueueJob(ctx, job); err != nil {
+	if job.Kind == store.JobPR {
+		// Redeliveries and opened+ready_for_review bursts plan a head once.
+		if _, err := r.store.EnqueueJobOnce(ctx, job); err != nil {
+			return err
+		}
+	} else if _, err := r.store.EnqueueJob(ctx, job); err != nil {
 		return err
 	}
 	r.poke()
@@ -51,9 +56,6 @@ func (r *Runner) jobFor(ctx context.Context, ev webhook.Event, repo store.Repo) 
 		case "opened", "reopened", "synchronize", "ready_for_review":
 			if pr.BaseRef != repo.DefaultBranch {
 				return store.Job{}, false // tfpr applies from the default branch only
-			}
-			if pending, _ := r.store.PendingJob(ctx, store.JobPR, repo.FullName, pr.Number, pr.HeadSHA); pending {
-				return store.Job{}, false
 			}
 			base.Kind = store.JobPR
 			return base, true

@@ -58,27 +58,33 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 	if err != nil {
 		return err
 	}
-	if !r.ws.Has(ctx, s.repo, j.HeadSHA) {
-		// Force-pushed away; the push that replaced it has its own job.
-		r.log.Info("PR head no longer exists; skipping", "pr", j.PR, "sha", j.HeadSHA)
-		return nil
-	}
-	base := j.BaseSHA
-	if base == "" || !r.ws.Has(ctx, s.repo, base) {
-		base = "refs/heads/" + baseRef
-	}
-	changed, err := r.ws.ChangedFiles(ctx, s.repo, base, j.HeadSHA)
-	if err != nil {
-		return err
-	}
+	// The diff against the base branch (just fetched) and the checkout and
+	// scan of the head are independent; side by side they cost the longer.
+	var changed []string
+	var diffErr error
+	diffDone := make(chan struct{})
+	go func() {
+		defer close(diffDone)
+		changed, diffErr = r.ws.ChangedFiles(ctx, s.repo, "refs/heads/"+baseRef, j.HeadSHA)
+	}()
 	co, err := r.ws.Checkout(ctx, s.repo, j.HeadSHA)
 	if err != nil {
+		<-diffDone
+		if !r.ws.Has(ctx, s.repo, j.HeadSHA) {
+			// Force-pushed away; the push that replaced it has its own job.
+			r.log.Info("PR head no longer exists; skipping", "pr", j.PR, "sha", j.HeadSHA)
+			return nil
+		}
 		return err
 	}
 	defer co.Close(context.WithoutCancel(ctx))
 	g, err := project.Scan(ctx, co.Dir)
+	<-diffDone
 	if err != nil {
 		return err
+	}
+	if diffErr != nil {
+		return diffErr
 	}
 	projects := g.Affected(changed)
 	if len(j.Projects) > 0 {

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 	updated INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, id);
+CREATE INDEX IF NOT EXISTS jobs_key ON jobs(repo, pr, sha, kind);
 CREATE TABLE IF NOT EXISTS runs (
 	id INTEGER PRIMARY KEY AUTOINCREMENT,
 	kind TEXT NOT NULL,
@@ -186,6 +187,30 @@ func (s *SQLite) EnqueueJob(ctx context.Context, j Job) (int64, error) {
 		return 0, fmt.Errorf("enqueue %s job for %s: %w", j.Kind, j.Repo.FullName, err)
 	}
 	return res.LastInsertId()
+}
+
+// EnqueueJobOnce enqueues j unless a job of its kind for the same PR and
+// commit is queued or running, in one statement: the webhook ack path pays
+// a single write.
+func (s *SQLite) EnqueueJobOnce(ctx context.Context, j Job) (bool, error) {
+	payload, err := json.Marshal(j)
+	if err != nil {
+		return false, fmt.Errorf("encode job: %w", err)
+	}
+	sha := j.SHA
+	if sha == "" {
+		sha = j.HeadSHA
+	}
+	t := now()
+	res, err := s.db.ExecContext(ctx, `INSERT INTO jobs(kind, repo, pr, sha, payload, status, created, updated)
+		SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE repo = ? AND pr = ? AND sha = ? AND kind = ? AND status IN (?, ?))`,
+		j.Kind, j.Repo.FullName, j.PR, sha, string(payload), StatusQueued, t, t,
+		j.Repo.FullName, j.PR, sha, j.Kind, StatusQueued, StatusRunning)
+	if err != nil {
+		return false, fmt.Errorf("enqueue %s job for %s: %w", j.Kind, j.Repo.FullName, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // ClaimJobs marks up to limit queued jobs running, oldest first, and returns them.

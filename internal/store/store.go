@@ -136,6 +136,7 @@ type Store interface {
 	ForgetDelivery(ctx context.Context, id string) error
 
 	EnqueueJob(ctx context.Context, j Job) (int64, error)
+	EnqueueJobOnce(ctx context.Context, j Job) (bool, error)
 	ClaimJobs(ctx context.Context, limit int) ([]Job, error)
 	FinishJob(ctx context.Context, id int64, status, errText string) error
 	RequeueInterrupted(ctx context.Context) (jobs int, err error)
