@@ -35,8 +35,10 @@ func (r *Runner) Dispatch(ctx context.Context, ev webhook.Event) error {
 		}
 	}
 	if job.Kind == store.JobPR {
-		// Redeliveries and opened+ready_for_review bursts plan a head once.
-		if _, err := r.store.EnqueueJobOnce(ctx, job); err != nil {
+		// Redeliveries and opened+ready_for_review bursts plan a head once;
+		// nothing new, no need to wake the loop.
+		queued, err := r.store.EnqueueJobOnce(ctx, job)
+		if err != nil || !queued {
 			return err
 		}
 	} else if _, err := r.store.EnqueueJob(ctx, job); err != nil {

@@ -110,7 +110,16 @@ CREATE TABLE IF NOT EXISTS approvals (
 // SQLite is the embedded Store: one file, safe for one tfpr process.
 type SQLite struct {
 	db *sql.DB
+	// Statements on the webhook ack path, parsed once rather than per call.
+	firstDelivery *sql.Stmt
+	enqueueOnce   *sql.Stmt
 }
+
+const (
+	firstDeliverySQL = `INSERT OR IGNORE INTO deliveries(id, received) VALUES (?, ?)`
+	enqueueOnceSQL   = `INSERT INTO jobs(kind, repo, pr, sha, payload, status, created, updated)
+		SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE repo = ? AND pr = ? AND sha = ? AND kind = ? AND status IN (?, ?))`
+)
 
 var _ Store = (*SQLite)(nil)
 
@@ -137,11 +146,25 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		db.Close()
 		return nil, fmt.Errorf("restrict store %s: %w", path, err)
 	}
-	return &SQLite{db: db}, nil
+	s := &SQLite{db: db}
+	for _, st := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{{&s.firstDelivery, firstDeliverySQL}, {&s.enqueueOnce, enqueueOnceSQL}} {
+		if *st.dst, err = db.PrepareContext(ctx, st.q); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("prepare store statements: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // Close closes the database.
-func (s *SQLite) Close() error { return s.db.Close() }
+func (s *SQLite) Close() error {
+	s.firstDelivery.Close()
+	s.enqueueOnce.Close()
+	return s.db.Close()
+}
 
 func now() int64 { return time.Now().UnixMilli() }
 
@@ -154,7 +177,7 @@ func ms(v int64) time.Time {
 
 // FirstDelivery records a delivery id and reports whether it is new.
 func (s *SQLite) FirstDelivery(ctx context.Context, id string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO deliveries(id, received) VALUES (?, ?)`, id, now())
+	res, err := s.firstDelivery.ExecContext(ctx, id, now())
 	if err != nil {
 		return false, fmt.Errorf("record delivery %s: %w", id, err)
 	}
@@ -202,8 +225,7 @@ func (s *SQLite) EnqueueJobOnce(ctx context.Context, j Job) (bool, error) {
 		sha = j.HeadSHA
 	}
 	t := now()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO jobs(kind, repo, pr, sha, payload, status, created, updated)
-		SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE repo = ? AND pr = ? AND sha = ? AND kind = ? AND status IN (?, ?))`,
+	res, err := s.enqueueOnce.ExecContext(ctx,
 		j.Kind, j.Repo.FullName, j.PR, sha, string(payload), StatusQueued, t, t,
 		j.Repo.FullName, j.PR, sha, j.Kind, StatusQueued, StatusRunning)
 	if err != nil {
