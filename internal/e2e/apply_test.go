@@ -119,11 +119,23 @@ func TestResyncCatchesMissedWebhooks(t *testing.T) {
 		"microservices/beta/dev/more.tf": "resource \"terraform_data\" \"unseen\" {\n  input = \"x\"\n}\n",
 	}, "beta: unseen")
 	h.repo.OpenPR(t, 2, "unseen", "dev-bob")
-	h.repo.Merge(t, 1, "lead-carol")
+	m := h.repo.Merge(t, 1, "lead-carol")
 	eventually(t, 2*time.Minute, "resync plans #2", func() bool { return len(h.commentsContaining(2, "tfpr plan for")) > 0 })
 	eventually(t, 2*time.Minute, "resync applies #1", func() bool { return len(h.commentsContaining(1, "Apply complete")) > 0 })
-	if n := len(h.appliesIn("microservices/alpha/dev")); n != 1 {
-		t.Fatalf("alpha applied %d times, want 1", n)
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(h.data, "tfpr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, _ := st.ListRuns(context.Background(), "apply", 20)
+	var forMerge []store.Run
+	for _, r := range runs {
+		if r.SHA == m && r.Project == "microservices/alpha/dev" {
+			forMerge = append(forMerge, r)
+		}
+	}
+	if len(forMerge) != 1 || forMerge[0].Status != store.StatusSucceeded || forMerge[0].PR != 1 {
+		t.Fatalf("apply runs for the missed merge = %+v, want exactly one succeeded run reported to #1", forMerge)
 	}
 }
 
