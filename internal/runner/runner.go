@@ -213,8 +213,21 @@ func (r *Runner) Start(ctx context.Context) error {
 }
 
 // recover requeues jobs a crash interrupted and marks interrupted applies
-// so they are re-planned rather than blindly applied again.
+// so they are re-planned rather than blindly applied again. Nothing runs
+// yet, so checkouts and scratch dirs on disk are all leftovers.
 func (r *Runner) recover(ctx context.Context) error {
+	if n, err := r.ws.RemoveCheckouts(); err != nil {
+		r.log.Warn("remove leftover checkouts", "err", err)
+	} else if n > 0 {
+		r.log.Info("removed leftover checkouts", "count", n)
+	}
+	scratch := filepath.Join(r.cfg.DataDir, "scratch")
+	if err := os.RemoveAll(scratch); err != nil {
+		r.log.Warn("remove leftover scratch dirs", "err", err)
+	}
+	if err := os.MkdirAll(scratch, 0o700); err != nil {
+		return fmt.Errorf("create scratch dir: %w", err)
+	}
 	n, err := r.store.RequeueInterrupted(ctx)
 	if err != nil {
 		return err

@@ -86,3 +86,19 @@ func removeAll(dir string) error {
 	})
 	return os.RemoveAll(dir)
 }
+
+// RemoveCheckouts deletes every checkout. Call it only when no run is
+// active (at start-up): checkouts left by a crashed process would
+// otherwise fill the disk.
+func (m *Manager) RemoveCheckouts() (int, error) {
+	entries, err := os.ReadDir(m.checkouts)
+	if err != nil {
+		return 0, fmt.Errorf("list checkouts: %w", err)
+	}
+	for _, e := range entries {
+		if err := removeAll(filepath.Join(m.checkouts, e.Name())); err != nil {
+			return 0, fmt.Errorf("remove stale checkout %s: %w", e.Name(), err)
+		}
+	}
+	return len(entries), nil
+}

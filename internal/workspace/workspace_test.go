@@ -376,3 +376,21 @@ func TestRedact(t *testing.T) {
 		t.Fatalf("secret survived redaction: %q", got)
 	}
 }
+
+func TestRemoveCheckoutsClearsLeftovers(t *testing.T) {
+	up := newUpstream(t)
+	sha := up.commit("one", map[string]string{"main.tf": "# x\n"})
+	m, _ := newManager(t)
+	fetchAll(t, m, up.repo(), "+refs/heads/main:refs/heads/main")
+	co, err := m.Checkout(context.Background(), up.repo(), sha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := m.RemoveCheckouts()
+	if err != nil || n != 1 {
+		t.Fatalf("removed %d checkouts (%v), want 1", n, err)
+	}
+	if _, err := os.Stat(co.Dir); !os.IsNotExist(err) {
+		t.Fatalf("checkout %s still exists", co.Dir)
+	}
+}
