@@ -98,6 +98,24 @@ type CommentEvent struct {
 	AuthorAssociation string
 }
 
+// CheckRunEvent is a request to re-run a check run.
+type CheckRunEvent struct {
+	M          Meta
+	Action     string
+	Name       string
+	ExternalID string // what the check's creator set: tfpr uses "<kind>:<project>"
+	HeadSHA    string
+	PRs        []CheckRunPR // open PRs of the head; GitHub lists no PRs from forks here
+}
+
+// CheckRunPR is a pull request a check run belongs to.
+type CheckRunPR struct {
+	Number  int
+	HeadSHA string
+	BaseRef string
+	Fork    bool
+}
+
 // PingEvent is sent when a hook or App is created.
 type PingEvent struct {
 	M      Meta
@@ -109,6 +127,7 @@ func (e PullRequestEvent) Meta() Meta { return e.M }
 func (e PushEvent) Meta() Meta        { return e.M }
 func (e CommentEvent) Meta() Meta     { return e.M }
 func (e PingEvent) Meta() Meta        { return e.M }
+func (e CheckRunEvent) Meta() Meta    { return e.M }
 
 // Branch returns the branch a push updated ("main" for refs/heads/main), or
 // "" when the push was to a tag or another kind of ref.
@@ -140,7 +159,7 @@ func Parse(event, delivery string, body []byte) (Event, error) {
 // when the delivery is ignored) and takes the time it was received.
 func parse(event, delivery string, body []byte, received time.Time) (Event, string, error) {
 	switch event {
-	case "pull_request", "push", "issue_comment", "ping":
+	case "pull_request", "push", "issue_comment", "ping", "check_run":
 	default:
 		// Not decoding what is thrown away keeps acks for noisy events cheap.
 		return nil, "", ErrIgnored
@@ -169,6 +188,11 @@ func parse(event, delivery string, body []byte, received time.Time) (Event, stri
 		var e wireCommentEvent
 		if err = json.Unmarshal(body, &e); err == nil {
 			return commentEvent(m, p, &e)
+		}
+	case "check_run":
+		var e wireCheckRunEvent
+		if err = json.Unmarshal(body, &e); err == nil {
+			return checkRunEvent(m, p, &e)
 		}
 	default:
 		var e wirePingEvent
@@ -357,4 +381,22 @@ func isFork(head, base *wireRepo) bool {
 		return true
 	}
 	return head.ID != base.ID || !strings.EqualFold(head.FullName, base.FullName)
+}
+
+// checkRunEvent reads a re-run request (the "Re-run" button on a check run).
+func checkRunEvent(m Meta, p payloadError, e *wireCheckRunEvent) (Event, string, error) {
+	if e.Action != "rerequested" {
+		return nil, e.Action, ErrIgnored
+	}
+	if err := fillMeta(&m, p, e.Installation, repoOf(e.Repository), e.Sender); err != nil {
+		return nil, e.Action, err
+	}
+	if e.CheckRun == nil || e.CheckRun.HeadSHA == "" {
+		return nil, e.Action, p.missing("check_run.head_sha")
+	}
+	ev := CheckRunEvent{M: m, Action: e.Action, Name: e.CheckRun.Name, ExternalID: e.CheckRun.ExternalID, HeadSHA: e.CheckRun.HeadSHA}
+	for _, pr := range e.CheckRun.PullRequests {
+		ev.PRs = append(ev.PRs, CheckRunPR{Number: pr.Number, HeadSHA: pr.Head.SHA, BaseRef: pr.Base.Ref, Fork: isFork(pr.Head.Repo, pr.Base.Repo)})
+	}
+	return ev, e.Action, nil
 }

@@ -112,6 +112,9 @@ func TestParseFixtures(t *testing.T) {
 func TestParseIgnoresOtherEvents(t *testing.T) {
 	for _, event := range []string{"check_run", "check_suite", "installation", "installation_repositories", "pull_request_review"} {
 		for _, rel := range fixtureFiles(t, event) {
+			if strings.HasPrefix(rel, "check_run/rerequested") {
+				continue // the Re-run button: TestParseCheckRunRerequested
+			}
 			t.Run(rel, func(t *testing.T) {
 				ev, err := Parse(event, "d-1", fixture(t, rel))
 				if !errors.Is(err, ErrIgnored) || ev != nil {
@@ -119,6 +122,29 @@ func TestParseIgnoresOtherEvents(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+func TestParseCheckRunRerequested(t *testing.T) {
+	body := patch(t, fixture(t, "check_run/rerequested.payload.json"), map[string]any{
+		"check_run.external_id": "plan:microservices/alpha/dev",
+		"check_run.pull_requests": []any{map[string]any{
+			"number": 7,
+			"head":   map[string]any{"sha": "abc", "ref": "feature", "repo": map[string]any{"id": 526, "full_name": "github/hello-world"}},
+			"base":   map[string]any{"sha": "def", "ref": "master", "repo": map[string]any{"id": 526, "full_name": "github/hello-world"}},
+		}},
+	})
+	ev, err := Parse("check_run", "d-7", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, ok := ev.(CheckRunEvent)
+	if !ok || cr.Action != "rerequested" || cr.ExternalID != "plan:microservices/alpha/dev" || cr.HeadSHA != "d6fde92930d4715a2b49857d24b940956b26d2d3" ||
+		len(cr.PRs) != 1 || cr.PRs[0].Number != 7 || cr.PRs[0].BaseRef != "master" || cr.PRs[0].Fork || cr.M.Installation != 1 {
+		t.Fatalf("Parse() = %+v", ev)
+	}
+	if ev, err := Parse("check_run", "d-8", fixture(t, "check_run/completed.payload.json")); !errors.Is(err, ErrIgnored) || ev != nil {
+		t.Fatalf("completed check run: %v %v, want ErrIgnored", ev, err)
 	}
 }
 
@@ -309,7 +335,7 @@ func TestParseErrors(t *testing.T) {
 		{name: "push without ref", event: "push", body: patch(t, fixture(t, "push/with-new-branch.payload.json"), map[string]any{"ref": removed{}}), wantErr: "payload has no ref"},
 		{name: "comment without comment", event: "issue_comment", body: patch(t, fixture(t, "issue_comment/created.with-installation.payload.json"), map[string]any{"comment": removed{}}), wantErr: "comment.id"},
 		{name: "unknown event", event: "made_up", body: []byte("{}")},
-		{name: "ignored event is not decoded", event: "check_run", body: []byte("not json")},
+		{name: "ignored event is not decoded", event: "check_suite", body: []byte("not json")},
 		{name: "ignored action before installation check", event: "pull_request", body: patch(t, opened, map[string]any{"action": "labeled", "installation": removed{}})},
 	}
 	for _, tt := range tests {

@@ -106,3 +106,20 @@ type wirePingEvent struct {
 	Installation *wireInstallation `json:"installation"`
 	Sender       *wireUser         `json:"sender"`
 }
+
+type wireCheckRunEvent struct {
+	Action   string `json:"action"`
+	CheckRun *struct {
+		Name         string `json:"name"`
+		ExternalID   string `json:"external_id"`
+		HeadSHA      string `json:"head_sha"`
+		PullRequests []struct {
+			Number int        `json:"number"`
+			Head   wireBranch `json:"head"`
+			Base   wireBranch `json:"base"`
+		} `json:"pull_requests"`
+	} `json:"check_run"`
+	Repository   *wireRepo         `json:"repository"`
+	Installation *wireInstallation `json:"installation"`
+	Sender       *wireUser         `json:"sender"`
+}

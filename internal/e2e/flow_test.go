@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +176,45 @@ output "id" {
 	eventually(t, 2*time.Minute, "plan comment on #3", func() bool { return len(h.commentsContaining(3, "tfpr plan")) > 0 })
 	if c := h.commentsContaining(3, "tfpr plan")[0]; !strings.Contains(c, "No changes") {
 		t.Fatalf("second plan after apply should say No changes (state read from GCS):\n%s", c)
+	}
+}
+
+// The Re-run button on a project's plan check re-plans that project.
+func TestRerunButtonReplansTheProject(t *testing.T) {
+	h := start(t, nil)
+	seed(t, h.repo)
+	head := alphaPR(t, h, 1, "rerun", "rerun-me")
+	prBody := h.repo.PullRequestPayload(t, 1, "opened")
+	h.deliver("pull_request", prBody)
+	eventually(t, 2*time.Minute, "first plan", func() bool { return len(h.commentsContaining(1, "tfpr plan for")) == 1 })
+
+	var pr map[string]any
+	if err := json.Unmarshal(prBody, &pr); err != nil {
+		t.Fatal(err)
+	}
+	repoObj := pr["repository"]
+	raw, err := os.ReadFile(filepath.Join(githubtest.FixtureDir(t), "check_run", "rerequested.payload.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := patch(t, raw, func(m map[string]any) {
+		m["repository"] = repoObj
+		m["installation"] = map[string]any{"id": installation}
+		cr := m["check_run"].(map[string]any)
+		cr["head_sha"] = head
+		cr["external_id"] = "plan:microservices/alpha/dev"
+		cr["name"] = "tfpr plan: microservices/alpha/dev"
+		cr["pull_requests"] = []any{map[string]any{
+			"number": 1,
+			"head":   map[string]any{"sha": head, "ref": "rerun", "repo": repoObj},
+			"base":   map[string]any{"ref": "main", "repo": repoObj},
+		}}
+	})
+	if code := h.deliver("check_run", body); code != http.StatusAccepted {
+		t.Fatalf("check_run rerequested: status %d", code)
+	}
+	eventually(t, 2*time.Minute, "plan after Re-run", func() bool { return len(h.commentsContaining(1, "tfpr plan for")) == 2 })
+	if n := h.invocations("plan", "microservices/alpha/dev"); n != 2 {
+		t.Fatalf("alpha planned %d times, want 2", n)
 	}
 }

@@ -74,6 +74,16 @@ func (r *Runner) jobFor(ctx context.Context, ev webhook.Event, repo store.Repo) 
 			return store.Job{}, false
 		}
 		return store.Job{Kind: store.JobMerge, Repo: repo, SHA: e.After, Before: e.Before, Actor: e.M.Sender.Login, Trigger: "push"}, true
+	case webhook.CheckRunEvent:
+		// The Re-run button on a "tfpr plan: DIR" check re-plans DIR. GitHub
+		// lets only users with write access re-run checks.
+		kind, project, ok := strings.Cut(e.ExternalID, ":")
+		if e.Action != "rerequested" || kind != "plan" || !ok || len(e.PRs) == 0 {
+			return store.Job{}, false
+		}
+		pr := e.PRs[0]
+		return store.Job{Kind: store.JobPR, Repo: repo, PR: pr.Number, HeadSHA: e.HeadSHA, BaseRef: pr.BaseRef, Fork: pr.Fork,
+			Actor: e.M.Sender.Login, Trigger: "rerun:" + e.M.Sender.Login, Projects: []string{project}}, true
 	case webhook.CommentEvent:
 		// Bots (tfpr itself included: its comments quote terraform output)
 		// never command tfpr.

@@ -50,6 +50,12 @@ func TestDispatchTurnsEventsIntoJobs(t *testing.T) {
 		{"chatter", webhook.CommentEvent{M: meta, Action: "created", Number: 4, Body: "the tfpr plan looks fine", Author: "bob"}, "", ""},
 		{"tfpr's own comment", webhook.CommentEvent{M: meta, Action: "created", Number: 4, Body: "tfpr plan", Author: "tfpr[bot]"}, "", ""},
 		{"ping", webhook.PingEvent{M: meta}, "", ""},
+		{"re-run of a plan check", webhook.CheckRunEvent{M: meta, Action: "rerequested", ExternalID: "plan:microservices/a/dev", HeadSHA: "h2",
+			PRs: []webhook.CheckRunPR{{Number: 4, BaseRef: "main", HeadSHA: "h2"}}}, store.JobPR, "h2"},
+		{"re-run of an apply check", webhook.CheckRunEvent{M: meta, Action: "rerequested", ExternalID: "apply:microservices/a/dev", HeadSHA: "m",
+			PRs: []webhook.CheckRunPR{{Number: 4, BaseRef: "main"}}}, "", ""},
+		{"re-run of someone else's check", webhook.CheckRunEvent{M: meta, Action: "rerequested", ExternalID: "", HeadSHA: "h2",
+			PRs: []webhook.CheckRunPR{{Number: 4, BaseRef: "main"}}}, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
