@@ -210,7 +210,7 @@ func pullRequestEvent(m Meta, p payloadError, e *wirePullRequestEvent) (Event, s
 	default:
 		return nil, action, ErrIgnored
 	}
-	if err := fillMeta(&m, p, e.Installation, repoOf(e.Repository), e.Sender); err != nil {
+	if err := fillMeta(&m, p, e.wireEnvelope); err != nil {
 		return nil, action, err
 	}
 	pr := e.PullRequest
@@ -250,7 +250,7 @@ func pullRequestEvent(m Meta, p payloadError, e *wirePullRequestEvent) (Event, s
 }
 
 func pushEvent(m Meta, p payloadError, e *wirePushEvent) (Event, string, error) {
-	if err := fillMeta(&m, p, e.Installation, repoOf(e.Repository), e.Sender); err != nil {
+	if err := fillMeta(&m, p, e.wireEnvelope); err != nil {
 		return nil, "", err
 	}
 	if e.Ref == "" {
@@ -267,7 +267,7 @@ func commentEvent(m Meta, p payloadError, e *wireCommentEvent) (Event, string, e
 	if action != "created" {
 		return nil, action, ErrIgnored
 	}
-	if err := fillMeta(&m, p, e.Installation, repoOf(e.Repository), e.Sender); err != nil {
+	if err := fillMeta(&m, p, e.wireEnvelope); err != nil {
 		return nil, action, err
 	}
 	if e.Issue == nil || e.Issue.Number == 0 {
@@ -300,7 +300,8 @@ func pingEvent(m Meta, e *wirePingEvent) (Event, string, error) {
 // fillMeta sets what every acted-on delivery but ping must carry: without an
 // installation tfpr cannot get a token, without a repository it has nothing
 // to check out.
-func fillMeta(m *Meta, p payloadError, inst *wireInstallation, repo Repo, sender *wireUser) error {
+func fillMeta(m *Meta, p payloadError, env wireEnvelope) error {
+	inst, repo, sender := env.Installation, repoOf(env.Repository), env.Sender
 	if inst.id() == 0 {
 		return p.missing("installation.id (tfpr acts only on GitHub App deliveries)")
 	}
@@ -388,7 +389,7 @@ func checkRunEvent(m Meta, p payloadError, e *wireCheckRunEvent) (Event, string,
 	if e.Action != "rerequested" {
 		return nil, e.Action, ErrIgnored
 	}
-	if err := fillMeta(&m, p, e.Installation, repoOf(e.Repository), e.Sender); err != nil {
+	if err := fillMeta(&m, p, e.wireEnvelope); err != nil {
 		return nil, e.Action, err
 	}
 	if e.CheckRun == nil || e.CheckRun.HeadSHA == "" {

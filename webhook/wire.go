@@ -62,24 +62,27 @@ type wirePR struct {
 	Base           wireBranch `json:"base"`
 }
 
-type wirePullRequestEvent struct {
-	Action       string            `json:"action"`
-	PullRequest  *wirePR           `json:"pull_request"`
+// wireEnvelope is what every delivery carries besides its event.
+type wireEnvelope struct {
 	Repository   *wireRepo         `json:"repository"`
 	Installation *wireInstallation `json:"installation"`
 	Sender       *wireUser         `json:"sender"`
 }
 
+type wirePullRequestEvent struct {
+	Action      string  `json:"action"`
+	PullRequest *wirePR `json:"pull_request"`
+	wireEnvelope
+}
+
 type wirePushEvent struct {
-	Ref          string            `json:"ref"`
-	Before       string            `json:"before"`
-	After        string            `json:"after"`
-	Created      bool              `json:"created"`
-	Deleted      bool              `json:"deleted"`
-	Forced       bool              `json:"forced"`
-	Repository   *wireRepo         `json:"repository"`
-	Installation *wireInstallation `json:"installation"`
-	Sender       *wireUser         `json:"sender"`
+	Ref     string `json:"ref"`
+	Before  string `json:"before"`
+	After   string `json:"after"`
+	Created bool   `json:"created"`
+	Deleted bool   `json:"deleted"`
+	Forced  bool   `json:"forced"`
+	wireEnvelope
 }
 
 type wireCommentEvent struct {
@@ -94,17 +97,13 @@ type wireCommentEvent struct {
 		User              *wireUser `json:"user"`
 		AuthorAssociation string    `json:"author_association"`
 	} `json:"comment"`
-	Repository   *wireRepo         `json:"repository"`
-	Installation *wireInstallation `json:"installation"`
-	Sender       *wireUser         `json:"sender"`
+	wireEnvelope
 }
 
 type wirePingEvent struct {
-	Zen          string            `json:"zen"`
-	HookID       int64             `json:"hook_id"`
-	Repository   *wireRepo         `json:"repository"`
-	Installation *wireInstallation `json:"installation"`
-	Sender       *wireUser         `json:"sender"`
+	Zen    string `json:"zen"`
+	HookID int64  `json:"hook_id"`
+	wireEnvelope
 }
 
 type wireCheckRunEvent struct {
@@ -119,7 +118,5 @@ type wireCheckRunEvent struct {
 			Base   wireBranch `json:"base"`
 		} `json:"pull_requests"`
 	} `json:"check_run"`
-	Repository   *wireRepo         `json:"repository"`
-	Installation *wireInstallation `json:"installation"`
-	Sender       *wireUser         `json:"sender"`
+	wireEnvelope
 }

@@ -111,16 +111,25 @@ func (r *Repo) apiComment(c *commentState) *github.IssueComment {
 	}
 }
 
-func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request, repo *Repo) {
-	number, _ := pathInt(r, "number")
+// commentBody decodes and validates a comment request like GitHub does.
+func commentBody(w http.ResponseWriter, r *http.Request) (string, bool) {
 	var req struct {
 		Body *string `json:"body"`
 	}
 	if err := decodeJSON(r, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "Problems parsing JSON")
-		return
+		return "", false
 	}
 	if !checkBody(w, "IssueComment", req.Body, true) {
+		return "", false
+	}
+	return *req.Body, true
+}
+
+func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request, repo *Repo) {
+	number, _ := pathInt(r, "number")
+	body, ok := commentBody(w, r)
+	if !ok {
 		return
 	}
 	id := s.newID()
@@ -131,7 +140,7 @@ func (s *Server) handleCreateComment(w http.ResponseWriter, r *http.Request, rep
 		writeError(w, http.StatusNotFound, "Not Found")
 		return
 	}
-	c := &commentState{Comment: Comment{ID: id, Number: int(number), Body: *req.Body, User: s.botLogin()}, createdAt: now, updatedAt: now}
+	c := &commentState{Comment: Comment{ID: id, Number: int(number), Body: body, User: s.botLogin()}, createdAt: now, updatedAt: now}
 	repo.comments = append(repo.comments, c)
 	resp := repo.apiComment(c)
 	s.mu.Unlock()
@@ -159,14 +168,8 @@ func (s *Server) handleListComments(w http.ResponseWriter, r *http.Request, repo
 
 func (s *Server) handleEditComment(w http.ResponseWriter, r *http.Request, repo *Repo) {
 	id, _ := pathInt(r, "id")
-	var req struct {
-		Body *string `json:"body"`
-	}
-	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, "Problems parsing JSON")
-		return
-	}
-	if !checkBody(w, "IssueComment", req.Body, true) {
+	body, ok := commentBody(w, r)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -177,7 +180,7 @@ func (s *Server) handleEditComment(w http.ResponseWriter, r *http.Request, repo 
 		return
 	}
 	c := repo.comments[i]
-	c.Body, c.updatedAt = *req.Body, time.Now()
+	c.Body, c.updatedAt = body, time.Now()
 	writeJSON(w, http.StatusOK, repo.apiComment(c))
 }
 
