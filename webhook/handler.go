@@ -28,7 +28,6 @@ const (
 	// request: a sender hanging up must not leave a delivery recorded as seen
 	// but never dispatched.
 	storeTimeout = 10 * time.Second
-	maxPrealloc  = 1 << 20
 	// maxLoggedHeader keeps unverified header values from flooding the log.
 	maxLoggedHeader = 100
 )
@@ -58,9 +57,19 @@ type Options struct {
 	AllowRepo func(fullName string) bool
 	// MaxBody is the largest body accepted, 25 MiB (GitHub's cap) if 0.
 	MaxBody int64
-	// MaxInFlight bounds deliveries being read, verified and parsed at once,
-	// 64 if 0. When all are busy a delivery waits briefly, then gets 503.
+	// MaxInFlight bounds verified deliveries being parsed and handed on at
+	// once, 64 if 0. When all are busy a delivery waits briefly, then gets
+	// 503. Bodies are read and verified before a slot is taken, so slow or
+	// unsigned senders never hold one.
 	MaxInFlight int
+	// BodyBudget bounds the bytes held for bodies whose signature is not
+	// checked yet, all requests together, 64 MiB if 0. A quarter is kept
+	// for bodies declaring at most 1 MiB, so it must be at least 4/3 of
+	// MaxBody for the largest delivery to fit. Over it, 503 at once.
+	BodyBudget int64
+	// BodyTimeout is how long after the request arrives its body must be
+	// in, 10 s (GitHub's delivery timeout) if 0; later, 408.
+	BodyTimeout time.Duration
 	Log         *slog.Logger          // nil discards logs
 	Metrics     prometheus.Registerer // nil records no metrics
 }
@@ -72,6 +81,8 @@ type Handler struct {
 	dispatch Dispatcher
 	allow    func(string) bool
 	maxBody  int64
+	budget   *budget
+	bodyWait time.Duration
 	slots    chan struct{}
 	log      *slog.Logger
 	metrics  *metrics
@@ -90,6 +101,12 @@ func New(opts Options) (*Handler, error) {
 		return nil, fmt.Errorf("new webhook handler: Options.MaxBody is %d, want >= 0", opts.MaxBody)
 	case opts.MaxInFlight < 0:
 		return nil, fmt.Errorf("new webhook handler: Options.MaxInFlight is %d, want >= 0", opts.MaxInFlight)
+	case opts.BodyTimeout < 0:
+		return nil, fmt.Errorf("new webhook handler: Options.BodyTimeout is %v, want >= 0", opts.BodyTimeout)
+	}
+	maxBody, bodyBudget := orDefault(opts.MaxBody, defaultMaxBody), orDefault(opts.BodyBudget, defaultBodyBudget)
+	if b := newBudget(bodyBudget); b.large < maxBody {
+		return nil, fmt.Errorf("new webhook handler: Options.BodyBudget is %d bytes, want at least 4/3 of MaxBody (%d) so the largest delivery fits", bodyBudget, (4*maxBody+2)/3)
 	}
 	h := &Handler{
 		// Copied so a caller reusing its slice cannot change the key.
@@ -97,7 +114,9 @@ func New(opts Options) (*Handler, error) {
 		dedupe:   opts.Dedupe,
 		dispatch: opts.Dispatch,
 		allow:    opts.AllowRepo,
-		maxBody:  orDefault(opts.MaxBody, defaultMaxBody),
+		maxBody:  maxBody,
+		budget:   newBudget(bodyBudget),
+		bodyWait: orDefault(opts.BodyTimeout, defaultBodyTimeout),
 		slots:    make(chan struct{}, orDefault(opts.MaxInFlight, defaultMaxInFlight)),
 		log:      opts.Log,
 	}
@@ -115,7 +134,7 @@ func New(opts Options) (*Handler, error) {
 }
 
 // orDefault returns v, or def when v is zero.
-func orDefault[T int | int64](v, def T) T {
+func orDefault[T int | int64 | time.Duration](v, def T) T {
 	if v == 0 {
 		return def
 	}
@@ -158,40 +177,37 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, start time.Time
 	if r.ContentLength > h.maxBody {
 		return tooLarge(r.ContentLength, h.maxBody)
 	}
-	ev, res := h.verifyAndParse(w, r, start)
+	// A request that cannot be signed is refused before its body is read.
+	v, err := newVerifier(h.secret, r.Header.Get(signatureHeader))
+	if err != nil {
+		return result{status: http.StatusUnauthorized, text: "signature mismatch", outcome: "bad_signature", err: err}
+	}
+	body, errRes := h.readBody(w, r, v, start.Add(h.bodyWait))
+	if errRes != nil {
+		return *errRes
+	}
+	if err := v.check(); err != nil {
+		body.release()
+		return result{status: http.StatusUnauthorized, text: "signature mismatch", outcome: "bad_signature", err: err}
+	}
+	// From here on the body is GitHub's: the slot, not the budget, bounds
+	// how many are parsed and handed on at once.
+	raw := body.bytes()
+	body.release()
+	if !h.acquire(r.Context()) {
+		return result{status: http.StatusServiceUnavailable, text: "busy, retry later", outcome: "overloaded", verified: true}
+	}
+	defer func() { <-h.slots }()
+	ev, res := h.parse(r, raw, start)
 	if ev == nil {
 		return res
 	}
 	return h.deliver(r.Context(), ev, res)
 }
 
-// verifyAndParse holds an in-flight slot while the body is read, verified and
-// parsed, bounding both memory and CPU spent on deliveries at once. It returns
-// a nil Event when the delivery is answered already.
-func (h *Handler) verifyAndParse(w http.ResponseWriter, r *http.Request, start time.Time) (Event, result) {
-	if !h.acquire(r.Context()) {
-		return nil, result{status: http.StatusServiceUnavailable, text: "busy, retry later", outcome: "overloaded"}
-	}
-	defer func() { <-h.slots }()
-
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		// Room for the body and the final empty read, so ReadFrom does not
-		// reallocate; capped because an unsigned request can claim any size.
-		buf.Grow(int(min(r.ContentLength, maxPrealloc)) + bytes.MinRead)
-	}
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody)); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, tooLarge(-1, h.maxBody)
-		}
-		return nil, result{status: http.StatusBadRequest, text: "cannot read body", outcome: "bad_body", err: fmt.Errorf("read body: %w", err)}
-	}
-	body := buf.Bytes()
-
-	if err := Verify(h.secret, body, r.Header.Get(signatureHeader)); err != nil {
-		return nil, result{status: http.StatusUnauthorized, text: "signature mismatch", outcome: "bad_signature", err: err}
-	}
+// parse turns a verified body into an Event. It returns a nil Event when
+// the delivery is answered already.
+func (h *Handler) parse(r *http.Request, body []byte, start time.Time) (Event, result) {
 	res := result{verified: true}
 	event, delivery := r.Header.Get(eventHeader), r.Header.Get(deliveryHeader)
 	if event == "" || delivery == "" {

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
 )
 
@@ -24,27 +25,48 @@ const (
 // secret. It returns an error when the signature is missing, malformed or
 // does not match; the comparison is constant time.
 func Verify(secret, body []byte, signature string) error {
+	v, err := newVerifier(secret, signature)
+	if err != nil {
+		return err
+	}
+	v.mac.Write(body)
+	return v.check()
+}
+
+// verifier checks a signature against a body hashed as it arrives, so the
+// body is never read twice.
+type verifier struct {
+	want [sha256.Size]byte
+	mac  hash.Hash
+}
+
+// newVerifier parses the X-Hub-Signature-256 value. A missing or malformed
+// signature is refused here, before any of the body is read.
+func newVerifier(secret []byte, signature string) (*verifier, error) {
 	if len(secret) == 0 {
 		// An empty key would make every signature computable by anyone.
-		return errors.New("verify signature: webhook secret is empty")
+		return nil, errors.New("verify signature: webhook secret is empty")
 	}
 	if signature == "" {
-		return fmt.Errorf("verify signature: %s is missing", signatureHeader)
+		return nil, fmt.Errorf("verify signature: %s is missing", signatureHeader)
 	}
 	hexSum, ok := strings.CutPrefix(signature, signaturePrefix)
 	if !ok {
-		return fmt.Errorf("verify signature: %s does not start with %q", signatureHeader, signaturePrefix)
+		return nil, fmt.Errorf("verify signature: %s does not start with %q", signatureHeader, signaturePrefix)
 	}
 	if len(hexSum) != 2*sha256.Size {
-		return fmt.Errorf("verify signature: %s has %d hex digits, want %d", signatureHeader, len(hexSum), 2*sha256.Size)
+		return nil, fmt.Errorf("verify signature: %s has %d hex digits, want %d", signatureHeader, len(hexSum), 2*sha256.Size)
 	}
-	var got [sha256.Size]byte
-	if _, err := hex.Decode(got[:], []byte(hexSum)); err != nil {
-		return fmt.Errorf("verify signature: %s is not hex: %w", signatureHeader, err)
+	v := &verifier{mac: hmac.New(sha256.New, secret)}
+	if _, err := hex.Decode(v.want[:], []byte(hexSum)); err != nil {
+		return nil, fmt.Errorf("verify signature: %s is not hex: %w", signatureHeader, err)
 	}
-	mac := hmac.New(sha256.New, secret)
-	mac.Write(body)
-	if !hmac.Equal(got[:], mac.Sum(nil)) {
+	return v, nil
+}
+
+// check compares the signature with the HMAC of everything written to mac.
+func (v *verifier) check() error {
+	if !hmac.Equal(v.want[:], v.mac.Sum(nil)) {
 		return errors.New("verify signature: signature mismatch")
 	}
 	return nil
