@@ -21,6 +21,7 @@ type Config struct {
 	AppID               int64
 	PrivateKeyFile      string
 	WebhookSecret       string
+	WebhookBodyBudget   int64 // bytes of not yet verified webhook bodies held at once
 	APIURL              string
 	StateBucket         string
 	PlanBucket          string
@@ -73,6 +74,7 @@ func (c *Config) fields() []field {
 		}},
 		{"github-private-key-file", "TFPR_GITHUB_PRIVATE_KEY_FILE", "GitHub App private key, PEM (required)", "", str(&c.PrivateKeyFile)},
 		{"github-webhook-secret", "TFPR_GITHUB_WEBHOOK_SECRET", "webhook secret (required; prefer the environment to the flag)", "", str(&c.WebhookSecret)},
+		{"webhook-body-budget", "TFPR_WEBHOOK_BODY_BUDGET", "bytes of webhook bodies held before their signature is checked, all senders together (suffix KiB, MiB or GiB); over it a delivery gets 503", "64MiB", byteSize(&c.WebhookBodyBudget)},
 		{"github-api-url", "TFPR_GITHUB_API_URL", "GitHub REST base URL (https://HOST/api/v3/ for GitHub Enterprise Server)", "https://api.github.com/", str(&c.APIURL)},
 		{"state-bucket", "TFPR_STATE_BUCKET", "GCS bucket holding Terraform state (required for plan/apply)", "", str(&c.StateBucket)},
 		{"plan-bucket", "TFPR_PLAN_BUCKET", "GCS bucket for saved plan files (default: the data dir)", "", str(&c.PlanBucket)},
@@ -117,6 +119,24 @@ func duration(p *time.Duration) func(string) error {
 			return fmt.Errorf("not a positive duration: %q", v)
 		}
 		*p = d
+		return nil
+	}
+}
+
+// byteSize parses a count of bytes with an optional KiB, MiB or GiB suffix.
+func byteSize(p *int64) func(string) error {
+	return func(v string) error {
+		num, unit := v, int64(1)
+		for suffix, u := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+			if n, ok := strings.CutSuffix(v, suffix); ok {
+				num, unit = n, u
+			}
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+		if err != nil || n <= 0 || n > (1<<62)/unit {
+			return fmt.Errorf("not a positive size in bytes (suffix KiB, MiB or GiB allowed): %q", v)
+		}
+		*p = n * unit
 		return nil
 	}
 }

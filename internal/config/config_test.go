@@ -22,11 +22,12 @@ func TestFlagsOverrideTheirEnvironmentTwins(t *testing.T) {
 
 func TestBadValuesNameTheirVariable(t *testing.T) {
 	tests := map[string]string{
-		"TFPR_PARALLELISM":     "many",
-		"TFPR_GITHUB_APP_ID":   "-1",
-		"TFPR_RESYNC_INTERVAL": "soon",
-		"TFPR_ALLOW_FORK_PRS":  "perhaps",
-		"TFPR_APPLY_ON_DRIFT":  "sometimes",
+		"TFPR_PARALLELISM":         "many",
+		"TFPR_GITHUB_APP_ID":       "-1",
+		"TFPR_RESYNC_INTERVAL":     "soon",
+		"TFPR_ALLOW_FORK_PRS":      "perhaps",
+		"TFPR_APPLY_ON_DRIFT":      "sometimes",
+		"TFPR_WEBHOOK_BODY_BUDGET": "64MB",
 	}
 	for k, v := range tests {
 		_, _, err := Load("tfpr server", nil, func(name string) string {
@@ -53,5 +54,19 @@ func TestValidateServerListsEverythingMissing(t *testing.T) {
 	c.ValidateServer()
 	if c.APIURL != "https://ghe.example.com/api/v3/" || !c.EnterpriseAPI() {
 		t.Errorf("GHES URL not normalised: %q", c.APIURL)
+	}
+}
+
+func TestWebhookBodyBudgetSizes(t *testing.T) {
+	for v, want := range map[string]int64{"": 64 << 20, "96MiB": 96 << 20, "1GiB": 1 << 30, "40000000": 40000000} {
+		c, _, err := Load("tfpr server", nil, func(k string) string {
+			if k == "TFPR_WEBHOOK_BODY_BUDGET" {
+				return v
+			}
+			return ""
+		})
+		if err != nil || c.WebhookBodyBudget != want {
+			t.Errorf("TFPR_WEBHOOK_BODY_BUDGET=%q: %d, %v; want %d", v, c.WebhookBodyBudget, err, want)
+		}
 	}
 }

@@ -143,11 +143,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	hook, err := webhook.New(webhook.Options{
 		Secret: []byte(cfg.WebhookSecret), Dedupe: st, Dispatch: s.runner, AllowRepo: cfg.RepoAllowed,
-		Log: log.With("component", "webhook"), Metrics: reg,
+		BodyBudget: cfg.WebhookBodyBudget,
+		Log:        log.With("component", "webhook"), Metrics: reg,
 	})
 	if err != nil {
 		s.close()
-		return nil, err
+		return nil, fmt.Errorf("configure webhook (check TFPR_WEBHOOK_BODY_BUDGET): %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhook", hook)
@@ -232,9 +233,13 @@ func (s *Server) Store() store.Store { return s.store }
 // Serve runs the runner and serves HTTP on ln until ctx ends, then stops
 // taking deliveries, lets running applies finish and closes the store.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	// Headers come before anything can be verified: keep them short and
+	// small (GitHub's are a few KiB). The webhook sets its own, shorter
+	// deadline for the body; ReadTimeout is the bound for everything else.
 	srv := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,

@@ -74,6 +74,15 @@ func TestRefusesInvalidPoliciesWithFileAndLine(t *testing.T) {
 	}
 }
 
+func TestRefusesBodyBudgetTooSmallForTheLargestDelivery(t *testing.T) {
+	env := baseEnv(t)
+	env["TFPR_WEBHOOK_BODY_BUDGET"] = "16MiB"
+	_, err := New(context.Background(), load(t, env), Options{})
+	if err == nil || !strings.Contains(err.Error(), "TFPR_WEBHOOK_BODY_BUDGET") {
+		t.Fatalf("a 16 MiB budget for 25 MiB deliveries: err = %v, want a refusal naming TFPR_WEBHOOK_BODY_BUDGET", err)
+	}
+}
+
 func TestOneServerPerDataDir(t *testing.T) {
 	env := baseEnv(t)
 	s, err := New(context.Background(), load(t, env), Options{})
