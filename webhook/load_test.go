@@ -155,6 +155,9 @@ func TestUnsignedFloodMemoryBounded(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("peak RSS is read from /proc")
 	}
+	if raceEnabled {
+		t.Skip("the race detector's shadow memory makes peak RSS meaningless")
+	}
 	const (
 		flooders = 64
 		size     = 25 << 20
