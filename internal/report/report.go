@@ -188,6 +188,9 @@ func section(r Result) md.Markdown {
 	for _, n := range r.Notes {
 		b.WriteString(string(md.Sprintf("> %s\n", md.Note(n))))
 	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\n") // or the next line continues the quote
+	}
 	switch r.Outcome {
 	case Denied:
 		b.WriteString("Policy denied this project; terraform was **not** run.\n")
