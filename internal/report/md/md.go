@@ -147,34 +147,75 @@ func code(s string, cell bool) Markdown {
 }
 
 // Note renders a line of tfpr's own prose that may quote untrusted
-// strings: text between single backticks becomes a code span, everything
-// else is Text. Nothing else in it is markdown.
+// strings: text between single backticks becomes a code span, "PR #12"
+// stays a link to that pull request, everything else is Text. A PR can at
+// most make such a link to another issue of the same repository: no ping,
+// no outside address.
 func Note(s string) Markdown {
 	var b strings.Builder
 	for s != "" {
 		open := strings.IndexByte(s, '`')
 		if open < 0 {
-			b.WriteString(string(Text(s)))
+			b.WriteString(string(prose(s)))
 			break
 		}
 		close := strings.IndexByte(s[open+1:], '`')
 		if close < 0 {
-			b.WriteString(string(Text(s)))
+			b.WriteString(string(prose(s)))
 			break
 		}
 		pre, span := s[:open], s[open+1:open+1+close]
-		b.WriteString(string(Text(pre)))
-		if strings.HasSuffix(pre, " ") {
-			b.WriteByte(' ') // Text trims; keep the space before the span
-		}
+		b.WriteString(string(prose(pre)))
 		b.WriteString(string(Code(span)))
 		s = s[open+1+close+1:]
-		if strings.HasPrefix(s, " ") {
-			b.WriteByte(' ')
-		}
 	}
 	return Markdown(b.String())
 }
+
+// prose is Text that keeps "PR #<number>" references live.
+func prose(s string) Markdown {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "PR #")
+		j := i + len("PR #")
+		for i >= 0 && j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		if i < 0 || j == i+len("PR #") || (j < len(s) && isAlnum(s[j])) {
+			if i >= 0 { // not a reference: escape through the "#" and go on
+				b.WriteString(string(spaced(s[:j])))
+				s = s[j:]
+				continue
+			}
+			b.WriteString(string(spaced(s)))
+			return Markdown(b.String())
+		}
+		b.WriteString(string(spaced(s[:i])))
+		b.WriteString(s[i:j])
+		s = s[j:]
+	}
+}
+
+// spaced is Text keeping one space at either end where s had whitespace,
+// for a piece of a line between code spans and references.
+func spaced(s string) Markdown {
+	t := Text(s)
+	if t == "" {
+		if s != "" {
+			return " "
+		}
+		return t
+	}
+	if isSpace(s[0]) {
+		t = " " + t
+	}
+	if isSpace(s[len(s)-1]) {
+		t += " "
+	}
+	return t
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // Fence returns a code fence for text: longer than any backtick run in it,
 // so no line of text can close the block.

@@ -90,9 +90,9 @@ func TestTableCodeKeepsTheRow(t *testing.T) {
 	}
 }
 
-func TestNoteKeepsCodeSpansOnly(t *testing.T) {
-	got := string(Note("Apply is held: comment `tfpr apply` on PR #4 for @acme/team, see `" + "[x](http://e)` " + "**now**"))
-	want := "Apply is held: comment `tfpr apply` on PR \\#\u200d4 for @\u200dacme/team, see `[x](http://e)` \\*\\*now\\*\\*"
+func TestNoteKeepsCodeSpansAndPRLinksOnly(t *testing.T) {
+	got := string(Note("Apply is held: comment `tfpr apply` on PR #4 for @acme/team, see `" + "[x](http://e)` " + "**now** #5 PR #6x"))
+	want := "Apply is held: comment `tfpr apply` on PR #4 for @\u200dacme/team, see `[x](http://e)` \\*\\*now\\*\\* \\#\u200d5 PR \\#\u200d6x"
 	if got != want {
 		t.Errorf("Note =\n%q\nwant\n%q", got, want)
 	}
