@@ -16,6 +16,7 @@ require (
 	github.com/hmarr/codeowners v1.2.1
 	github.com/open-policy-agent/opa v1.22.2
 	github.com/prometheus/client_golang v1.25.0
+	github.com/yuin/goldmark v1.8.7
 	github.com/zclconf/go-cty v1.19.0
 	google.golang.org/api v0.307.0
 	modernc.org/sqlite v1.61.1

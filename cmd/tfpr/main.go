@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tfpr/tfpr/internal/config"
+	"github.com/tfpr/tfpr/internal/redact"
 	"github.com/tfpr/tfpr/internal/server"
 	"github.com/tfpr/tfpr/internal/store"
 )
@@ -82,7 +83,7 @@ func runServer(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
+	log := redact.Logger(slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)})))
 	srv, err := server.New(ctx, cfg, server.Options{Log: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "tfpr server: %v\n", err)

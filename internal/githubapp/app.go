@@ -2,6 +2,11 @@
 // turns the App key into installation tokens (through ghinstallation, cached
 // and refreshed) and hands out per-repository clients whose tokens are
 // narrowed to that repository and to the permissions tfpr uses.
+//
+// It is also the one place text leaves for GitHub: every comment and issue
+// body, issue title, check-run title, summary, text and annotation passes
+// through redact.String on the way out, so no caller can forget to mask a
+// credential that terraform printed in a non-sensitive attribute.
 package githubapp
 
 import (
@@ -124,5 +129,7 @@ func (c *Client) Token(ctx context.Context) (string, error) {
 // FullName is owner/name.
 func (c *Client) FullName() string { return c.owner + "/" + c.name }
 
-// API exposes go-github for calls this package has no helper for.
+// API exposes go-github for calls this package has no helper for. Text
+// sent through it is not masked: add a helper here for anything that
+// posts text.
 func (c *Client) API() *github.Client { return c.gh }

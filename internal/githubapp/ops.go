@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v75/github"
+
+	"github.com/tfpr/tfpr/internal/redact"
 )
 
 // GitHub's limits, enforced here so a big plan degrades instead of failing.
@@ -41,6 +43,7 @@ type CheckRun struct {
 
 // Comment posts a PR (issue) comment and returns its id.
 func (c *Client) Comment(ctx context.Context, number int, body string) (int64, error) {
+	body = redact.String(body)
 	if len(body) > MaxCommentChars {
 		return 0, fmt.Errorf("comment on #%d is %d characters, over GitHub's %d", number, len(body), MaxCommentChars)
 	}
@@ -61,11 +64,11 @@ func clip(s string, n int) string {
 
 func output(cr CheckRun, ann []Annotation) *github.CheckRunOutput {
 	out := &github.CheckRunOutput{
-		Title:   github.Ptr(cr.Title),
-		Summary: github.Ptr(clip(cr.Summary, MaxCheckOutputChars)),
+		Title:   github.Ptr(redact.String(cr.Title)),
+		Summary: github.Ptr(clip(redact.String(cr.Summary), MaxCheckOutputChars)),
 	}
 	if cr.Text != "" {
-		out.Text = github.Ptr(clip(cr.Text, MaxCheckOutputChars))
+		out.Text = github.Ptr(clip(redact.String(cr.Text), MaxCheckOutputChars))
 	}
 	for _, a := range ann {
 		end := a.EndLine
@@ -78,7 +81,7 @@ func output(cr CheckRun, ann []Annotation) *github.CheckRunOutput {
 		}
 		out.Annotations = append(out.Annotations, &github.CheckRunAnnotation{
 			Path: github.Ptr(a.Path), StartLine: github.Ptr(line), EndLine: github.Ptr(end),
-			AnnotationLevel: github.Ptr(a.Level), Title: github.Ptr(a.Title), Message: github.Ptr(a.Message),
+			AnnotationLevel: github.Ptr(a.Level), Title: github.Ptr(redact.String(a.Title)), Message: github.Ptr(redact.String(a.Message)),
 		})
 	}
 	return out
@@ -248,6 +251,7 @@ func (c *Client) TeamMember(ctx context.Context, orgTeam, user string) (bool, er
 // EnsureIssue finds the open issue titled title with label, commenting body
 // on it, or opens one: one issue per failing project, not one per failure.
 func (c *Client) EnsureIssue(ctx context.Context, title, label, body string) (int, error) {
+	title = redact.String(title)
 	issues, _, err := c.gh.Issues.ListByRepo(ctx, c.owner, c.name, &github.IssueListByRepoOptions{
 		State: "open", Labels: []string{label}, ListOptions: github.ListOptions{PerPage: 100},
 	})
@@ -263,7 +267,7 @@ func (c *Client) EnsureIssue(ctx context.Context, title, label, body string) (in
 		}
 	}
 	is, _, err := c.gh.Issues.Create(ctx, c.owner, c.name, &github.IssueRequest{
-		Title: github.Ptr(title), Body: github.Ptr(clip(body, MaxCommentChars)), Labels: &[]string{label},
+		Title: github.Ptr(title), Body: github.Ptr(clip(redact.String(body), MaxCommentChars)), Labels: &[]string{label},
 	})
 	if err != nil {
 		return 0, fmt.Errorf("open issue %q on %s: %w", title, c.FullName(), err)

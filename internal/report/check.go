@@ -6,6 +6,7 @@ import (
 
 	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/policy"
+	"github.com/tfpr/tfpr/internal/report/md"
 )
 
 // CheckName is the check-run name of a project for a kind of run.
@@ -33,11 +34,9 @@ func Check(kind, sha string, r Result) githubapp.CheckRun {
 		cr.Conclusion = "failure"
 	}
 	cr.Title = checkTitle(kind, r)
-	var sum strings.Builder
-	sum.WriteString(section(r))
-	cr.Summary = strings.TrimSpace(sum.String())
+	cr.Summary = strings.TrimSpace(string(section(r)))
 	if out := outputOf(kind, r); out != "" {
-		fence := fenceFor(out)
+		fence := md.Fence(out)
 		cr.Text = fence + "\n" + truncate(out, githubapp.MaxCheckOutputChars-2*len(fence)-2) + "\n" + fence
 	}
 	for _, f := range sortFindings(r.Findings) {
@@ -50,7 +49,7 @@ func Check(kind, sha string, r Result) githubapp.CheckRun {
 func InProgress(kind, sha, project string) githubapp.CheckRun {
 	return githubapp.CheckRun{
 		Name: CheckName(kind, project), HeadSHA: sha, ExternalID: kind + ":" + project,
-		Status: "in_progress", Title: kind + " running", Summary: "tfpr is running " + kind + " for `" + project + "`.",
+		Status: "in_progress", Title: kind + " running", Summary: string(md.Sprintf("tfpr is running %s for %s.", md.Text(kind), md.Code(project))),
 	}
 }
 

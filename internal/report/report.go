@@ -10,6 +10,7 @@ import (
 
 	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/policy"
+	"github.com/tfpr/tfpr/internal/report/md"
 	"github.com/tfpr/tfpr/internal/terraform"
 )
 
@@ -26,14 +27,17 @@ const (
 	Waiting     Outcome = "waiting" // apply held for a person
 )
 
-// Result is one project's part of a round.
+// Result is one project's part of a round. Every string in it is plain
+// text, never markdown: rendering escapes it (see package md).
 type Result struct {
 	Project  string
 	Outcome  Outcome
 	Findings []policy.Finding
 	Plan     *terraform.Plan // nil when terraform did not plan
 	Output   string          // apply output, or the error text
-	Notes    []string        // e.g. "re-planned on the merge commit because ..."
+	// Notes are lines of prose, e.g. "re-planned on the merge commit
+	// because ..."; text between single backticks is shown as code.
+	Notes []string
 }
 
 // Round is everything rendered for one commit.
@@ -42,7 +46,7 @@ type Round struct {
 	SHA     string
 	PR      int
 	Results []Result
-	Notes   []string // round-wide notes, e.g. why terraform was not run for a fork
+	Notes   []string // round-wide notes, as Result.Notes, e.g. why terraform was not run for a fork
 }
 
 // Marker starts every tfpr comment so tooling can find them.
@@ -54,9 +58,10 @@ func Marker(kind string) string { return "<!-- tfpr:" + kind + " -->" }
 func Comment(r Round) string {
 	results := sorted(r.Results)
 	var head strings.Builder
-	fmt.Fprintf(&head, "%s\n### tfpr %s for `%s`\n\n", Marker(r.Kind), r.Kind, short(r.SHA))
+	head.WriteString(Marker(r.Kind) + "\n")
+	head.WriteString(string(md.Sprintf("### tfpr %s for %s\n\n", md.Text(r.Kind), md.Code(short(r.SHA)))))
 	for _, n := range r.Notes {
-		fmt.Fprintf(&head, "> %s\n\n", n)
+		head.WriteString(string(md.Sprintf("> %s\n\n", md.Note(n))))
 	}
 	if len(results) == 0 {
 		head.WriteString("No Terraform project is affected by this change.\n")
@@ -64,14 +69,14 @@ func Comment(r Round) string {
 	}
 	head.WriteString("| Project | Policy | Result |\n|---|---|---|\n")
 	for _, res := range results {
-		fmt.Fprintf(&head, "| `%s` | %s | %s |\n", res.Project, policyCell(res.Findings), resultCell(res))
+		head.WriteString(string(md.Sprintf("| %s | %s | %s |\n", md.TableCode(res.Project), policyCell(res.Findings), resultCell(res))))
 	}
 
 	sections := make([]string, len(results))
 	outputs := make([]string, len(results))
 	fixed := head.Len()
 	for i, res := range results {
-		sections[i] = section(res)
+		sections[i] = string(section(res))
 		outputs[i] = outputOf(r.Kind, res)
 		fixed += len(sections[i])
 	}
@@ -110,7 +115,7 @@ func sorted(rs []Result) []Result {
 	return out
 }
 
-func policyCell(fs []policy.Finding) string {
+func policyCell(fs []policy.Finding) md.Markdown {
 	var deny, warn, supp int
 	for _, f := range fs {
 		switch {
@@ -135,7 +140,7 @@ func policyCell(fs []policy.Finding) string {
 	if len(parts) == 0 {
 		return "✅ passed"
 	}
-	return strings.Join(parts, ", ")
+	return md.Markdown(strings.Join(parts, ", "))
 }
 
 func plural(n int) string {
@@ -145,16 +150,16 @@ func plural(n int) string {
 	return "s"
 }
 
-func resultCell(r Result) string {
+func resultCell(r Result) md.Markdown {
 	switch r.Outcome {
 	case Planned:
 		if r.Plan != nil && !r.Plan.HasChanges {
 			return "no changes"
 		}
-		return counts(r.Plan)
+		return md.Markdown(counts(r.Plan))
 	case Applied:
 		if r.Plan != nil {
-			return "✅ applied " + counts(r.Plan)
+			return md.Markdown("✅ applied " + counts(r.Plan))
 		}
 		return "✅ applied"
 	case Denied:
@@ -166,7 +171,7 @@ func resultCell(r Result) string {
 	case Waiting:
 		return "⏸ waiting"
 	default:
-		return "⏭ " + string(r.Outcome)
+		return "⏭ " + md.Text(string(r.Outcome))
 	}
 }
 
@@ -177,11 +182,14 @@ func counts(p *terraform.Plan) string {
 	return fmt.Sprintf("+%d ~%d -%d", p.Add, p.Change, p.Destroy)
 }
 
-func section(r Result) string {
+func section(r Result) md.Markdown {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n#### `%s`\n", r.Project)
+	b.WriteString(string(md.Sprintf("\n#### %s\n", md.Code(r.Project))))
 	for _, n := range r.Notes {
-		fmt.Fprintf(&b, "> %s\n", n)
+		b.WriteString(string(md.Sprintf("> %s\n", md.Note(n))))
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("\n") // or the next line continues the quote
 	}
 	switch r.Outcome {
 	case Denied:
@@ -189,7 +197,7 @@ func section(r Result) string {
 	case Planned:
 		if r.Plan != nil {
 			if r.Plan.HasChanges {
-				fmt.Fprintf(&b, "**Plan: %d to add, %d to change, %d to destroy.**\n", r.Plan.Add, r.Plan.Change, r.Plan.Destroy)
+				b.WriteString(string(md.Sprintf("**Plan: %s to add, %s to change, %s to destroy.**\n", md.Int(r.Plan.Add), md.Int(r.Plan.Change), md.Int(r.Plan.Destroy))))
 			} else {
 				b.WriteString("**No changes.** Infrastructure matches the configuration.\n")
 			}
@@ -204,14 +212,16 @@ func section(r Result) string {
 	if len(r.Findings) > 0 {
 		b.WriteString("\n")
 		for _, f := range sortFindings(r.Findings) {
-			b.WriteString(findingLine(f))
+			b.WriteString(string(findingLine(f)))
 		}
 	}
-	return b.String()
+	return md.Markdown(b.String())
 }
 
-func findingLine(f policy.Finding) string {
-	icon := "⚠️"
+// findingLine renders a finding; its rule, file, message and suppression
+// reason may all carry text from the PR.
+func findingLine(f policy.Finding) md.Markdown {
+	icon := md.Markdown("⚠️")
 	if f.Severity == policy.SeverityDeny {
 		icon = "❌"
 	}
@@ -219,14 +229,11 @@ func findingLine(f policy.Finding) string {
 	if f.Line > 0 {
 		where = fmt.Sprintf("%s:%d", f.File, f.Line)
 	}
-	line := fmt.Sprintf("- %s **%s** `%s` %s", icon, f.Rule, where, oneLine(f.Message))
 	if f.Suppressed {
-		line = fmt.Sprintf("- ~~%s **%s** `%s` %s~~ suppressed: %s", icon, f.Rule, where, oneLine(f.Message), oneLine(f.SuppressReason))
+		return md.Sprintf("- ~~%s **%s** %s %s~~ suppressed: %s\n", icon, md.Text(f.Rule), md.Code(where), md.Text(f.Message), md.Text(f.SuppressReason))
 	}
-	return line + "\n"
+	return md.Sprintf("- %s **%s** %s %s\n", icon, md.Text(f.Rule), md.Code(where), md.Text(f.Message))
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func sortFindings(fs []policy.Finding) []policy.Finding {
 	out := append([]policy.Finding(nil), fs...)
@@ -255,7 +262,7 @@ func details(r Result, text string, limit int) string {
 	if r.Outcome == Planned {
 		summary = "Show plan"
 	}
-	fence := fenceFor(text)
+	fence := md.Fence(text)
 	open := fmt.Sprintf("\n<details><summary>%s</summary>\n\n%s\n", summary, fence)
 	closing := fmt.Sprintf("\n%s\n</details>\n", fence)
 	room := limit - len(open) - len(closing)
@@ -263,21 +270,6 @@ func details(r Result, text string, limit int) string {
 		return "\n_Output omitted to fit GitHub's comment limit; see the check run._\n"
 	}
 	return open + truncate(text, room) + closing
-}
-
-// fenceFor picks a code fence longer than any backtick run in text, so
-// terraform output cannot close the block early.
-func fenceFor(text string) string {
-	longest, run := 0, 0
-	for _, c := range text {
-		if c == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	return strings.Repeat("`", max(3, longest+1))
 }
 
 // truncate keeps the head of text within n bytes, cut at a line boundary,

@@ -28,6 +28,7 @@ import (
 	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/planfile"
 	"github.com/tfpr/tfpr/internal/policy"
+	"github.com/tfpr/tfpr/internal/redact"
 	"github.com/tfpr/tfpr/internal/runner"
 	"github.com/tfpr/tfpr/internal/store"
 	"github.com/tfpr/tfpr/internal/workspace"
@@ -77,6 +78,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Every component logs through this one logger: mask credentials in it
+	// once, here, rather than at each call that might log terraform output.
+	log = redact.Logger(log)
 	getenv := o.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
