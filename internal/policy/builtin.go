@@ -300,7 +300,7 @@ func stateBackends(blocks []*rawBlock, deny denyFunc) {
 		case i > 0:
 			first := blocks[0]
 			deny(RuleStateBackend, titleStateBackend, b.file, b.start,
-				"a second %s block (the first is at %s:%d); a project declares exactly one backend \"gcs\" {}: remove this one", b.typ, first.file, first.start)
+				"another %s block (the first backend or cloud block is at %s:%d); a project declares exactly one backend \"gcs\" {}: remove this one", b.typ, first.file, first.start)
 		case b.typ == "cloud":
 			deny(RuleStateBackend, titleStateBackend, b.file, b.start,
 				"terraform { cloud {} } sends state and runs elsewhere; declare backend \"gcs\" {} and let tfpr configure it")
@@ -336,21 +336,18 @@ func encryption(b *rawBlock, deny denyFunc) {
 			continue
 		case (nb.typ == "method" || nb.typ == "key_provider") && len(nb.labels) > 0:
 			if nb.labels[0] == "external" {
-				deny(RuleStateEncryption, titleStateEncryption, nb.file, nb.start,
-					"%s \"external\" runs a program on the tfpr host; use a built-in method (aes_gcm) with a built-in key provider (gcp_kms, pbkdf2)", nb.typ)
+				denyExternal(deny, nb.file, nb.start, nb.typ)
 			}
 		case nb.typ == "method" || nb.typ == "key_provider":
 			// JSON array form: the keys are the types.
 			for _, a := range nb.attrs {
 				if a.name == "external" {
-					deny(RuleStateEncryption, titleStateEncryption, nb.file, a.start,
-						"%s \"external\" runs a program on the tfpr host; use a built-in method (aes_gcm) with a built-in key provider (gcp_kms, pbkdf2)", nb.typ)
+					denyExternal(deny, nb.file, a.start, nb.typ)
 				}
 			}
 			for _, nnb := range nb.blocks {
 				if nnb.typ == "external" {
-					deny(RuleStateEncryption, titleStateEncryption, nb.file, nnb.start,
-						"%s \"external\" runs a program on the tfpr host; use a built-in method (aes_gcm) with a built-in key provider (gcp_kms, pbkdf2)", nb.typ)
+					denyExternal(deny, nb.file, nnb.start, nb.typ)
 				}
 			}
 		}
@@ -359,6 +356,11 @@ func encryption(b *rawBlock, deny denyFunc) {
 	for _, a := range b.attrs {
 		encryptionExpr(b, a, deny)
 	}
+}
+
+func denyExternal(deny denyFunc, file string, line int, kind string) {
+	deny(RuleStateEncryption, titleStateEncryption, file, line,
+		"%s \"external\" runs a program on the tfpr host; use a built-in method (aes_gcm) with a built-in key provider (gcp_kms, pbkdf2)", kind)
 }
 
 // encryptionExpr finds external methods and key providers in the
@@ -388,8 +390,7 @@ func encryptionExpr(b *rawBlock, a *rawAttr, deny denyFunc) {
 				deny(RuleStateEncryption, titleStateEncryption, b.file, k.line,
 					"%s types in terraform { encryption } must be literal so tfpr can check them", parent)
 			case under && k.name == "external":
-				deny(RuleStateEncryption, titleStateEncryption, b.file, k.line,
-					"%s \"external\" runs a program on the tfpr host; use a built-in method (aes_gcm) with a built-in key provider (gcp_kms, pbkdf2)", parent)
+				denyExternal(deny, b.file, k.line, parent)
 			}
 			walk(p.Value, k.name)
 		}
