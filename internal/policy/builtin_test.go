@@ -35,6 +35,8 @@ var builtinCases = []struct {
 	}},
 	{name: "state_backend", rule: policy.RuleStateBackend, json: []string{
 		projectDir + "/cloud.tf.json:3 " + policy.RuleStateBackend,
+		projectDir + "/zz.tf.json:4 " + policy.RuleStateBackend,
+		projectDir + "/zz.tf.json:5 " + policy.RuleStateBackend,
 	}},
 	{name: "state_encryption", rule: policy.RuleStateEncryption, json: []string{
 		projectDir + "/enc.tf.json:8 " + policy.RuleStateEncryption,
