@@ -39,6 +39,8 @@ type Engine struct {
 	parts       *partCache
 	// denyIgnorable lists the deny rules an in-code tfpr:ignore may suppress.
 	denyIgnorable []string
+	// builtin holds the denials no policy directory can drop (builtin.go).
+	builtin builtinPolicy
 }
 
 type stageQuery struct {
@@ -168,6 +170,9 @@ func New(ctx context.Context, policies fs.FS, opts Options) (*Engine, error) {
 	}
 	params := mergeParams(opts.Params)
 	e.denyIgnorable = suppressible(params)
+	if e.builtin, err = newBuiltin(params); err != nil {
+		return nil, err
+	}
 	store := newStore(params)
 	prepare := func(stage string, bs []binding) (*stageQuery, error) {
 		if len(bs) == 0 {

@@ -43,6 +43,8 @@ func (e *Engine) lint(ctx context.Context, c *config) ([]Finding, error) {
 		findings = append(findings, c.finding(r))
 	}
 	findings = applySuppressions(c.files, findings, e.denyIgnorable)
+	// After suppressions: no comment in the PR may lift these.
+	findings = append(findings, e.builtin.check(c)...)
 	sortFindings(findings)
 	return findings, nil
 }

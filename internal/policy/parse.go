@@ -322,6 +322,7 @@ func jsonNested(parent string) []hcl.BlockHeaderSchema {
 		return []hcl.BlockHeaderSchema{
 			{Type: "resource", LabelNames: []string{"type", "name"}},
 			{Type: "data", LabelNames: []string{"type", "name"}},
+			{Type: "ephemeral", LabelNames: []string{"type", "name"}},
 			{Type: "module", LabelNames: []string{"name"}},
 			{Type: "provider", LabelNames: []string{"name"}},
 			{Type: "variable", LabelNames: []string{"name"}},

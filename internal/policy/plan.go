@@ -64,6 +64,8 @@ func (e *Engine) CheckPlan(ctx context.Context, root, dir string, planJSON []byt
 			f.Suppressed, f.SuppressReason = true, "approved"
 		}
 	}
+	// After approvals: `tfpr approve` does not lift these.
+	findings = append(findings, e.builtin.checkPlan(c, doc)...)
 	sortFindings(findings)
 	return findings, nil
 }

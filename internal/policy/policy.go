@@ -118,6 +118,12 @@ func DefaultParams() map[string]any {
 		// suppress. Empty by default: otherwise the author under review
 		// could switch off any denial. Warnings are always suppressible.
 		"suppressible_rules": []any{},
+		// Credential-minting data sources (google_client_config,
+		// google_service_account_access_token, ...) and provisioners
+		// (local-exec, remote-exec, file) the engine lets through by name.
+		// Empty by default: each hands a PR tfpr's identity or host.
+		"allowed_data_sources": []any{},
+		"allowed_provisioners": []any{},
 	}
 }
 

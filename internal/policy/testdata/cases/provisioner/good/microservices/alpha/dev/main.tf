@@ -1,0 +1,10 @@
+terraform {
+  backend "gcs" {}
+}
+
+resource "terraform_data" "run" {
+  input = "x"
+  lifecycle {
+    create_before_destroy = true
+  }
+}

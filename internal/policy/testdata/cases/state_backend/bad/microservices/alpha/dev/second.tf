@@ -1,0 +1,5 @@
+terraform {
+  backend "local" { # expect: state-backend
+    path = "/tmp/state"
+  }
+}
