@@ -39,6 +39,11 @@ type Engine struct {
 	parts       *partCache
 	// denyIgnorable lists the deny rules an in-code tfpr:ignore may suppress.
 	denyIgnorable []string
+	// allowedFuncs lists the provider-defined functions a configuration
+	// may call (params.allowed_provider_functions).
+	allowedFuncs []string
+	// lintTimeout bounds the lint of one project.
+	lintTimeout time.Duration
 }
 
 type stageQuery struct {
@@ -162,12 +167,17 @@ func New(ctx context.Context, policies fs.FS, opts Options) (*Engine, error) {
 	if e.timeout <= 0 {
 		e.timeout = DefaultTimeout
 	}
+	e.lintTimeout = opts.LintTimeout
+	if e.lintTimeout <= 0 {
+		e.lintTimeout = DefaultLintTimeout
+	}
 	byStage, scopes, err := e.collectRules(compiler, modules)
 	if err != nil {
 		return nil, err
 	}
 	params := mergeParams(opts.Params)
 	e.denyIgnorable = suppressible(params)
+	e.allowedFuncs = stringList(params, "allowed_provider_functions")
 	store := newStore(params)
 	prepare := func(stage string, bs []binding) (*stageQuery, error) {
 		if len(bs) == 0 {
