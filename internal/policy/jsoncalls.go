@@ -18,13 +18,14 @@ import (
 // HCL after JSON has undone its escapes ("${fil\u0065(...)}" calls file), so
 // every such string, key or value, is parsed here the same way. Each call
 // is placed on its string's line. A file JSON cannot read is denied unless
-// the HCL parse already reported it (broken).
-func jsonCalls(rel string, src []byte, broken bool) ([]funcCall, []Finding) {
+// the HCL parse already reported it (broken). deep is set when a string's
+// template nests too deeply to be parsed at all: HCL itself parses these
+// templates when the file's expressions are inspected, so the file must
+// go no further.
+func jsonCalls(rel string, src []byte, broken bool) (calls []funcCall, out []Finding, deep bool) {
 	dec := json.NewDecoder(bytes.NewReader(src))
 	dec.UseNumber()
 	line, last := 1, 0
-	var calls []funcCall
-	var out []Finding
 	deny := func(format string, args ...any) {
 		out = append(out, Finding{Rule: RuleParse, Title: "invalid template", Severity: SeverityDeny, File: rel, Line: line, EndLine: line,
 			Message: fmt.Sprintf(format, args...)})
@@ -50,6 +51,7 @@ func jsonCalls(rel string, src []byte, broken bool) ([]funcCall, []Finding) {
 		}
 		if ne := tfsource.CheckNesting([]byte(s), tfsource.Template); ne != nil {
 			deny("%s:%d: template string %v", rel, line, ne)
+			deep = true
 			continue
 		}
 		expr, diags := hclsyntax.ParseTemplate([]byte(s), rel, hcl.Pos{Line: line, Column: 1})
@@ -59,5 +61,5 @@ func jsonCalls(rel string, src []byte, broken bool) ([]funcCall, []Finding) {
 		}
 		calls = append(calls, collectCalls(expr, line)...)
 	}
-	return calls, out
+	return calls, out, deep
 }

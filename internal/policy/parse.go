@@ -153,14 +153,14 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 		var f *Finding
 		switch kind {
 		case tfsource.Override:
-			f = &Finding{Rule: RuleUnsafePath, Title: "override file", Severity: SeverityDeny, File: rel,
+			f = &Finding{Rule: RuleUnsafePath, Title: "override file", Severity: SeverityDeny, File: rel, Line: 1, EndLine: 1,
 				Message: fmt.Sprintf("%s is an override file: terraform merges it over the other files after they are read, so it could change what the policies approved; put its blocks in a normal .tf file", rel)}
 		case tfsource.Tofu:
 			// Denied rather than linted: OpenTofu would use it in place of
 			// the .tf file of the same name and terraform would ignore it,
 			// so one directory would be two configurations and the policies
 			// could judge the one that never runs.
-			f = &Finding{Rule: RuleUnsafePath, Title: "OpenTofu file", Severity: SeverityDeny, File: rel,
+			f = &Finding{Rule: RuleUnsafePath, Title: "OpenTofu file", Severity: SeverityDeny, File: rel, Line: 1, EndLine: 1,
 				Message: fmt.Sprintf("%s is an OpenTofu file: OpenTofu loads it instead of the .tf file of the same name and terraform ignores it, so the policies cannot know which configuration runs; use .tf files only", rel)}
 		case tfsource.Native, tfsource.JSON:
 			// Regular files take the one-step read relative to the
@@ -294,8 +294,12 @@ func parseSource(rel string, src []byte, kit *termKit) *sourceFile {
 	sf.ignores = ignoreComments(rel, src)
 	if isJSON {
 		var fs []Finding
-		sf.calls, fs = jsonCalls(rel, src, diags.HasErrors())
+		var deep bool
+		sf.calls, fs, deep = jsonCalls(rel, src, diags.HasErrors())
 		sf.findings = append(sf.findings, fs...)
+		if deep {
+			return sf
+		}
 	}
 	if f == nil || f.Body == nil {
 		return sf
