@@ -108,11 +108,20 @@ func TestLintHostileFilesEnd(t *testing.T) {
 		setup func(t *testing.T, dir string)
 		want  string
 	}{
-		{"FIFO", func(t *testing.T, dir string) {
-			if err := syscall.Mkfifo(filepath.Join(dir, "fifo.tf"), 0o644); err != nil {
+		{"symlink to a FIFO", func(t *testing.T, dir string) {
+			fifo := filepath.Join(t.TempDir(), "fifo")
+			if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(fifo, filepath.Join(dir, "fifo.tf")); err != nil {
 				t.Fatal(err)
 			}
 		}, proj + "/fifo.tf: [deny] parse"},
+		{"FIFO", func(t *testing.T, dir string) {
+			if err := syscall.Mkfifo(filepath.Join(dir, "pipe.tf"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, proj + "/pipe.tf: [deny] parse"},
 		{"symlink to /dev/zero", func(t *testing.T, dir string) {
 			if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero.tf")); err != nil {
 				t.Fatal(err)
