@@ -163,6 +163,17 @@ func (s *scanner) expr() bool {
 			s.line++
 			return s.push(frame{kind: 'h', marker: m, bol: true})
 		}
+	case c == '[' && s.peek(1) == '*', c == '.' && s.peek(1) == '*':
+		// A splat wraps the traversal before it: one more level each.
+		if !s.op() {
+			return false
+		}
+		if c == '.' {
+			s.i += 2
+			return true
+		}
+		s.i++
+		return s.push(frame{kind: c})
 	case c == '(' || c == '[' || c == '{':
 		s.i++
 		return s.push(frame{kind: c})
@@ -215,10 +226,37 @@ func (s *scanner) interpolation() (handled, ok bool) {
 		s.i += 3
 		return true, true
 	case s.peek(1) == '{':
+		if c == '%' && !s.directive() {
+			return true, false
+		}
 		s.i += 2
 		return true, s.push(frame{kind: 'i'})
 	}
 	return false, true
+}
+
+// directive counts %{ if } and %{ for } as one more level of the template
+// around them, until their %{ endif } or %{ endfor }: the parser recurses
+// into each directive's body.
+func (s *scanner) directive() bool {
+	rest := s.src[s.i+2:]
+	rest = rest[:min(len(rest), 16)]
+	rest = bytes.TrimLeft(bytes.TrimPrefix(rest, []byte("~")), " \t\r\n")
+	word := rest
+	if n := bytes.IndexFunc(rest, func(r rune) bool { return !(r >= 'a' && r <= 'z') }); n >= 0 {
+		word = rest[:n]
+	}
+	f := s.top()
+	switch string(word) {
+	case "if", "for":
+		return s.op()
+	case "endif", "endfor":
+		if f.ops > 0 {
+			f.ops--
+			s.depth--
+		}
+	}
+	return true
 }
 
 // quoted handles one byte of a quoted string.
