@@ -254,3 +254,29 @@ func TestLintTimeoutFailsClosed(t *testing.T) {
 		t.Fatalf("want a lint-timeout deny, got %+v", got)
 	}
 }
+
+// TestProviderFunctionAllowedByName: the platform team may allow a
+// provider-defined function by its full name; only that one.
+func TestProviderFunctionAllowedByName(t *testing.T) {
+	root := abs(t, "testdata/hostile/provider_function")
+	for _, tc := range []struct {
+		allowed []any
+		deny    bool
+	}{
+		{nil, true},
+		{[]any{"provider::google::other"}, true},
+		{[]any{"provider::google::region_from_zone"}, false},
+	} {
+		e, err := policy.New(context.Background(), policyFSFromDefaults(t), policy.Options{Params: map[string]any{"allowed_provider_functions": tc.allowed}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.LintProject(context.Background(), root, projectDir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := denied(got, at{policy.RuleUnsafeFunction, projectDir + "/main.tf", 6}); d != tc.deny {
+			t.Errorf("allowed %v: denied = %v, want %v (%+v)", tc.allowed, d, tc.deny, got)
+		}
+	}
+}
