@@ -140,7 +140,11 @@ func (t *Tree) Dir(ctx context.Context, dir string) (DirInfo, error) {
 // rather than a pass.
 func (t *Tree) LintProject(ctx context.Context, dir string, modules []string) ([]Finding, error) {
 	dir = cleanRel(dir)
-	lctx, cancel := context.WithTimeout(ctx, t.e.lintTimeout)
+	budget := t.e.lintTimeout
+	if budget <= 0 {
+		budget = DefaultLintTimeout
+	}
+	lctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	c, err := t.config(lctx, dir, modules)
 	var fs []Finding
@@ -149,7 +153,7 @@ func (t *Tree) LintProject(ctx context.Context, dir string, modules []string) ([
 	}
 	if err != nil && ctx.Err() == nil && lctx.Err() != nil {
 		return []Finding{{Rule: RuleLintTimeout, Title: "lint did not finish", Severity: SeverityDeny, File: dirOrDot(dir),
-			Message: fmt.Sprintf("linting %s did not finish within %s; the project is blocked until its files can be checked in time", dirOrDot(dir), t.e.lintTimeout)}}, nil
+			Message: fmt.Sprintf("linting %s did not finish within %s; the project is blocked until its files can be checked in time", dirOrDot(dir), budget)}}, nil
 	}
 	return fs, err
 }
