@@ -23,6 +23,7 @@ vet:
 test: tools vet
 	$(GO) run ./cmd/tfpr policy test
 	TFPR_TERRAFORM_BIN="$(TERRAFORM)" $(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/policy/
 
 test-short: tools
 	TFPR_TERRAFORM_BIN="$(TERRAFORM)" $(GO) test -count=1 -short ./...

@@ -16,13 +16,15 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/project"
+	"github.com/tfpr/tfpr/internal/tfsource"
 	"github.com/tfpr/tfpr/policies"
 )
 
-const lintUsage = `usage: tfpr lint [--format text|json|sarif|github] [--policy-dir DIR] [DIR...]
+const lintUsage = `usage: tfpr lint [--format text|json|sarif|github] [--policy-dir DIR] [--timeout D] [DIR...]
 
 Lints every Terraform project (a directory declaring a backend) under each
 DIR (default ".") with the local modules it calls, before any terraform
@@ -36,6 +38,16 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset.SetOutput(stderr)
 	format := fset.String("format", "text", "output `format`: text, json, sarif or github")
 	policyDir := fset.String("policy-dir", os.Getenv("TFPR_POLICY_DIR"), "`DIR` of .rego policies instead of the built-in ones (env TFPR_POLICY_DIR)")
+	timeout := policy.DefaultLintTimeout
+	if v := os.Getenv("TFPR_LINT_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			fmt.Fprintf(stderr, "tfpr lint: TFPR_LINT_TIMEOUT: not a positive duration: %q\n", v)
+			return 2
+		}
+		timeout = d
+	}
+	fset.DurationVar(&timeout, "timeout", timeout, "time budget of the whole lint; past it lint fails with a deny finding (env TFPR_LINT_TIMEOUT)")
 	fset.Usage = func() {
 		fmt.Fprint(stderr, lintUsage)
 		fset.PrintDefaults()
@@ -62,7 +74,11 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
-	engine, err := policy.New(ctx, pfs, policy.Options{NoCache: true})
+	if timeout <= 0 {
+		fmt.Fprintf(stderr, "tfpr lint: --timeout must be positive, got %s\n", timeout)
+		return 2
+	}
+	engine, err := policy.New(ctx, pfs, policy.Options{NoCache: true, LintTimeout: timeout})
 	if err != nil {
 		fmt.Fprintf(stderr, "tfpr lint: policies%s: %v\n", inDir(*policyDir), err)
 		return 2
@@ -71,7 +87,14 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(dirs) == 0 {
 		dirs = []string{"."}
 	}
-	findings, projects, err := lintDirs(ctx, engine, dirs)
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	findings, projects, err := lintDirs(lctx, engine, dirs)
+	if err != nil && ctx.Err() == nil && lctx.Err() != nil {
+		// Fail closed: whatever was not linted in time is not a pass.
+		findings, err = []policy.Finding{{Rule: policy.RuleLintTimeout, Title: "lint did not finish", Severity: policy.SeverityDeny,
+			File: strings.Join(dirs, ", "), Message: fmt.Sprintf("lint did not finish within %s; nothing under %s counts as checked", timeout, strings.Join(dirs, ", "))}}, nil
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tfpr lint: %v\n", err)
 		return 2
@@ -346,7 +369,8 @@ func parallel(ctx context.Context, n int, job func(ctx context.Context, i int) (
 	return ctx.Err()
 }
 
-// terraformDirs lists the dirs below root holding .tf or .tf.json files,
+// terraformDirs lists the dirs below root holding files terraform or
+// OpenTofu load,
 // walked as project.Scan walks (dot dirs and node_modules skipped).
 func terraformDirs(ctx context.Context, root string) (map[string]bool, error) {
 	dirs := map[string]bool{}
@@ -360,10 +384,7 @@ func terraformDirs(ctx context.Context, root string) (map[string]bool, error) {
 			}
 			return ctx.Err()
 		}
-		name := d.Name()
-		if !(strings.HasSuffix(name, ".tf") || strings.HasSuffix(name, ".tf.json")) ||
-			strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") || (strings.HasPrefix(name, "#") && strings.HasSuffix(name, "#")) ||
-			!(d.Type().IsRegular() || d.Type()&fs.ModeSymlink != 0) {
+		if !tfsource.Loaded(d.Name()) {
 			return nil
 		}
 		rel, err := filepath.Rel(root, filepath.Dir(p))

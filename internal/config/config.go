@@ -29,6 +29,7 @@ type Config struct {
 	DataDir             string
 	PolicyDir           string
 	PolicyParamsFile    string
+	LintTimeout         time.Duration
 	TerraformBin        string
 	Parallelism         int
 	ResyncInterval      time.Duration
@@ -82,6 +83,7 @@ func (c *Config) fields() []field {
 		{"data-dir", "TFPR_DATA_DIR", "clones, plan files and the embedded store", "./.tfpr", str(&c.DataDir)},
 		{"policy-dir", "TFPR_POLICY_DIR", "directory of Rego policies (default: the embedded policies/)", "", str(&c.PolicyDir)},
 		{"policy-params-file", "TFPR_POLICY_PARAMS_FILE", "JSON object overriding the policies' data.tfpr.params (allowlists, suppressible_rules, max_destroy, ...)", "", str(&c.PolicyParamsFile)},
+		{"lint-timeout", "TFPR_LINT_TIMEOUT", "time budget to lint one project; past it the project gets a deny finding", "2m", duration(&c.LintTimeout)},
 		{"terraform-bin", "TFPR_TERRAFORM_BIN", "terraform or OpenTofu executable", "terraform", str(&c.TerraformBin)},
 		{"parallelism", "TFPR_PARALLELISM", "terraform runs at once (default: 2 x CPU cores)", strconv.Itoa(2 * runtime.NumCPU()), func(v string) error {
 			n, err := strconv.Atoi(v)

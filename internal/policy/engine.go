@@ -41,6 +41,11 @@ type Engine struct {
 	denyIgnorable []string
 	// builtin holds the denials no policy directory can drop (builtin.go).
 	builtin builtinPolicy
+	// allowedFuncs lists the provider-defined functions a configuration
+	// may call (params.allowed_provider_functions).
+	allowedFuncs []string
+	// lintTimeout bounds the lint of one project.
+	lintTimeout time.Duration
 }
 
 type stageQuery struct {
@@ -164,6 +169,10 @@ func New(ctx context.Context, policies fs.FS, opts Options) (*Engine, error) {
 	if e.timeout <= 0 {
 		e.timeout = DefaultTimeout
 	}
+	e.lintTimeout = opts.LintTimeout
+	if e.lintTimeout <= 0 {
+		e.lintTimeout = DefaultLintTimeout
+	}
 	byStage, scopes, err := e.collectRules(compiler, modules)
 	if err != nil {
 		return nil, err
@@ -173,6 +182,7 @@ func New(ctx context.Context, policies fs.FS, opts Options) (*Engine, error) {
 	if e.builtin, err = newBuiltin(params); err != nil {
 		return nil, err
 	}
+	e.allowedFuncs = stringList(params, "allowed_provider_functions")
 	store := newStore(params)
 	prepare := func(stage string, bs []binding) (*stageQuery, error) {
 		if len(bs) == 0 {

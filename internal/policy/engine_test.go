@@ -148,7 +148,7 @@ func TestSkippedFiles(t *testing.T) {
 	}
 	want := map[string]policy.Severity{
 		projectDir + "/huge.tf":   policy.SeverityDeny, // terraform would load it unchecked
-		projectDir + "/binary.tf": policy.SeverityWarn,
+		projectDir + "/binary.tf": policy.SeverityDeny, // terraform loads it; never skipped
 		projectDir + "/link.tf":   policy.SeverityDeny,
 	}
 	if len(got) != len(want) {

@@ -273,7 +273,8 @@ func applySuppressions(files []*sourceFile, findings []Finding, denyIgnorable []
 	}
 	for i := range findings {
 		f := &findings[i]
-		if f.Line == 0 || f.Rule == RuleParse || f.Rule == RulePolicyError || f.Rule == RuleSuppression || f.Rule == RuleFileRead || f.Rule == RuleUnsafePath {
+		if f.Line == 0 || f.Rule == RuleParse || f.Rule == RulePolicyError || f.Rule == RuleSuppression || f.Rule == RuleFileRead || f.Rule == RuleUnsafePath ||
+			f.Rule == RuleUnsafeFunction || f.Rule == RuleLintTimeout {
 			continue
 		}
 		for _, ig := range byFile[f.File] {

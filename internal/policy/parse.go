@@ -20,11 +20,17 @@ import (
 	hcljson "github.com/hashicorp/hcl/v2/json"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tfpr/tfpr/internal/tfsource"
 )
 
 // maxFileSize is the largest Terraform file tfpr parses; a larger one is
 // denied, never skipped, since terraform would still load it.
-const maxFileSize = 1 << 20
+const maxFileSize = tfsource.MaxFileSize
+
+// maxFilesPerDir bounds the files tfpr reads from one directory; a
+// directory with more is denied.
+const maxFilesPerDir = 1000
 
 // rawBlock is a syntax-neutral view of one HCL block, from either native or
 // JSON syntax. It doubles as the location index used to place findings.
@@ -73,18 +79,8 @@ type sourceFile struct {
 	path     string // repo-relative slash path
 	blocks   []*rawBlock
 	ignores  []ignore
-	findings []Finding // syntax errors
-	fileRefs []fileRef // file-function calls, checked against each checkout
-}
-
-// isTerraformFile mirrors which files terraform itself loads from a
-// directory, so tfpr lints exactly what terraform would run.
-func isTerraformFile(name string) bool {
-	if strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") ||
-		(strings.HasPrefix(name, "#") && strings.HasSuffix(name, "#")) {
-		return false
-	}
-	return strings.HasSuffix(name, ".tf") || strings.HasSuffix(name, ".tf.json")
+	findings []Finding  // syntax errors
+	calls    []funcCall // judged function calls, checked per project and checkout
 }
 
 // dirFiles is one directory as read from the checkout: its Terraform files
@@ -125,26 +121,59 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 		h = sha256.New()
 		io.WriteString(h, dir)
 	}
+	loaded := 0
+	for _, e := range entries {
+		if !e.IsDir() && tfsource.Loaded(e.Name()) {
+			loaded++
+		}
+	}
+	if loaded > maxFilesPerDir {
+		f := Finding{Rule: RuleParse, Title: "too many files", Severity: SeverityDeny, File: dirOrDot(dir),
+			Message: fmt.Sprintf("%s holds %d Terraform files, over the %d tfpr checks in one directory; terraform would load them all, so split the directory", dirOrDot(dir), loaded, maxFilesPerDir)}
+		df.findings = append(df.findings, f)
+		if h != nil {
+			fmt.Fprintf(h, "\x00!%s", f.Message)
+			df.key = string(h.Sum(nil))
+		}
+		return df, nil
+	}
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if e.IsDir() || !isTerraformFile(e.Name()) {
+		if e.IsDir() {
+			continue
+		}
+		kind := tfsource.KindOf(e.Name())
+		if kind == tfsource.Ignored {
 			continue
 		}
 		rel := path.Join(dir, e.Name())
-		// Regular files take the one-step read relative to the directory;
-		// symlinks and anything unusual the checkout-wide path, which also
-		// words the findings.
 		var src []byte
 		var f *Finding
-		if e.Type().IsRegular() {
-			if b, ok := readRegular(d, e.Name()); ok {
-				src, f = b, checkContent(rel, b)
+		switch kind {
+		case tfsource.Override:
+			f = &Finding{Rule: RuleUnsafePath, Title: "override file", Severity: SeverityDeny, File: rel, Line: 1, EndLine: 1,
+				Message: fmt.Sprintf("%s is an override file: terraform merges it over the other files after they are read, so it could change what the policies approved; put its blocks in a normal .tf file", rel)}
+		case tfsource.Tofu:
+			// Denied rather than linted: OpenTofu would use it in place of
+			// the .tf file of the same name and terraform would ignore it,
+			// so one directory would be two configurations and the policies
+			// could judge the one that never runs.
+			f = &Finding{Rule: RuleUnsafePath, Title: "OpenTofu file", Severity: SeverityDeny, File: rel, Line: 1, EndLine: 1,
+				Message: fmt.Sprintf("%s is an OpenTofu file: OpenTofu loads it instead of the .tf file of the same name and terraform ignores it, so the policies cannot know which configuration runs; use .tf files only", rel)}
+		case tfsource.Native, tfsource.JSON:
+			// Regular files take the one-step read relative to the
+			// directory; symlinks and anything unusual the checkout-wide
+			// path, which also words the findings.
+			if e.Type().IsRegular() {
+				if b, ok := readRegular(d, e.Name()); ok {
+					src, f = b, checkContent(rel, b)
+				}
 			}
-		}
-		if src == nil {
-			src, f = readSource(root, rel)
+			if src == nil && f == nil {
+				src, f = readSource(root, rel)
+			}
 		}
 		if f != nil {
 			df.findings = append(df.findings, *f)
@@ -160,14 +189,6 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 		}
 		sf := cache.parse(rel, sum, src, kit)
 		df.findings = append(df.findings, sf.findings...)
-		for _, ref := range sf.fileRefs {
-			if f := checkFileRef(root, rel, ref); f != nil {
-				df.findings = append(df.findings, *f)
-				if h != nil {
-					fmt.Fprintf(h, "\x00!%s\x00%d\x00%s", rel, f.Line, f.Message)
-				}
-			}
-		}
 		df.files = append(df.files, sf)
 	}
 	if h != nil {
@@ -191,35 +212,20 @@ func skipFile(rel string, sev Severity, format string, args ...any) *Finding {
 // readSource returns the bytes of rel below root, or a finding explaining
 // why tfpr cannot lint it.
 func readSource(root *os.Root, rel string) ([]byte, *Finding) {
-	skip := func(sev Severity, format string, args ...any) *Finding { return skipFile(rel, sev, format, args...) }
-	// Stat follows symlinks but refuses any that leave the checkout; terraform
-	// would read such a file, so it must not pass unseen.
-	st, err := root.Stat(rel)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, skip(SeverityDeny, "cannot read %s: dangling symlink", rel)
-		}
-		return nil, skip(SeverityDeny, "cannot read %s: %v (symlinks must stay inside the repository)", rel, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, skip(SeverityDeny, "%s is not a regular file", rel)
-	}
-	if st.Size() > maxFileSize {
+	skip := func(format string, args ...any) *Finding { return skipFile(rel, SeverityDeny, format, args...) }
+	src, err := tfsource.ReadFile(root, rel, maxFileSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, skip("cannot read %s: dangling symlink", rel)
+	case errors.Is(err, tfsource.ErrNotRegular):
+		return nil, skip("%s is not a regular file", rel)
+	case errors.Is(err, tfsource.ErrTooLarge):
 		// Terraform would load it; a file the policies cannot check must
 		// not reach terraform unseen.
-		return nil, skip(SeverityDeny, "%s is %d bytes, over the %d byte limit tfpr checks; terraform would load it unchecked, so split it", rel, st.Size(), maxFileSize)
-	}
-	f, err := root.Open(rel)
-	if err != nil {
-		return nil, skip(SeverityDeny, "cannot read %s: %v", rel, err)
-	}
-	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, skip(SeverityDeny, "cannot read %s: %v", rel, err)
-	}
-	if len(src) > maxFileSize {
-		return nil, skip(SeverityDeny, "%s is over the %d byte limit tfpr checks; terraform would load it unchecked, so split it", rel, maxFileSize)
+		return nil, skip("%s is over the %d byte limit tfpr checks; terraform would load it unchecked, so split it", rel, maxFileSize)
+	case err != nil:
+		// os.Root refuses symlinks that leave the checkout.
+		return nil, skip("cannot read %s: %v (symlinks must stay inside the repository)", rel, err)
 	}
 	if f := checkContent(rel, src); f != nil {
 		return nil, f
@@ -227,12 +233,30 @@ func readSource(root *os.Root, rel string) ([]byte, *Finding) {
 	return src, nil
 }
 
-// checkContent refuses what is not text.
+// checkContent refuses what is not text. Terraform would still load a file
+// with one stray byte in a comment, so it is denied, not skipped.
 func checkContent(rel string, src []byte) *Finding {
-	if bytes.IndexByte(src, 0) >= 0 || !utf8.Valid(src) {
-		return skipFile(rel, SeverityWarn, "skipped %s: binary content", rel)
+	if i := bytes.IndexByte(src, 0); i >= 0 {
+		return contentFinding(rel, src, i, "a NUL byte")
+	}
+	if !utf8.Valid(src) {
+		i := 0
+		for i < len(src) {
+			r, n := utf8.DecodeRune(src[i:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			i += n
+		}
+		return contentFinding(rel, src, i, "bytes that are not UTF-8")
 	}
 	return nil
+}
+
+func contentFinding(rel string, src []byte, at int, what string) *Finding {
+	line := 1 + bytes.Count(src[:at], []byte{'\n'})
+	return &Finding{Rule: RuleParse, Title: "file not linted", Severity: SeverityDeny, File: rel, Line: line, EndLine: line,
+		Message: fmt.Sprintf("%s holds %s at line %d; terraform would load the file, but tfpr cannot check it as text, so remove them", rel, what, line)}
 }
 
 // fileParse is the state of parsing one file.
@@ -245,18 +269,38 @@ type fileParse struct {
 
 // parseSource parses one file. Syntax errors become deny findings at their
 // position; whatever parsed is still returned so other policies can run.
+// Nesting the parser could not survive is refused before it runs.
 func parseSource(rel string, src []byte, kit *termKit) *sourceFile {
 	sf := &sourceFile{path: rel}
-	fp := &fileParse{sf: sf, src: src, json: strings.HasSuffix(rel, ".json"), kit: kit}
+	isJSON := strings.HasSuffix(rel, ".json")
+	fp := &fileParse{sf: sf, src: src, json: isJSON, kit: kit}
+	syntax := tfsource.Config
+	if isJSON {
+		syntax = tfsource.JSONSyntax
+	}
+	if ne := tfsource.CheckNesting(src, syntax); ne != nil {
+		sf.findings = []Finding{{Rule: RuleParse, Title: "file not linted", Severity: SeverityDeny, File: rel, Line: ne.Line, EndLine: ne.Line,
+			Message: fmt.Sprintf("%s: %v", rel, ne)}}
+		return sf
+	}
 	var f *hcl.File
 	var diags hcl.Diagnostics
-	if strings.HasSuffix(rel, ".json") {
+	if isJSON {
 		f, diags = hcljson.Parse(src, rel)
 	} else {
 		f, diags = hclsyntax.ParseConfig(src, rel, hcl.InitialPos)
 	}
 	sf.findings = diagFindings(rel, diags)
 	sf.ignores = ignoreComments(rel, src)
+	if isJSON {
+		var fs []Finding
+		var deep bool
+		sf.calls, fs, deep = jsonCalls(rel, src, diags.HasErrors())
+		sf.findings = append(sf.findings, fs...)
+		if deep {
+			return sf
+		}
+	}
 	if f == nil || f.Body == nil {
 		return sf
 	}
@@ -264,10 +308,9 @@ func parseSource(rel string, src []byte, kit *termKit) *sourceFile {
 		for _, b := range body.Blocks {
 			sf.blocks = append(sf.blocks, fp.nativeBlock(b, false))
 		}
-		sf.fileRefs = nativeFileRefs(body)
+		sf.calls = collectCalls(body, 0)
 	} else {
 		sf.blocks = fp.jsonBlocks(f.Body)
-		sf.fileRefs = jsonFileRefs(src)
 	}
 	return sf
 }

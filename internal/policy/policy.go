@@ -30,6 +30,9 @@ const (
 	RulePolicyError = "policy-error"
 	// RuleSuppression marks a tfpr:ignore comment that does not count.
 	RuleSuppression = "suppression"
+	// RuleLintTimeout marks a project whose lint did not finish in time; it
+	// is a deny so that hostile input cannot turn into a silent pass.
+	RuleLintTimeout = "lint-timeout"
 )
 
 // Stage names, also the second element of policy package paths
@@ -83,10 +86,17 @@ type Options struct {
 	// and evaluates each directory once, and caches kept for later calls
 	// would only hold on to memory.
 	NoCache bool
+	// LintTimeout bounds the lint of one project, reading and parsing
+	// included; a project that takes longer gets a deny finding. 0 means
+	// DefaultLintTimeout.
+	LintTimeout time.Duration
 }
 
 // DefaultTimeout is used when Options.Timeout is zero.
 const DefaultTimeout = 5 * time.Second
+
+// DefaultLintTimeout is used when Options.LintTimeout is zero.
+const DefaultLintTimeout = 2 * time.Minute
 
 // RuleInfo describes one policy package, for documentation and help output.
 type RuleInfo struct {
@@ -124,20 +134,26 @@ func DefaultParams() map[string]any {
 		// Empty by default: each hands a PR tfpr's identity or host.
 		"allowed_data_sources": []any{},
 		"allowed_provisioners": []any{},
+		// Provider-defined functions (provider::NAME::FUNC) a configuration
+		// may call. Empty by default: they run provider code during plan.
+		"allowed_provider_functions": []any{},
 	}
 }
 
 // suppressible reads params.suppressible_rules.
-func suppressible(params map[string]any) []string {
+func suppressible(params map[string]any) []string { return stringList(params, "suppressible_rules") }
+
+// stringList reads a list of strings from params.
+func stringList(params map[string]any, key string) []string {
 	var out []string
-	if list, ok := params["suppressible_rules"].([]any); ok {
+	if list, ok := params[key].([]any); ok {
 		for _, v := range list {
 			if s, ok := v.(string); ok {
 				out = append(out, s)
 			}
 		}
 	}
-	if list, ok := params["suppressible_rules"].([]string); ok {
+	if list, ok := params[key].([]string); ok {
 		out = append(out, list...)
 	}
 	return out

@@ -134,13 +134,28 @@ func (t *Tree) Dir(ctx context.Context, dir string) (DirInfo, error) {
 // LintProject lints the project in dir with the local modules it calls
 // (repo-relative dirs), like Engine.LintProject, reusing what this Tree
 // already read and evaluated.
+//
+// The lint of one project has a time budget (Options.LintTimeout): a
+// project that takes longer, whatever its files hold, gets a deny finding
+// rather than a pass.
 func (t *Tree) LintProject(ctx context.Context, dir string, modules []string) ([]Finding, error) {
 	dir = cleanRel(dir)
-	c, err := t.config(ctx, dir, modules)
-	if err != nil {
-		return nil, err
+	budget := t.e.lintTimeout
+	if budget <= 0 {
+		budget = DefaultLintTimeout
 	}
-	return t.e.lint(ctx, c)
+	lctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	c, err := t.config(lctx, dir, modules)
+	var fs []Finding
+	if err == nil {
+		fs, err = t.e.lint(lctx, c)
+	}
+	if err != nil && ctx.Err() == nil && lctx.Err() != nil {
+		return []Finding{{Rule: RuleLintTimeout, Title: "lint did not finish", Severity: SeverityDeny, File: dirOrDot(dir),
+			Message: fmt.Sprintf("linting %s did not finish within %s; the project is blocked until its files can be checked in time", dirOrDot(dir), budget)}}, nil
+	}
+	return fs, err
 }
 
 // config reads dir and modules. Unreadable modules become findings: terraform
@@ -154,6 +169,8 @@ func (t *Tree) config(ctx context.Context, dir string, modules []string) (*confi
 		return nil, df.err
 	}
 	findings := append(slices.Clip(df.findings), df.unsafe...)
+	cc := &callChecker{t: t, templates: map[string][]Finding{}}
+	findings = append(findings, cc.dir(dir, df)...)
 	own, err := t.part(ctx, df, "")
 	if err != nil {
 		return nil, err
@@ -183,6 +200,7 @@ func (t *Tree) config(ctx context.Context, dir string, modules []string) (*confi
 		}
 		parts = append(parts, p)
 		findings = append(findings, mf.findings...)
+		findings = append(findings, cc.dir(dir, mf)...)
 	}
 	return newConfig(dir, parts, findings), nil
 }

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+
+	"github.com/tfpr/tfpr/internal/tfsource"
 )
 
 // RuleUnsafePath marks files in a project directory that would make
@@ -36,7 +38,7 @@ func unsafePaths(dir string, entries []fs.DirEntry) []Finding {
 		why, bad := unsafeNames[name]
 		switch {
 		case bad:
-		case e.Type()&fs.ModeSymlink != 0 && !strings.HasSuffix(name, ".tf") && !strings.HasSuffix(name, ".tf.json"):
+		case e.Type()&fs.ModeSymlink != 0 && !tfsource.Loaded(name):
 			why = "a symlink in a project directory can redirect terraform's writes (.terraform, the lock file, plan files) outside the checkout"
 		default:
 			continue
@@ -47,4 +49,54 @@ func unsafePaths(dir string, entries []fs.DirEntry) []Finding {
 		})
 	}
 	return out
+}
+
+// moduleSources denies module sources that load code from outside the
+// checkout: a local path (./ or ../) that climbs out of it, and anything
+// terraform fetches from the host's own filesystem (an absolute path, a
+// file: URL, a forced getter given a path). Such a module is neither in the
+// repository nor reviewed, yet terraform loads and runs it.
+func moduleSources(f *sourceFile, dir string) []Finding {
+	var out []Finding
+	for _, b := range f.blocks {
+		if b.typ != "module" || len(b.labels) != 1 {
+			continue
+		}
+		a := b.attr("source")
+		if a == nil {
+			continue
+		}
+		source := b.staticString("source")
+		why := ""
+		s := strings.ToLower(strings.ReplaceAll(source, `\`, "/"))
+		switch {
+		case strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../"):
+			if t := path.Join(dirOrDot(dir), s); t == ".." || strings.HasPrefix(t, "../") {
+				why = "climbs out of the repository"
+			}
+		case hostSource(s):
+			why = "loads a module from the host's filesystem"
+		}
+		if why == "" {
+			continue
+		}
+		out = append(out, Finding{
+			Rule: RuleUnsafePath, Title: "module source outside the repository", Severity: SeverityDeny,
+			File: f.path, Line: a.start, EndLine: a.end, Address: "module." + b.labels[0], Attribute: "source",
+			Message: fmt.Sprintf("module %q: source %q %s; terraform would load code nobody reviewed, so use a module in the repository or a registry module", b.labels[0], source, why),
+		})
+	}
+	return out
+}
+
+// hostSource reports whether a (lower-cased, slash) non-local module source
+// reads the host's filesystem.
+func hostSource(s string) bool {
+	forced := false
+	if i := strings.Index(s, "::"); i >= 0 {
+		s, forced = s[i+2:], true
+	}
+	drive := len(s) > 1 && s[1] == ':' && s[0] >= 'a' && s[0] <= 'z'
+	return strings.HasPrefix(s, "/") || strings.HasPrefix(s, "~") || strings.Contains(s, "file:") || drive ||
+		(forced && strings.HasPrefix(s, "."))
 }

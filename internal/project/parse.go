@@ -1,6 +1,7 @@
 package project
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -10,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	hcljson "github.com/hashicorp/hcl/v2/json"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tfpr/tfpr/internal/tfsource"
 )
 
 // Only the blocks that decide what a directory is and what it calls are
@@ -52,15 +55,26 @@ type fileResult struct {
 	broken   bool
 }
 
-// parseFile reads and decodes one .tf or .tf.json file. rel is the
-// repo-relative slash path, used in diagnostics. Only I/O failures return an
-// error; bad content becomes diagnostics.
-func parseFile(abs, rel string) (fileResult, error) {
-	src, err := os.ReadFile(abs)
+// parseFile reads and decodes one Terraform file, rel below root (a
+// repo-relative slash path, also used in diagnostics). Only I/O failures
+// return an error; bad content, and files that are not regular, too large
+// or nested too deeply to parse safely, become diagnostics.
+func parseFile(root *os.Root, rel string) (fileResult, error) {
+	src, err := tfsource.ReadFile(root, rel, tfsource.MaxFileSize)
 	if err != nil {
-		return fileResult{}, fmt.Errorf("read %s: %w", rel, err)
+		if errors.Is(err, tfsource.ErrNotRegular) || errors.Is(err, tfsource.ErrTooLarge) || isBadLink(root, rel) {
+			return fileResult{broken: true, diags: []Diagnostic{{File: rel, Message: err.Error()}}}, nil
+		}
+		return fileResult{}, err
 	}
-	isJSON := strings.HasSuffix(rel, ".tf.json")
+	isJSON := strings.HasSuffix(rel, ".json")
+	syntax := tfsource.Config
+	if isJSON {
+		syntax = tfsource.JSONSyntax
+	}
+	if ne := tfsource.CheckNesting(src, syntax); ne != nil {
+		return fileResult{broken: true, diags: []Diagnostic{{File: rel, Line: ne.Line, Message: ne.Error()}}}, nil
+	}
 	var f *hcl.File
 	var diags hcl.Diagnostics
 	if isJSON {

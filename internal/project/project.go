@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/tfpr/tfpr/internal/tfsource"
 )
 
 // Dir is one directory holding Terraform files.
@@ -62,17 +64,8 @@ func skipDir(name string) bool {
 	return strings.HasPrefix(name, ".") || name == "node_modules"
 }
 
-// isConfigFile follows terraform's own rules for which files it loads.
-func isConfigFile(name string) bool {
-	if !strings.HasSuffix(name, ".tf") && !strings.HasSuffix(name, ".tf.json") {
-		return false
-	}
-	return !strings.HasPrefix(name, ".") && !strings.HasSuffix(name, "~") &&
-		!(strings.HasPrefix(name, "#") && strings.HasSuffix(name, "#"))
-}
-
 type parseJob struct {
-	abs, rel, dir string
+	rel, dir string
 }
 
 // Scan walks root and builds the graph. Files are parsed concurrently; only
@@ -104,7 +97,7 @@ func scan(ctx context.Context, root string) (*Graph, error) {
 			}
 			return ctx.Err()
 		}
-		if !isConfigFile(d.Name()) || !(d.Type().IsRegular() || d.Type()&fs.ModeSymlink != 0) {
+		if !tfsource.Loaded(d.Name()) || d.IsDir() {
 			return nil
 		}
 		rel, err := filepath.Rel(root, p)
@@ -112,14 +105,18 @@ func scan(ctx context.Context, root string) (*Graph, error) {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		jobs = append(jobs, parseJob{abs: p, rel: rel, dir: path.Dir(rel)})
+		jobs = append(jobs, parseJob{rel: rel, dir: path.Dir(rel)})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-
-	results, err := parseAll(ctx, jobs)
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	results, err := parseAll(ctx, r, jobs)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +125,7 @@ func scan(ctx context.Context, root string) (*Graph, error) {
 
 // parseAll parses files on all CPUs; results keep the order of jobs so the
 // graph and its diagnostics are deterministic.
-func parseAll(ctx context.Context, jobs []parseJob) ([]fileResult, error) {
+func parseAll(ctx context.Context, root *os.Root, jobs []parseJob) ([]fileResult, error) {
 	results := make([]fileResult, len(jobs))
 	errs := make([]error, len(jobs))
 	var next atomic.Int64
@@ -142,12 +139,7 @@ func parseAll(ctx context.Context, jobs []parseJob) ([]fileResult, error) {
 					return
 				}
 				j := jobs[i]
-				res, err := parseFile(j.abs, j.rel)
-				if err != nil && isBadLink(j.abs) {
-					// A symlink to nothing (or to a dir) is bad content, not a broken disk.
-					res, err = fileResult{broken: true, diags: []Diagnostic{{File: j.rel, Message: "symlink does not point to a readable file"}}}, nil
-				}
-				results[i], errs[i] = res, err
+				results[i], errs[i] = parseFile(root, j.rel)
 			}
 		})
 	}
@@ -161,12 +153,14 @@ func parseAll(ctx context.Context, jobs []parseJob) ([]fileResult, error) {
 	return results, nil
 }
 
-func isBadLink(p string) bool {
-	fi, err := os.Lstat(p)
+// isBadLink reports whether rel is a symlink that does not lead to a
+// regular file inside root: bad content, not a broken disk.
+func isBadLink(root *os.Root, rel string) bool {
+	fi, err := root.Lstat(rel)
 	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 		return false
 	}
-	target, err := os.Stat(p)
+	target, err := root.Stat(rel)
 	return err != nil || !target.Mode().IsRegular()
 }
 

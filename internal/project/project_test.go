@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 const backendGCS = "terraform {\n  backend \"gcs\" {}\n}\n"
@@ -330,5 +332,45 @@ func TestScanErrors(t *testing.T) {
 	writeTree(t, root, map[string]string{"p/main.tf": backendGCS})
 	if _, err := Scan(ctx, root); err == nil {
 		t.Error("cancelled context ignored")
+	}
+}
+
+// TestScanHostileFiles: a .tf symlink to a FIFO (which blocked Scan in
+// open), to /dev/zero (which it read without end) and a file nested deep
+// enough to overflow the HCL parser's stack are each a diagnostic on a
+// broken directory, and Scan returns. A directory holding only .tofu files
+// is still found, so the policies see it.
+func TestScanHostileFiles(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"fifo/main.tf":   backendGCS,
+		"zero/main.tf":   backendGCS,
+		"deep/main.tf":   backendGCS + "locals {\n  x = " + strings.Repeat("[", 800_000) + "\n}\n",
+		"tofu/main.tofu": backendGCS,
+	})
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(fifo, filepath.Join(root, "fifo", "x.tf"))
+	os.Symlink("/dev/zero", filepath.Join(root, "zero", "x.tf"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	g, err := Scan(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"fifo/x.tf", "zero/x.tf", "deep/main.tf"} {
+		if !slices.ContainsFunc(g.Diagnostics(), func(d Diagnostic) bool { return d.File == f }) {
+			t.Errorf("no diagnostic for %s: %v", f, g.Diagnostics())
+		}
+	}
+	for _, d := range g.Dirs() {
+		if d.Path != "tofu" && !d.Broken {
+			t.Errorf("%s not marked broken", d.Path)
+		}
+	}
+	if !g.IsProject("tofu") {
+		t.Errorf("directory with main.tofu not found as a project: %v", g.Projects())
 	}
 }

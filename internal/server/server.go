@@ -93,7 +93,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol, err := loadPolicies(ctx, cfg.PolicyDir, cfg.PolicyParamsFile)
+	pol, err := loadPolicies(ctx, cfg.PolicyDir, cfg.PolicyParamsFile, cfg.LintTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 // loadPolicies compiles the server's policies, never the PR's: the
 // embedded defaults or TFPR_POLICY_DIR, with parameters from
 // TFPR_POLICY_PARAMS_FILE over the defaults.
-func loadPolicies(ctx context.Context, dir, paramsFile string) (*policy.Engine, error) {
+func loadPolicies(ctx context.Context, dir, paramsFile string, lintTimeout time.Duration) (*policy.Engine, error) {
 	var fsys fs.FS = policies.FS()
 	if dir != "" {
 		if _, err := os.Stat(dir); err != nil {
@@ -183,7 +183,7 @@ func loadPolicies(ctx context.Context, dir, paramsFile string) (*policy.Engine, 
 			return nil, fmt.Errorf("policy params %s: not a JSON object: %w", paramsFile, err)
 		}
 	}
-	pol, err := policy.New(ctx, fsys, policy.Options{Params: params})
+	pol, err := policy.New(ctx, fsys, policy.Options{Params: params, LintTimeout: lintTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("load policies: %w", err)
 	}

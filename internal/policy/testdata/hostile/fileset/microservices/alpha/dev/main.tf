@@ -1,0 +1,7 @@
+terraform {
+  backend "gcs" {}
+}
+
+output "x" {
+  value = fileset("${path.module}/.", "../../../../../../../../../../../../etc/host*")
+}

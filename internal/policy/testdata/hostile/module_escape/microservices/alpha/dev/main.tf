@@ -1,0 +1,7 @@
+terraform {
+  backend "gcs" {}
+}
+
+module "m" {
+  source = "../../../../../../../../../../../../tmp/tfpr-module"
+}

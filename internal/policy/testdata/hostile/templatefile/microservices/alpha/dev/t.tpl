@@ -1,0 +1,1 @@
+host: ${file("/etc/hostname")}

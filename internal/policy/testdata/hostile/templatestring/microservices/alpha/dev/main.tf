@@ -1,0 +1,11 @@
+terraform {
+  backend "gcs" {}
+}
+
+variable "tpl" {
+  type = string
+}
+
+output "x" {
+  value = templatestring(var.tpl, {})
+}
