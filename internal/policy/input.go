@@ -95,9 +95,10 @@ func (b *rawBlock) staticString(name string) string {
 
 // newModulePart builds the input share and address index of one module
 // from its parsed files.
-func newModulePart(dir, module string, files []*sourceFile, kit *termKit) *modulePart {
+func newModulePart(dir, module string, files []*sourceFile, vars []*varsFile, kit *termKit) *modulePart {
 	p := &modulePart{dir: dir, module: module, files: files, kit: kit, index: map[string][]*rawBlock{}, calls: map[string]string{}}
 	item := kit.item
+	ev := newEvaluator(p, vars)
 	// Provider sources are needed to resolve resources, so collect them first.
 	reqProviders := map[string]string{} // local name -> source
 	for _, f := range files {
@@ -152,7 +153,7 @@ func newModulePart(dir, module string, files []*sourceFile, kit *termKit) *modul
 		}
 		addr := "data." + b.labels[0] + "." + b.labels[1]
 		pr := providerOf(b, b.labels[0])
-		extra := [][2]*ast.Term{item("provider", pr[0]), item("provider_source", pr[1])}
+		extra := [][2]*ast.Term{item("provider", pr[0]), item("provider_source", pr[1]), item("instances", ev.instancesTerm(b, resourceMeta))}
 		if check != "" {
 			extra = append(extra, item("check", str(check)))
 		}
@@ -171,7 +172,8 @@ func newModulePart(dir, module string, files []*sourceFile, kit *termKit) *modul
 				addr := b.labels[0] + "." + b.labels[1]
 				pr := providerOf(b, b.labels[0])
 				p.add(addr, b)
-				t := p.blockTerm(b, b.labels[0], b.labels[1], addr, item("provider", pr[0]), item("provider_source", pr[1]))
+				t := p.blockTerm(b, b.labels[0], b.labels[1], addr, item("provider", pr[0]), item("provider_source", pr[1]),
+					item("instances", ev.instancesTerm(b, resourceMeta)))
 				p.resources = append(p.resources, t)
 				p.resourcesByType.add(b.labels[0], t)
 			case "data":
@@ -184,7 +186,7 @@ func newModulePart(dir, module string, files []*sourceFile, kit *termKit) *modul
 				}
 			case "module":
 				if len(b.labels) == 1 {
-					p.modules = append(p.modules, p.moduleTerm(b))
+					p.modules = append(p.modules, p.moduleTerm(b, ev.instancesTerm(b, moduleMeta)))
 				}
 			case "provider":
 				if len(b.labels) != 1 {
@@ -201,7 +203,7 @@ func newModulePart(dir, module string, files []*sourceFile, kit *termKit) *modul
 				}
 				p.add(addr, b)
 				p.providers = append(p.providers, p.blockTerm(b, "provider", b.labels[0], addr,
-					item("alias", str(alias)), item("provider_source", str(src))))
+					item("alias", str(alias)), item("provider_source", str(src)), item("instances", ev.instancesTerm(b, providerMeta))))
 			case "variable", "output":
 				if len(b.labels) != 1 {
 					continue
@@ -230,7 +232,7 @@ func newModulePart(dir, module string, files []*sourceFile, kit *termKit) *modul
 
 func (p *modulePart) add(addr string, b *rawBlock) { p.index[addr] = append(p.index[addr], b) }
 
-func (p *modulePart) moduleTerm(b *rawBlock) *ast.Term {
+func (p *modulePart) moduleTerm(b *rawBlock, instances *ast.Term) *ast.Term {
 	name := b.labels[0]
 	addr := "module." + name
 	p.add(addr, b)
@@ -246,7 +248,7 @@ func (p *modulePart) moduleTerm(b *rawBlock) *ast.Term {
 	item := p.kit.item
 	return p.blockTerm(b, "module", name, addr,
 		item("source", str(source)), item("version", str(version)),
-		item("local", ast.InternedTerm(local)), item("dir", str(dir)))
+		item("local", ast.InternedTerm(local)), item("dir", str(dir)), item("instances", instances))
 }
 
 // blockTerm is the input form of a top-level block.

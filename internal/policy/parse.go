@@ -54,6 +54,9 @@ type rawAttr struct {
 	value *ast.Term // static value; nil when the expression has none
 	root  string    // root name when the expression is a bare traversal
 	term  *ast.Term
+	// expr is kept when there is no static value, to evaluate the
+	// attribute in its module's context (see values.go).
+	expr hcl.Expression
 }
 
 func (b *rawBlock) attr(name string) *rawAttr {
@@ -92,8 +95,9 @@ func isTerraformFile(name string) bool {
 type dirFiles struct {
 	dir      string
 	files    []*sourceFile
-	findings []Finding // unreadable, skipped or invalid files
-	unsafe   []Finding // see unsafePaths; they count when dir is a project
+	findings []Finding   // unreadable, skipped or invalid files
+	unsafe   []Finding   // see unsafePaths; they count when dir is a project
+	vars     []*varsFile // .tfvars files terraform loads when dir is a project
 	// key fingerprints the names, contents and findings, for caches that
 	// outlive one checkout.
 	key string
@@ -128,6 +132,10 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if !e.IsDir() && isVarsFile(e.Name()) {
+			df.readVars(root, d, e, h)
+			continue
 		}
 		if e.IsDir() || !isTerraformFile(e.Name()) {
 			continue

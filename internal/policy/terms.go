@@ -58,6 +58,7 @@ func newTermKit() *termKit {
 		"expr", "refs", "range", "value", "start_line", "end_line",
 		"type", "name", "labels", "address", "file", "module", "attributes", "blocks",
 		"provider", "provider_source", "check", "source", "version", "local", "dir", "alias",
+		"instances", "values", "unknown",
 	} {
 		k.keys[name] = ast.StringTerm(name)
 	}
@@ -105,10 +106,13 @@ func (fp *fileParse) newAttr(name string, expr hcl.Expression, start, end int) *
 	if at, ok := k.attrs.Load(key); ok {
 		at := at.(*attrTerms)
 		a.term, a.value, a.root = at.term, at.value, at.root
-		return a
+	} else {
+		fp.buildAttr(a, key.text, expr)
+		k.attrs.LoadOrStore(key, &attrTerms{term: a.term, value: a.value, root: a.root})
 	}
-	fp.buildAttr(a, key.text, expr)
-	k.attrs.LoadOrStore(key, &attrTerms{term: a.term, value: a.value, root: a.root})
+	if a.value == nil {
+		a.expr = expr
+	}
 	return a
 }
 
