@@ -49,8 +49,19 @@ resource_types := {t | some t, _ in resources_by_type} if not is_plan
 
 resource_types := {rc.type | some rc in input.resource_changes; rc.mode == "managed"} if is_plan
 
-# The managed resource instances of type t.
-resources(t) := [hcl_instance(b, i) | some b in resources_by_type[t]; some i in b.instances] if not is_plan
+# The managed resource instances of type t. At lint each block's
+# instances already have the normalized shape, and tfpr indexes them by
+# type in input.resource_instances (hand-written inputs may hold only the
+# blocks).
+resources(t) := input.resource_instances[t] if {
+	not is_plan
+	input.resource_instances
+}
+
+resources(t) := [i | some b in resources_by_type[t]; some i in b.instances] if {
+	not is_plan
+	not input.resource_instances
+}
 
 resources(t) := [plan_instance(rc) |
 	some rc in input.resource_changes
@@ -59,9 +70,26 @@ resources(t) := [plan_instance(rc) |
 	is_object(rc.change.after)
 ] if is_plan
 
+# Every managed resource instance.
+all_resources := [i | some b in input.resources; some i in b.instances] if not is_plan
+
+all_resources := [plan_instance(rc) |
+	some rc in input.resource_changes
+	rc.mode == "managed"
+	is_object(rc.change.after)
+] if is_plan
+
 # The data source instances of type t. At plan, those read during plan
 # are in prior_state, those deferred to apply in resource_changes.
-data_sources(t) := [hcl_instance(b, i) | some b in data_by_type[t]; some i in b.instances] if not is_plan
+data_sources(t) := input.data_instances[t] if {
+	not is_plan
+	input.data_instances
+}
+
+data_sources(t) := [i | some b in data_by_type[t]; some i in b.instances] if {
+	not is_plan
+	not input.data_instances
+}
 
 data_sources(t) := array.concat(
 	[plan_instance(rc) | some rc in input.resource_changes; rc.mode == "data"; rc.type == t; is_object(rc.change.after)],
@@ -69,18 +97,13 @@ data_sources(t) := array.concat(
 ) if is_plan
 
 # Module calls and provider blocks exist at lint only.
-module_calls := [hcl_instance(b, i) | some b in input.modules; some i in b.instances] if not is_plan
+module_calls := [i | some b in input.modules; some i in b.instances] if not is_plan
 
 module_calls := [] if is_plan
 
-provider_blocks := [hcl_instance(b, i) | some b in input.providers; some i in b.instances] if not is_plan
+provider_blocks := [i | some b in input.providers; some i in b.instances] if not is_plan
 
 provider_blocks := [] if is_plan
-
-hcl_instance(b, i) := {
-	"type": b.type, "name": b.name, "address": b.address, "module": b.module,
-	"values": i.values, "unknown": i.unknown,
-}
 
 # The module field is left empty: tfpr maps the plan address to the HCL
 # block of whichever module declares it.
@@ -105,6 +128,7 @@ state_modules contains m if {
 # Whether the value at path (a list of keys and indexes) is unknown, in
 # whole or in part.
 unknown(r, path) if {
+	_ := r.unknown[path[0]]
 	walk(r.unknown, [p, true])
 	count(p) >= count(path)
 	array.slice(p, 0, count(path)) == path
@@ -112,6 +136,7 @@ unknown(r, path) if {
 
 # Or a block or collection holding it is unknown as a whole.
 unknown(r, path) if {
+	_ := r.unknown[path[0]]
 	some n in numbers.range(1, count(path) - 1)
 	n < count(path)
 	prefix := array.slice(path, 0, n)

@@ -4,11 +4,17 @@ package tfpr.lib_test
 
 import data.tfpr.lib
 
-# An HCL-stage block of type t with one instance.
+# An HCL-stage block of type t with one instance, which tfpr gives the
+# normalized shape.
 block(t, values, unknown) := {
 	"type": t, "name": "x", "address": sprintf("%s.x", [t]), "module": "",
 	"attributes": {}, "blocks": [],
-	"instances": [{"values": values, "unknown": unknown}],
+	"instances": [instance(t, values, unknown)],
+}
+
+instance(t, values, unknown) := {
+	"type": t, "name": "x", "address": sprintf("%s.x", [t]), "module": "",
+	"values": values, "unknown": unknown,
 }
 
 hcl(resources) := {"resources": resources, "data": []}
@@ -24,19 +30,20 @@ change(t, after, after_unknown) := {
 plan(changes) := {"format_version": "1.2", "resource_changes": changes}
 
 test_hcl_instances_normalized if {
-	b := object.union(block("google_storage_bucket", {"name": "a"}, {"labels": true}), {"module": "modules/m"})
+	b := block("google_storage_bucket", {"name": "a"}, {"labels": true})
 	rs := lib.resources("google_storage_bucket") with input as hcl([b])
 	rs == [{
-		"type": "google_storage_bucket", "name": "x", "address": "google_storage_bucket.x", "module": "modules/m",
+		"type": "google_storage_bucket", "name": "x", "address": "google_storage_bucket.x", "module": "",
 		"values": {"name": "a"}, "unknown": {"labels": true},
 	}]
 	lib.resource_types == {"google_storage_bucket"} with input as hcl([b])
+	lib.all_resources == rs with input as hcl([b])
 }
 
 test_one_entry_per_instance if {
 	b := object.union(block("google_project_iam_member", {}, {}), {"instances": [
-		{"values": {"role": "roles/browser"}, "unknown": {}},
-		{"values": {"role": "roles/owner"}, "unknown": {}},
+		instance("google_project_iam_member", {"role": "roles/browser"}, {}),
+		instance("google_project_iam_member", {"role": "roles/owner"}, {}),
 	]})
 	rs := lib.resources("google_project_iam_member") with input as hcl([b])
 	[r.values.role | some r in rs] == ["roles/browser", "roles/owner"]

@@ -27,8 +27,7 @@ expected := p if {
 # modules.
 deny contains object.union(lib.at_attr(r, "project"), {"msg": msg}) if {
 	want := expected
-	some type in lib.resource_types
-	some r in lib.resources(type)
+	some r in lib.all_resources
 	v := r.values.project
 	is_string(v)
 	v != want

@@ -33,8 +33,8 @@ test_unknown_project_passes_lint if {
 
 test_provider_and_module_checked if {
 	results := project.deny with input as object.union(inp([]), {
-		"providers": [object.union(t.block("provider", {"project": "beta-prod"}, {}), {"address": "provider.google"})],
-		"modules": [object.union(t.block("module", {"project": "gamma-dev"}, {}), {"address": "module.m"})],
+		"providers": [{"instances": [object.union(t.instance("provider", {"project": "beta-prod"}, {}), {"address": "provider.google"})]}],
+		"modules": [{"instances": [object.union(t.instance("module", {"project": "gamma-dev"}, {}), {"address": "module.m"})]}],
 	})
 	{r.address | some r in results} == {"provider.google", "module.m"}
 }

@@ -27,8 +27,8 @@ deny contains object.union(lib.at_attr(r, name), {"msg": msg}) if {
 	some type in lib.resource_types
 	storage(type)
 	some r in lib.resources(type)
-	some name, v in r.values
-	walk(v, [_, s])
+	some name in member_attrs
+	walk(r.values[name], [_, s])
 	is_string(s)
 	# Every match holds "Users"; the substring test is the cheap first cut.
 	contains(s, "Users")

@@ -17,6 +17,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/types"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // Engine evaluates the HCL and plan stage policies. It is immutable after New
@@ -39,6 +40,8 @@ type Engine struct {
 	parts       *partCache
 	// denyIgnorable lists the deny rules an in-code tfpr:ignore may suppress.
 	denyIgnorable []string
+	// funcs are the functions lint evaluates attribute values with.
+	funcs map[string]function.Function
 }
 
 type stageQuery struct {
@@ -155,7 +158,8 @@ func New(ctx context.Context, policies fs.FS, opts Options) (*Engine, error) {
 	if compiler.Compile(modules); compiler.Failed() {
 		return nil, fmt.Errorf("compile policies:\n%s", strings.Join(regoErrors(compiler.Errors), "\n"))
 	}
-	e := &Engine{timeout: opts.Timeout, pkgs: map[string]RuleInfo{}, files: map[string]string{}, stages: map[string]*stageQuery{}}
+	e := &Engine{timeout: opts.Timeout, pkgs: map[string]RuleInfo{}, files: map[string]string{}, stages: map[string]*stageQuery{},
+		funcs: guardedFuncs()}
 	if !opts.NoCache {
 		e.cache, e.parts = newFileCache(), newPartCache()
 	}

@@ -30,7 +30,7 @@ const (
 var errTooLarge = errors.New("value over the evaluation limits")
 
 // budget is the time one module's evaluation may take. Past it every
-// function call fails, so the rest of the module is unknown.
+// expression is unknown.
 type budget struct{ deadline time.Time }
 
 func newBudget() *budget { return &budget{deadline: time.Now().Add(evalTimeLimit)} }
@@ -171,10 +171,11 @@ func pureFuncs() map[string]function.Function {
 	}
 }
 
-// guardedFuncs wraps every pure function so that a call past the budget,
-// a panic inside the function or a result over the limits is an error,
-// which leaves the expression unknown.
-func guardedFuncs(b *budget) map[string]function.Function {
+// guardedFuncs wraps every pure function so that a panic inside it or a
+// result over the limits is an error, which leaves the expression unknown.
+// The limits on expressions and values bound one call; the time budget is
+// checked before each expression. The table is immutable and shared.
+func guardedFuncs() map[string]function.Function {
 	fs := pureFuncs()
 	for name, f := range fs {
 		if name == "try" || name == "can" {
@@ -182,12 +183,12 @@ func guardedFuncs(b *budget) map[string]function.Function {
 			// the guarded functions.
 			continue
 		}
-		fs[name] = guard(name, f, b)
+		fs[name] = guard(name, f)
 	}
 	return fs
 }
 
-func guard(name string, f function.Function, b *budget) function.Function {
+func guard(name string, f function.Function) function.Function {
 	pre := preChecks[name]
 	return function.New(&function.Spec{
 		Description: f.Description(),
@@ -202,9 +203,6 @@ func guard(name string, f function.Function, b *budget) function.Function {
 			return f.ReturnTypeForValues(args)
 		},
 		Impl: func(args []cty.Value, retType cty.Type) (v cty.Value, err error) {
-			if b.spent() {
-				return cty.UnknownVal(retType), errTooLarge
-			}
 			if pre != nil {
 				if err := pre(args); err != nil {
 					return cty.UnknownVal(retType), err
@@ -215,6 +213,9 @@ func guard(name string, f function.Function, b *budget) function.Function {
 					v, err = cty.UnknownVal(retType), fmt.Errorf("%s: %v", name, r)
 				}
 			}()
+			if name == "coalesce" {
+				args = skipEmptyStrings(args)
+			}
 			v, err = f.Call(args)
 			if err != nil {
 				return cty.UnknownVal(retType), err
@@ -226,4 +227,17 @@ func guard(name string, f function.Function, b *budget) function.Function {
 			return v, nil
 		},
 	})
+}
+
+// skipEmptyStrings makes coalesce skip "" as terraform's does; cty's skips
+// only nulls.
+func skipEmptyStrings(args []cty.Value) []cty.Value {
+	out := make([]cty.Value, 0, len(args))
+	for _, a := range args {
+		if a.IsKnown() && !a.IsNull() && a.Type() == cty.String && a.AsString() == "" {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }

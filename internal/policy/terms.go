@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
@@ -36,6 +37,9 @@ type termKit struct {
 	emptyObject *ast.Term
 	ranges      sync.Map // [2]int -> *ast.Term
 	attrs       sync.Map // attrKey -> *attrTerms
+	// funcs is the function table of value evaluation (see values.go),
+	// immutable and shared.
+	funcs map[string]function.Function
 }
 
 // attrKey identifies an attribute's term: its expression's source text,
@@ -52,8 +56,11 @@ type attrTerms struct {
 	root        string
 }
 
-func newTermKit() *termKit {
-	k := &termKit{keys: map[string]*ast.Term{}, emptyArray: ast.ArrayTerm(), emptyObject: ast.ObjectTerm()}
+func newTermKit(funcs map[string]function.Function) *termKit {
+	if funcs == nil {
+		funcs = guardedFuncs()
+	}
+	k := &termKit{keys: map[string]*ast.Term{}, emptyArray: ast.ArrayTerm(), emptyObject: ast.ObjectTerm(), funcs: funcs}
 	for _, name := range []string{
 		"expr", "refs", "range", "value", "start_line", "end_line",
 		"type", "name", "labels", "address", "file", "module", "attributes", "blocks",

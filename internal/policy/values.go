@@ -35,7 +35,7 @@ type evaluator struct {
 func newEvaluator(p *modulePart, vars []*varsFile) *evaluator {
 	ev := &evaluator{kit: p.kit, budget: newBudget(), locals: map[string]*rawAttr{},
 		localVals: map[string]cty.Value{}, localState: map[string]uint8{}}
-	ev.ctx = &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: guardedFuncs(ev.budget)}
+	ev.ctx = &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: p.kit.funcs}
 	given := map[string]cty.Value{}
 	if p.module == "" {
 		for _, vf := range vars {
@@ -278,14 +278,21 @@ var (
 )
 
 // instancesTerm is the list of a block's instances, each
-// {"values": ..., "unknown": ...}: one per literal count or for_each
-// element, else one whose count.index or each is unknown.
-func (ev *evaluator) instancesTerm(b *rawBlock, skip map[string]bool) *ast.Term {
+// {"type", "name", "address", "module", "values", "unknown"}: one per
+// literal count or for_each element, else one whose count.index or each
+// is unknown.
+// Each instance also carries the block's type, name, address and module,
+// so it is the normalized shape lib.rego gives rules without building it
+// in Rego.
+func (ev *evaluator) instancesTerm(b *rawBlock, skip map[string]bool, typ, name, addr, module string) *ast.Term {
 	ctxs := ev.instanceContexts(b)
 	terms := make([]*ast.Term, len(ctxs))
+	k := ev.kit
+	typT, nameT, addrT, modT := str(typ), str(name), str(addr), str(module)
 	for i, ctx := range ctxs {
 		vals, unk := ev.body(b, ctx, skip, 0)
-		terms[i] = ast.ObjectTerm(ev.kit.item("values", vals), ev.kit.item("unknown", unk))
+		terms[i] = ast.ObjectTerm(k.item("type", typT), k.item("name", nameT), k.item("address", addrT),
+			k.item("module", modT), k.item("values", vals), k.item("unknown", unk))
 	}
 	return ast.ArrayTerm(terms...)
 }
