@@ -185,7 +185,9 @@ func (k *termKit) finish(b *rawBlock, nested bool) {
 // The caller has checked that expr has no variables. The value is what
 // terraform would print as JSON.
 func staticValue(expr hcl.Expression) (ast.Value, bool) {
-	v, diags := expr.Value(nil)
+	// A context, even an empty one: without one, JSON syntax takes a
+	// "${...}" string literally, where terraform evaluates the template.
+	v, diags := expr.Value(&hcl.EvalContext{})
 	if diags.HasErrors() || !v.IsWhollyKnown() {
 		return nil, false
 	}

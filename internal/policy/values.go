@@ -3,6 +3,7 @@ package policy
 import (
 	"math/big"
 	"slices"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -81,7 +82,12 @@ func newEvaluator(p *modulePart, vars []*varsFile) *evaluator {
 
 // variable is a variable's value: the vars files' value, else its default,
 // converted to its type; unknown without either.
-func (ev *evaluator) variable(b *rawBlock, given map[string]cty.Value) cty.Value {
+func (ev *evaluator) variable(b *rawBlock, given map[string]cty.Value) (out cty.Value) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = cty.DynamicVal
+		}
+	}()
 	v, ok := given[b.labels[0]]
 	if !ok {
 		a := b.attr("default")
@@ -149,7 +155,26 @@ func (ev *evaluator) eval(a *rawAttr, ctx *hcl.EvalContext) cty.Value {
 		}
 		return v
 	}
+	if _, native := a.expr.(hclsyntax.Expression); !native && !jsonWithinLimits(a) {
+		return cty.DynamicVal
+	}
 	return ev.evalExpr(a.expr, ctx)
+}
+
+// jsonWithinLimits bounds a JSON attribute by its source text, since its
+// templates are only parsed as they are evaluated: the same limits as
+// native syntax, counted in bytes rather than syntax nodes.
+func jsonWithinLimits(a *rawAttr) bool {
+	obj, ok := a.term.Value.(ast.Object)
+	if !ok {
+		return false
+	}
+	text, ok := termString(obj.Get(ast.InternedTerm("expr")))
+	if !ok || len(text) > maxExprNodes*8 {
+		return false
+	}
+	fors := strings.Count(text, "for ")
+	return fors == 0 || (fors == 1 && len(text) <= maxForNodes*8)
 }
 
 func (ev *evaluator) evalExpr(expr hcl.Expression, ctx *hcl.EvalContext) (v cty.Value) {
@@ -201,7 +226,7 @@ func hasVariable(ctx *hcl.EvalContext, name string) bool {
 func exprWithinLimits(expr hcl.Expression) bool {
 	se, ok := expr.(hclsyntax.Expression)
 	if !ok {
-		return true // JSON: bounded by the file size
+		return true // JSON: see jsonWithinLimits
 	}
 	nodes, fors := 0, 0
 	hclsyntax.VisitAll(se, func(n hclsyntax.Node) hcl.Diagnostics {
@@ -284,11 +309,25 @@ var (
 // Each instance also carries the block's type, name, address and module,
 // so it is the normalized shape lib.rego gives rules without building it
 // in Rego.
-func (ev *evaluator) instancesTerm(b *rawBlock, skip map[string]bool, typ, name, addr, module string) *ast.Term {
-	ctxs := ev.instanceContexts(b)
-	terms := make([]*ast.Term, len(ctxs))
+func (ev *evaluator) instancesTerm(b *rawBlock, skip map[string]bool, typ, name, addr, module string) (out *ast.Term) {
 	k := ev.kit
 	typT, nameT, addrT, modT := str(typ), str(name), str(addr), str(module)
+	defer func() {
+		// Evaluation never takes the server down: a block that cannot be
+		// evaluated is one instance whose every attribute is unknown.
+		if r := recover(); r != nil {
+			var unks [][2]*ast.Term
+			for _, a := range b.attrs {
+				if !skip[a.name] {
+					unks = append(unks, k.item(a.name, ast.InternedTerm(true)))
+				}
+			}
+			out = ast.ArrayTerm(ast.ObjectTerm(k.item("type", typT), k.item("name", nameT), k.item("address", addrT),
+				k.item("module", modT), k.item("values", k.emptyObject), k.item("unknown", ast.ObjectTerm(unks...))))
+		}
+	}()
+	ctxs := ev.instanceContexts(b)
+	terms := make([]*ast.Term, len(ctxs))
 	for i, ctx := range ctxs {
 		vals, unk := ev.body(b, ctx, skip, 0)
 		terms[i] = ast.ObjectTerm(k.item("type", typT), k.item("name", nameT), k.item("address", addrT),

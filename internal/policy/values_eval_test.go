@@ -220,9 +220,17 @@ resource "terraform_data" "h" {
 }
 `)
 	root := t.TempDir()
-	writeProject(t, root, map[string]string{"main.tf": sb.String()})
+	writeProject(t, root, map[string]string{
+		"main.tf": sb.String(),
+		// JSON templates are parsed only as they are evaluated.
+		"j.tf.json": `{"resource": {"terraform_data": {"j": {"input": "${[for i in range(1000) : [for j in range(1000) : j]]}"}}}}`,
+	})
 	start := time.Now()
-	inst := lintValues(t, root)["terraform_data.h"]
+	all := lintValues(t, root)
+	if u := all["terraform_data.j"]["unknown"].(map[string]any)["input"]; u != true {
+		t.Errorf("nested for in JSON: want unknown, got %v", all["terraform_data.j"])
+	}
+	inst := all["terraform_data.h"]
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("hostile values took %s", d)
 	}

@@ -16,6 +16,20 @@ import (
 
 const valuesTree = "testdata/values"
 
+// jsonDenials are the denials in the tree's .tf.json file, which has no
+// comments to mark them: templates, evaluated as terraform does.
+var jsonDenials = []string{
+	projectDir + "/json.tf.json:7 TFPR007",
+	projectDir + "/json.tf.json:13 TFPR010",
+}
+
+// expectedDenials are the tree's markers and jsonDenials, sorted.
+func expectedDenials(t *testing.T, root string) []string {
+	want := append(markers(t, root), jsonDenials...)
+	slices.Sort(want)
+	return want
+}
+
 // markersOf returns "file:line RULE" for every comment matching re (one
 // group: the rule) below root.
 func markersOf(t *testing.T, root string, re *regexp.Regexp) []string {
@@ -64,7 +78,8 @@ func bySeverity(fs []policy.Finding, sev policy.Severity) []string {
 // TestLintEvaluatesValues lints a project that writes every bad value of
 // the value policies through indirection: locals (also built from locals
 // with functions and conditionals), variable defaults, terraform.tfvars,
-// *.auto.tfvars.json, count, for_each and dynamic blocks. Each must be
+// *.auto.tfvars.json, count, for_each, dynamic blocks and JSON-syntax
+// templates. Each must be
 // denied at the attribute's line; what depends on a resource or a module
 // input is a warning that plan checks it.
 func TestLintEvaluatesValues(t *testing.T) {
@@ -73,7 +88,7 @@ func TestLintEvaluatesValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want, d := markers(t, root), bySeverity(got, policy.SeverityDeny); !slices.Equal(d, want) {
+	if want, d := expectedDenials(t, root), bySeverity(got, policy.SeverityDeny); !slices.Equal(d, want) {
 		t.Errorf("denials:\n got %q\nwant %q", d, want)
 	}
 	if want, d := markersOf(t, root, expectWarnMarker), bySeverity(got, policy.SeverityWarn); !slices.Equal(d, want) {
@@ -100,7 +115,7 @@ func TestPlanDeniesSameValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := append(markers(t, root), "modules/grant/main.tf:11 TFPR010")
+	want := append(expectedDenials(t, root), "modules/grant/main.tf:11 TFPR010")
 	slices.Sort(want)
 	if d := bySeverity(got, policy.SeverityDeny); !slices.Equal(d, want) {
 		t.Errorf("plan denials:\n got %q\nwant %q\nall: %+v", d, want, got)
