@@ -95,9 +95,10 @@ func isTerraformFile(name string) bool {
 type dirFiles struct {
 	dir      string
 	files    []*sourceFile
-	findings []Finding   // unreadable, skipped or invalid files
-	unsafe   []Finding   // see unsafePaths; they count when dir is a project
-	vars     []*varsFile // .tfvars files terraform loads when dir is a project
+	findings []Finding // unreadable, skipped or invalid files
+	unsafe   []Finding // see unsafePaths; they count when dir is a project
+	// vars are the .tfvars files terraform loads when dir is a project.
+	vars []*varsFile
 	// key fingerprints the names, contents and findings, for caches that
 	// outlive one checkout.
 	key string
