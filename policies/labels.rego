@@ -2,8 +2,8 @@
 # title: required labels missing
 # description: >-
 #   Google resources that take labels carry service, env and owner so cost
-#   and ownership can be traced. Labels computed from variables or locals
-#   are not checked.
+#   and ownership can be traced. Labels lint cannot know (computed from a
+#   resource or a module input) are not checked.
 # custom:
 #   id: TFPR006
 #   severity: warn
@@ -25,57 +25,31 @@ labelled := {
 	"google_bigquery_dataset": "labels",
 }
 
-labels_attr(b) := b.attributes.labels if labelled[b.type] == "labels"
+# The labels of r, with the unknown path that would hide them.
+labels(r, "labels") := r.values.labels
 
-labels_attr(b) := s.attributes.user_labels if {
-	labelled[b.type] == "settings.user_labels"
-	some s in b.blocks
-	s.type == "settings"
-}
+labels(r, "settings.user_labels") := r.values.settings[0].user_labels
 
-# The rules come in pairs: the common top-level labels attribute is read
-# directly, the rest through labels_attr. Rule and helper lookups are made
-# once per rule, not per block.
-warn contains object.union(lib.at(b), {"msg": msg}) if {
-	by_type := lib.resources_by_type
+unknown_labels(r, "labels") if lib.unknown(r, ["labels"])
+
+unknown_labels(r, "settings.user_labels") if lib.unknown(r, ["settings"])
+
+warn contains object.union(lib.at(r), {"msg": msg}) if {
 	some type, where in labelled
-	where == "labels"
-	some b in by_type[type]
-	not b.attributes.labels
-	msg := sprintf("%s has no labels; add %s", [b.address, concat(", ", required)])
+	some r in lib.resources(type)
+	not labels(r, where)
+	not unknown_labels(r, where)
+	msg := sprintf("%s has no labels; add %s", [r.address, concat(", ", required)])
 }
 
-warn contains object.union(lib.at(b), {"msg": msg}) if {
-	by_type := lib.resources_by_type
-	some type, where in labelled
-	where != "labels"
-	some b in by_type[type]
-	not labels_attr(b)
-	msg := sprintf("%s has no labels; add %s", [b.address, concat(", ", required)])
-}
-
-warn contains object.union(lib.at_attr(b, where), {"msg": msg}) if {
-	by_type := lib.resources_by_type
+warn contains object.union(lib.at_attr(r, where), {"msg": msg}) if {
 	want := required
 	some type, where in labelled
-	where == "labels"
-	some b in by_type[type]
-	labels := b.attributes.labels.value
-	is_object(labels)
-	count(object.filter(labels, want)) < count(want)
-	missing := [k | some k in want; not k in object.keys(labels)]
-	msg := sprintf("%s is missing labels %s", [b.address, concat(", ", missing)])
-}
-
-warn contains object.union(lib.at_attr(b, where), {"msg": msg}) if {
-	by_type := lib.resources_by_type
-	want := required
-	some type, where in labelled
-	where != "labels"
-	some b in by_type[type]
-	labels := labels_attr(b).value
-	is_object(labels)
-	count(object.filter(labels, want)) < count(want)
-	missing := [k | some k in want; not k in object.keys(labels)]
-	msg := sprintf("%s is missing labels %s", [b.address, concat(", ", missing)])
+	some r in lib.resources(type)
+	l := labels(r, where)
+	is_object(l)
+	missing := [k | some k in want; not k in object.keys(l)]
+	count(missing) > 0
+	not unknown_labels(r, where)
+	msg := sprintf("%s is missing labels %s", [r.address, concat(", ", missing)])
 }

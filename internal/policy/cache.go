@@ -61,13 +61,13 @@ func newPartCache() *partCache {
 
 func (c *partCache) get(df *dirFiles, module string, kit *termKit) *modulePart {
 	if c == nil {
-		return newModulePart(df.dir, module, df.files, kit)
+		return newModulePart(df.dir, module, df.files, df.vars, kit)
 	}
 	key := module + "\x00" + df.key
 	if p, ok := c.lru.Get(key); ok {
 		return p
 	}
-	p := newModulePart(df.dir, module, df.files, kit)
+	p := newModulePart(df.dir, module, df.files, df.vars, kit)
 	if prev, ok, _ := c.lru.PeekOrAdd(key, p); ok {
 		return prev
 	}

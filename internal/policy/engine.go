@@ -17,6 +17,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/types"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // Engine evaluates the HCL and plan stage policies. It is immutable after New
@@ -46,6 +47,8 @@ type Engine struct {
 	allowedFuncs []string
 	// lintTimeout bounds the lint of one project.
 	lintTimeout time.Duration
+	// funcs are the functions lint evaluates attribute values with.
+	funcs map[string]function.Function
 }
 
 type stageQuery struct {
@@ -162,7 +165,8 @@ func New(ctx context.Context, policies fs.FS, opts Options) (*Engine, error) {
 	if compiler.Compile(modules); compiler.Failed() {
 		return nil, fmt.Errorf("compile policies:\n%s", strings.Join(regoErrors(compiler.Errors), "\n"))
 	}
-	e := &Engine{timeout: opts.Timeout, pkgs: map[string]RuleInfo{}, files: map[string]string{}, stages: map[string]*stageQuery{}}
+	e := &Engine{timeout: opts.Timeout, pkgs: map[string]RuleInfo{}, files: map[string]string{}, stages: map[string]*stageQuery{},
+		funcs: guardedFuncs()}
 	if !opts.NoCache {
 		e.cache, e.parts = newFileCache(), newPartCache()
 	}
@@ -216,7 +220,7 @@ func New(ctx context.Context, policies fs.FS, opts Options) (*Engine, error) {
 			split, ok := perModule[b.pkg]
 			if !ok {
 				ref, err := ast.ParseRef("data." + b.pkg)
-				split = err == nil && scopes[b.pkg] == ScopeModule && !readsProject(compiler, ref)
+				split = err == nil && stage == StageHCL && scopes[b.pkg] == ScopeModule && !readsProject(compiler, ref)
 				perModule[b.pkg] = split
 			}
 			if split {
@@ -269,6 +273,7 @@ func (e *Engine) collectRules(compiler *ast.Compiler, modules map[string]*ast.Mo
 	type pkgState struct {
 		info       RuleInfo
 		scope      any
+		stages     any
 		deny, warn bool
 		loc        string
 	}
@@ -301,6 +306,7 @@ func (e *Engine) collectRules(compiler *ast.Compiler, modules map[string]*ast.Mo
 				st.info.Severity = Severity(sev)
 			}
 			st.scope = a.Custom["scope"]
+			st.stages = a.Custom["stages"]
 		}
 		for _, r := range m.Rules {
 			n := r.Head.Name.String()
@@ -344,15 +350,25 @@ func (e *Engine) collectRules(compiler *ast.Compiler, modules map[string]*ast.Mo
 			errs = append(errs, fmt.Sprintf("%s: package %s: %v", st.loc, p, err))
 			continue
 		}
+		stages, err := checkStages(st.info.Stage, st.stages)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: package %s: %v", st.loc, p, err))
+			continue
+		}
 		scopes[p] = scope
 		seen[st.info.ID] = p
+		if len(stages) > 1 {
+			st.info.Stages = stages
+		}
 		e.pkgs[p] = st.info
 		e.rules = append(e.rules, st.info)
-		if st.deny {
-			byStage[st.info.Stage] = append(byStage[st.info.Stage], binding{v: fmt.Sprintf("d%d", i), pkg: p, kind: SeverityDeny})
-		}
-		if st.warn {
-			byStage[st.info.Stage] = append(byStage[st.info.Stage], binding{v: fmt.Sprintf("w%d", i), pkg: p, kind: SeverityWarn})
+		for _, stage := range stages {
+			if st.deny {
+				byStage[stage] = append(byStage[stage], binding{v: fmt.Sprintf("d%d", i), pkg: p, kind: SeverityDeny})
+			}
+			if st.warn {
+				byStage[stage] = append(byStage[stage], binding{v: fmt.Sprintf("w%d", i), pkg: p, kind: SeverityWarn})
+			}
 		}
 	}
 	if len(errs) > 0 {

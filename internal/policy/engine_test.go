@@ -238,6 +238,16 @@ func TestNewRejectsBadPolicies(t *testing.T) {
 			want:  []string{"plan.rego:7:", "tfpr.hcl packages only"},
 		},
 		{
+			name:  "unknown stage",
+			files: map[string]string{"st.rego": strings.Replace(withMeta("T8", "package tfpr.hcl.st\n\ndeny contains \"x\"\n"), "#   severity: deny\n", "#   severity: deny\n#   stages: [hcl, apply]\n", 1)},
+			want:  []string{"st.rego:7:", "custom.stages", "apply"},
+		},
+		{
+			name:  "stages without the package's own",
+			files: map[string]string{"own.rego": strings.Replace(withMeta("T9", "package tfpr.hcl.own\n\ndeny contains \"x\"\n"), "#   severity: deny\n", "#   severity: deny\n#   stages: [plan]\n", 1)},
+			want:  []string{"own.rego:7:", "must include \"hcl\""},
+		},
+		{
 			name:  "no policies",
 			files: map[string]string{"README.md": "nothing"},
 			want:  []string{"no .rego files"},

@@ -43,7 +43,7 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	kit := newTermKit()
+	kit := newTermKit(nil)
 	f.Fuzz(func(t *testing.T, src []byte) {
 		if len(src) > maxFileSize {
 			return
@@ -53,7 +53,7 @@ func FuzzParse(f *testing.F) {
 				continue
 			}
 			sf := parseSource(rel, src, kit)
-			p := newModulePart("p", "", []*sourceFile{sf}, kit)
+			p := newModulePart("p", "", []*sourceFile{sf}, nil, kit)
 			newConfig("p", []*modulePart{p}, sf.findings).input()
 			moduleSources(sf, "p")
 		}

@@ -112,21 +112,13 @@ func TestHostileTreesReadHostFiles(t *testing.T) {
 	}
 }
 
-// writeTree writes files (repo-relative path -> content) below a new root,
+// writeHostile writes files (repo-relative path -> content) below a new root,
 // with a project holding a backend.
-func writeTree(t *testing.T, files map[string]string) string {
+func writeHostile(t *testing.T, files map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
 	files[projectDir+"/backend.tf"] = "terraform {\n  backend \"gcs\" {}\n}\n"
-	for name, content := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTree(t, root, files)
 	return root
 }
 
@@ -185,7 +177,7 @@ func TestHostileFiles(t *testing.T) {
 	e := newEngine(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := writeTree(t, tt.files)
+			root := writeHostile(t, tt.files)
 			if tt.setup != nil {
 				tt.setup(t, filepath.Join(root, projectDir))
 			}
@@ -215,7 +207,7 @@ func TestLintLinearInFileSize(t *testing.T) {
 			fmt.Fprintf(&b, "\"a%d\": \"${file(\\\"/etc/hostname\\\")}\",\n", i)
 		}
 		b.WriteString("\"end\": 1}}\n")
-		root := writeTree(t, map[string]string{projectDir + "/x.tf.json": b.String()})
+		root := writeHostile(t, map[string]string{projectDir + "/x.tf.json": b.String()})
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
@@ -232,7 +224,7 @@ func TestLintLinearInFileSize(t *testing.T) {
 		t.Errorf("lint allocated %d bytes for 20,000 calls but %d for 5,000: not linear", big, small)
 	}
 	// The original input, not even JSON: denied, and at once.
-	root := writeTree(t, map[string]string{projectDir + "/x.tf.json": strings.Repeat("file(", 200_000)})
+	root := writeHostile(t, map[string]string{projectDir + "/x.tf.json": strings.Repeat("file(", 200_000)})
 	got, err := e.LintProject(context.Background(), root, projectDir, nil)
 	if err != nil || !policy.Blocking(got) {
 		t.Fatalf("1 MB of file(: err %v, findings %+v", err, got)

@@ -23,6 +23,9 @@ type modulePart struct {
 	variables, outputs, locals          []*ast.Term
 	reqProviders, tfBlocks              []*ast.Term
 	resourcesByType, dataByType         typeIndex
+	// Instances of resources and data sources by type, in the normalized
+	// shape of policies/lib.rego.
+	instancesByType, dataInstancesByType typeIndex
 	// Project-level settings, only from module "" files; nil when absent.
 	requiredVersion, backend, cloud *ast.Term
 
@@ -95,9 +98,10 @@ func (b *rawBlock) staticString(name string) string {
 
 // newModulePart builds the input share and address index of one module
 // from its parsed files.
-func newModulePart(dir, module string, files []*sourceFile, kit *termKit) *modulePart {
+func newModulePart(dir, module string, files []*sourceFile, vars []*varsFile, kit *termKit) *modulePart {
 	p := &modulePart{dir: dir, module: module, files: files, kit: kit, index: map[string][]*rawBlock{}, calls: map[string]string{}}
 	item := kit.item
+	ev := newEvaluator(p, vars)
 	// Provider sources are needed to resolve resources, so collect them first.
 	reqProviders := map[string]string{} // local name -> source
 	for _, f := range files {
@@ -152,7 +156,9 @@ func newModulePart(dir, module string, files []*sourceFile, kit *termKit) *modul
 		}
 		addr := "data." + b.labels[0] + "." + b.labels[1]
 		pr := providerOf(b, b.labels[0])
-		extra := [][2]*ast.Term{item("provider", pr[0]), item("provider_source", pr[1])}
+		insts := ev.instancesTerm(b, resourceMeta, b.labels[0], b.labels[1], addr, module)
+		addInstances(&p.dataInstancesByType, b.labels[0], insts)
+		extra := [][2]*ast.Term{item("provider", pr[0]), item("provider_source", pr[1]), item("instances", insts)}
 		if check != "" {
 			extra = append(extra, item("check", str(check)))
 		}
@@ -171,7 +177,10 @@ func newModulePart(dir, module string, files []*sourceFile, kit *termKit) *modul
 				addr := b.labels[0] + "." + b.labels[1]
 				pr := providerOf(b, b.labels[0])
 				p.add(addr, b)
-				t := p.blockTerm(b, b.labels[0], b.labels[1], addr, item("provider", pr[0]), item("provider_source", pr[1]))
+				insts := ev.instancesTerm(b, resourceMeta, b.labels[0], b.labels[1], addr, module)
+				addInstances(&p.instancesByType, b.labels[0], insts)
+				t := p.blockTerm(b, b.labels[0], b.labels[1], addr, item("provider", pr[0]), item("provider_source", pr[1]),
+					item("instances", insts))
 				p.resources = append(p.resources, t)
 				p.resourcesByType.add(b.labels[0], t)
 			case "data":
@@ -184,7 +193,7 @@ func newModulePart(dir, module string, files []*sourceFile, kit *termKit) *modul
 				}
 			case "module":
 				if len(b.labels) == 1 {
-					p.modules = append(p.modules, p.moduleTerm(b))
+					p.modules = append(p.modules, p.moduleTerm(b, ev.instancesTerm(b, moduleMeta, "module", b.labels[0], "module."+b.labels[0], module)))
 				}
 			case "provider":
 				if len(b.labels) != 1 {
@@ -201,7 +210,7 @@ func newModulePart(dir, module string, files []*sourceFile, kit *termKit) *modul
 				}
 				p.add(addr, b)
 				p.providers = append(p.providers, p.blockTerm(b, "provider", b.labels[0], addr,
-					item("alias", str(alias)), item("provider_source", str(src))))
+					item("alias", str(alias)), item("provider_source", str(src)), item("instances", ev.instancesTerm(b, providerMeta, "provider", b.labels[0], addr, module))))
 			case "variable", "output":
 				if len(b.labels) != 1 {
 					continue
@@ -228,9 +237,17 @@ func newModulePart(dir, module string, files []*sourceFile, kit *termKit) *modul
 	return p
 }
 
+func addInstances(x *typeIndex, typ string, insts *ast.Term) {
+	if a, ok := insts.Value.(*ast.Array); ok {
+		for i := range a.Len() {
+			x.add(typ, a.Elem(i))
+		}
+	}
+}
+
 func (p *modulePart) add(addr string, b *rawBlock) { p.index[addr] = append(p.index[addr], b) }
 
-func (p *modulePart) moduleTerm(b *rawBlock) *ast.Term {
+func (p *modulePart) moduleTerm(b *rawBlock, instances *ast.Term) *ast.Term {
 	name := b.labels[0]
 	addr := "module." + name
 	p.add(addr, b)
@@ -246,7 +263,7 @@ func (p *modulePart) moduleTerm(b *rawBlock) *ast.Term {
 	item := p.kit.item
 	return p.blockTerm(b, "module", name, addr,
 		item("source", str(source)), item("version", str(version)),
-		item("local", ast.InternedTerm(local)), item("dir", str(dir)))
+		item("local", ast.InternedTerm(local)), item("dir", str(dir)), item("instances", instances))
 }
 
 // blockTerm is the input form of a top-level block.
@@ -286,6 +303,7 @@ func inputDocument(project *ast.Term, parts []*modulePart) ast.Value {
 	}
 	requiredVersion, backend, cloud := ast.NullTerm(), ast.NullTerm(), ast.NullTerm()
 	byType, dataByType := make([]*typeIndex, len(parts)), make([]*typeIndex, len(parts))
+	instByType, dataInstByType := make([]*typeIndex, len(parts)), make([]*typeIndex, len(parts))
 	for i, p := range parts {
 		// As terraform reads them: the last required_version, the first
 		// backend and cloud block.
@@ -299,6 +317,7 @@ func inputDocument(project *ast.Term, parts []*modulePart) ast.Value {
 			cloud = p.cloud
 		}
 		byType[i], dataByType[i] = &p.resourcesByType, &p.dataByType
+		instByType[i], dataInstByType[i] = &p.instancesByType, &p.dataInstancesByType
 	}
 	return ast.NewObject(
 		item("project", project),
@@ -306,6 +325,8 @@ func inputDocument(project *ast.Term, parts []*modulePart) ast.Value {
 		item("resources_by_type", typeIndexTerm(byType...)),
 		item("data", cat(func(p *modulePart) []*ast.Term { return p.data })),
 		item("data_by_type", typeIndexTerm(dataByType...)),
+		item("resource_instances", typeIndexTerm(instByType...)),
+		item("data_instances", typeIndexTerm(dataInstByType...)),
 		item("modules", cat(func(p *modulePart) []*ast.Term { return p.modules })),
 		item("providers", cat(func(p *modulePart) []*ast.Term { return p.providers })),
 		item("backend", backend),

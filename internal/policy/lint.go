@@ -174,18 +174,34 @@ func findAttr(b *rawBlock, parts []string) (int, int, bool) {
 		return a.start, a.end, true
 	}
 	var nested []*rawBlock
+	dynamic := false
 	for _, nb := range b.blocks {
-		if nb.typ == parts[0] {
+		switch {
+		case nb.typ == parts[0]:
 			nested = append(nested, nb)
+		case nb.typ == "dynamic" && len(nb.labels) == 1 && nb.labels[0] == parts[0]:
+			// The blocks a dynamic block produces come from its content.
+			dynamic = true
+			for _, c := range nb.blocks {
+				if c.typ == "content" {
+					nested = append(nested, c)
+				}
+			}
 		}
 	}
 	rest := parts[1:]
 	if len(rest) > 0 {
 		if i, err := strconv.Atoi(rest[0]); err == nil {
-			if i < 0 || i >= len(nested) {
+			rest = rest[1:]
+			switch {
+			case i >= 0 && i < len(nested) && !dynamic:
+				nested = nested[i : i+1]
+			case !dynamic:
 				return 0, 0, false
 			}
-			nested, rest = nested[i:i+1], rest[1:]
+			// With dynamic blocks the index counts produced blocks, not
+			// written ones: the first written block that has the path is
+			// the best place.
 		}
 	}
 	for _, nb := range nested {

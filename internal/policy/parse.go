@@ -60,6 +60,9 @@ type rawAttr struct {
 	value *ast.Term // static value; nil when the expression has none
 	root  string    // root name when the expression is a bare traversal
 	term  *ast.Term
+	// expr is kept when there is no static value, to evaluate the
+	// attribute in its module's context (see values.go).
+	expr hcl.Expression
 }
 
 func (b *rawBlock) attr(name string) *rawAttr {
@@ -90,6 +93,8 @@ type dirFiles struct {
 	files    []*sourceFile
 	findings []Finding // unreadable, skipped or invalid files
 	unsafe   []Finding // see unsafePaths; they count when dir is a project
+	// vars are the .tfvars files terraform loads when dir is a project.
+	vars []*varsFile
 	// key fingerprints the names, contents and findings, for caches that
 	// outlive one checkout.
 	key string
@@ -142,6 +147,10 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 			return nil, err
 		}
 		if e.IsDir() {
+			continue
+		}
+		if isVarsFile(e.Name()) {
+			df.readVars(root, d, e, h)
 			continue
 		}
 		kind := tfsource.KindOf(e.Name())
@@ -267,6 +276,21 @@ type fileParse struct {
 	kit  *termKit
 }
 
+// checkNesting refuses a file (.tf, .tf.json, .tfvars, .tfvars.json) whose
+// nesting the HCL parser could not survive, before any parser sees it.
+func checkNesting(rel string, src []byte) *Finding {
+	syntax := tfsource.Config
+	if strings.HasSuffix(rel, ".json") {
+		syntax = tfsource.JSONSyntax
+	}
+	ne := tfsource.CheckNesting(src, syntax)
+	if ne == nil {
+		return nil
+	}
+	return &Finding{Rule: RuleParse, Title: "file not linted", Severity: SeverityDeny, File: rel, Line: ne.Line, EndLine: ne.Line,
+		Message: fmt.Sprintf("%s: %v", rel, ne)}
+}
+
 // parseSource parses one file. Syntax errors become deny findings at their
 // position; whatever parsed is still returned so other policies can run.
 // Nesting the parser could not survive is refused before it runs.
@@ -274,13 +298,8 @@ func parseSource(rel string, src []byte, kit *termKit) *sourceFile {
 	sf := &sourceFile{path: rel}
 	isJSON := strings.HasSuffix(rel, ".json")
 	fp := &fileParse{sf: sf, src: src, json: isJSON, kit: kit}
-	syntax := tfsource.Config
-	if isJSON {
-		syntax = tfsource.JSONSyntax
-	}
-	if ne := tfsource.CheckNesting(src, syntax); ne != nil {
-		sf.findings = []Finding{{Rule: RuleParse, Title: "file not linted", Severity: SeverityDeny, File: rel, Line: ne.Line, EndLine: ne.Line,
-			Message: fmt.Sprintf("%s: %v", rel, ne)}}
+	if f := checkNesting(rel, src); f != nil {
+		sf.findings = []Finding{*f}
 		return sf
 	}
 	var f *hcl.File

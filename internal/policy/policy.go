@@ -105,8 +105,11 @@ type RuleInfo struct {
 	Description string   `json:"description,omitempty"`
 	Severity    Severity `json:"severity"`
 	Stage       string   `json:"stage"`
-	Package     string   `json:"package"`
-	File        string   `json:"file"`
+	// Stages lists every stage the rule runs at when that is more than
+	// its own (METADATA custom.stages).
+	Stages  []string `json:"stages,omitempty"`
+	Package string   `json:"package"`
+	File    string   `json:"file"`
 }
 
 // DefaultParams returns the parameters the default policies expect under

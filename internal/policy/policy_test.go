@@ -218,6 +218,14 @@ func TestRules(t *testing.T) {
 			t.Errorf("rule %s: %+v", id, r)
 		}
 	}
+	for _, id := range []string{"TFPR005", "TFPR007", "TFPR008", "TFPR010", "TFPR012"} {
+		if !slices.Equal(byID[id].Stages, []string{"hcl", "plan"}) {
+			t.Errorf("value rule %s runs at %v, want hcl and plan", id, byID[id].Stages)
+		}
+	}
+	if byID["TFPR001"].Stages != nil {
+		t.Errorf("TFPR001 stages = %v, want only its own", byID["TFPR001"].Stages)
+	}
 	if byID["TFPR006"].Severity != policy.SeverityWarn || byID["TFPR001"].Severity != policy.SeverityDeny {
 		t.Errorf("severities from METADATA wrong: %+v %+v", byID["TFPR006"], byID["TFPR001"])
 	}

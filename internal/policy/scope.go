@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -94,4 +95,34 @@ func readsProject(c *ast.Compiler, pkg ast.Ref) bool {
 		vis.Walk(r)
 	}
 	return found
+}
+
+// checkStages reads METADATA custom.stages: the stages a package runs at,
+// for rules written over values that exist at both (see lib.resources in
+// policies/lib.rego). Absent, a package runs at the stage its path names.
+func checkStages(own string, v any) ([]string, error) {
+	if v == nil {
+		return []string{own}, nil
+	}
+	list, ok := v.([]any)
+	if !ok || len(list) == 0 {
+		return nil, fmt.Errorf("custom.stages must be a list of %q and %q, got %v", StageHCL, StagePlan, v)
+	}
+	var out []string
+	hasOwn := false
+	for _, x := range list {
+		s, _ := x.(string)
+		if s != StageHCL && s != StagePlan {
+			return nil, fmt.Errorf("custom.stages: unknown stage %v (want %q or %q)", x, StageHCL, StagePlan)
+		}
+		if slices.Contains(out, s) {
+			continue
+		}
+		hasOwn = hasOwn || s == own
+		out = append(out, s)
+	}
+	if !hasOwn {
+		return nil, fmt.Errorf("custom.stages must include %q, the stage of the package path", own)
+	}
+	return out, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
@@ -36,6 +37,9 @@ type termKit struct {
 	emptyObject *ast.Term
 	ranges      sync.Map // [2]int -> *ast.Term
 	attrs       sync.Map // attrKey -> *attrTerms
+	// funcs is the function table of value evaluation (see values.go),
+	// immutable and shared.
+	funcs map[string]function.Function
 }
 
 // attrKey identifies an attribute's term: its expression's source text,
@@ -52,12 +56,16 @@ type attrTerms struct {
 	root        string
 }
 
-func newTermKit() *termKit {
-	k := &termKit{keys: map[string]*ast.Term{}, emptyArray: ast.ArrayTerm(), emptyObject: ast.ObjectTerm()}
+func newTermKit(funcs map[string]function.Function) *termKit {
+	if funcs == nil {
+		funcs = guardedFuncs()
+	}
+	k := &termKit{keys: map[string]*ast.Term{}, emptyArray: ast.ArrayTerm(), emptyObject: ast.ObjectTerm(), funcs: funcs}
 	for _, name := range []string{
 		"expr", "refs", "range", "value", "start_line", "end_line",
 		"type", "name", "labels", "address", "file", "module", "attributes", "blocks",
 		"provider", "provider_source", "check", "source", "version", "local", "dir", "alias",
+		"instances", "values", "unknown",
 	} {
 		k.keys[name] = ast.StringTerm(name)
 	}
@@ -105,10 +113,13 @@ func (fp *fileParse) newAttr(name string, expr hcl.Expression, start, end int) *
 	if at, ok := k.attrs.Load(key); ok {
 		at := at.(*attrTerms)
 		a.term, a.value, a.root = at.term, at.value, at.root
-		return a
+	} else {
+		fp.buildAttr(a, key.text, expr)
+		k.attrs.LoadOrStore(key, &attrTerms{term: a.term, value: a.value, root: a.root})
 	}
-	fp.buildAttr(a, key.text, expr)
-	k.attrs.LoadOrStore(key, &attrTerms{term: a.term, value: a.value, root: a.root})
+	if a.value == nil {
+		a.expr = expr
+	}
 	return a
 }
 
@@ -174,7 +185,9 @@ func (k *termKit) finish(b *rawBlock, nested bool) {
 // The caller has checked that expr has no variables. The value is what
 // terraform would print as JSON.
 func staticValue(expr hcl.Expression) (ast.Value, bool) {
-	v, diags := expr.Value(nil)
+	// A context, even an empty one: without one, JSON syntax takes a
+	// "${...}" string literally, where terraform evaluates the template.
+	v, diags := expr.Value(&hcl.EvalContext{})
 	if diags.HasErrors() || !v.IsWhollyKnown() {
 		return nil, false
 	}

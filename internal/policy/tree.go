@@ -36,7 +36,7 @@ func (e *Engine) OpenTree(ctx context.Context, root string) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open checkout %s: %w", root, err)
 	}
-	return &Tree{e: e, root: r, kit: newTermKit(), dirs: map[string]*lazy[*dirFiles]{}, parts: map[partKey]*lazy[*modulePart]{}}, nil
+	return &Tree{e: e, root: r, kit: newTermKit(e.funcs), dirs: map[string]*lazy[*dirFiles]{}, parts: map[partKey]*lazy[*modulePart]{}}, nil
 }
 
 // Close releases the checkout.
