@@ -134,14 +134,14 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "FINISHED\tREPO\tPROJECT\tCOMMIT\tPR\tMERGED BY\tAPPROVED BY\tPLAN\tOUTCOME\tSUMMARY")
+	fmt.Fprintln(tw, "FINISHED\tREPO\tPROJECT\tCOMMIT\tPR\tMERGED BY\tAPPROVED BY\tRETRIED BY\tPLAN\tOUTCOME\tSUMMARY")
 	for _, r := range runs {
 		finished := "-"
 		if !r.Finished.IsZero() {
 			finished = r.Finished.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t#%d\t%s\t%s\t%s\t%s\t%s\n", finished, r.Repo, r.Project, shortSHA(r.SHA), r.PR,
-			dash(r.MergedBy), dash(r.ApprovedBy), dash(shortSHA(r.PlanHash)), r.Status, dash(r.Summary))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t#%d\t%s\t%s\t%s\t%s\t%s\t%s\n", finished, r.Repo, r.Project, shortSHA(r.SHA), r.PR,
+			dash(r.MergedBy), dash(r.ApprovedBy), dash(r.RetriedBy), dash(shortSHA(r.PlanHash)), r.Status, dash(r.Summary))
 	}
 	tw.Flush()
 	return 0

@@ -60,7 +60,7 @@ func TestMergesApplyInMergeOrder(t *testing.T) {
 }
 
 func TestFailedApplyBlocksTheProject(t *testing.T) {
-	h := start(t, nil)
+	h := start(t, map[string]string{"TFPR_APPROVER_USERS": "lead-carol"})
 	seed(t, h.repo)
 	h.repo.SetPermission("lead-carol", "write")
 	// The postcondition reads a value only known at apply time, so the
@@ -101,7 +101,7 @@ func TestFailedApplyBlocksTheProject(t *testing.T) {
 		t.Fatalf("the blocked project applied again (%d applies) before anyone unblocked it", n)
 	}
 
-	// A writer unblocks it on the issue: the fix applies.
+	// An approver unblocks it on the issue: the fix applies.
 	h.deliver("issue_comment", h.repo.CommentPayload(t, is.Number, "lead-carol", "tfpr unblock"))
 	eventually(t, 2*time.Minute, "fix applied", func() bool { return len(h.commentsContaining(5, "Apply complete")) > 0 })
 	eventually(t, time.Minute, "issue closed", func() bool { return h.repo.Issues()[0].State == "closed" })

@@ -98,13 +98,15 @@ func TestPolicyOverrideNeedsAnotherApprover(t *testing.T) {
 	h := start(t, map[string]string{"TFPR_APPROVER_USERS": "lead-carol,dev-alice"})
 	seed(t, h.repo)
 	alphaPR(t, h, 7, "override", "x")
+	h.deliver("pull_request", h.repo.PullRequestPayload(t, 7, "opened"))
+	eventually(t, 2*time.Minute, "plan", func() bool { return len(h.commentsContaining(7, "tfpr plan for")) > 0 })
 	h.deliver("issue_comment", h.repo.CommentPayload(t, 7, "dev-alice", "tfpr approve TFPR101"))
 	eventually(t, time.Minute, "author refused", func() bool { return len(h.commentsContaining(7, "cannot approve its own")) > 0 })
 	h.deliver("issue_comment", h.repo.CommentPayload(t, 7, "random-rob", "tfpr approve TFPR101"))
 	eventually(t, time.Minute, "non-approver refused", func() bool { return len(h.commentsContaining(7, "only configured approvers")) > 0 })
 	h.deliver("issue_comment", h.repo.CommentPayload(t, 7, "lead-carol", "tfpr approve TFPR101"))
 	eventually(t, time.Minute, "approval recorded", func() bool { return len(h.commentsContaining(7, "approved `TFPR101`")) > 0 })
-	eventually(t, 2*time.Minute, "re-plan after approval", func() bool { return len(h.commentsContaining(7, "tfpr plan for")) > 0 })
+	eventually(t, 2*time.Minute, "re-plan after approval", func() bool { return len(h.commentsContaining(7, "tfpr plan for")) > 1 })
 }
 
 func TestTerraformEnvironmentIsScrubbedAndImpersonates(t *testing.T) {

@@ -3,6 +3,7 @@ package githubtest
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/google/go-github/v75/github"
@@ -98,7 +99,7 @@ func (s *Server) handleListPulls(w http.ResponseWriter, r *http.Request, repo *R
 }
 
 // handleCommitPulls answers which pull requests a commit belongs to: those
-// it heads and the one it merged.
+// it heads, the one it merged, and the one a rebase merge landed it for.
 func (s *Server) handleCommitPulls(w http.ResponseWriter, r *http.Request, repo *Repo) {
 	sha := strings.ToLower(r.PathValue("sha"))
 	if _, ok := repo.resolveCommit(r.Context(), sha); !ok {
@@ -108,7 +109,7 @@ func (s *Server) handleCommitPulls(w http.ResponseWriter, r *http.Request, repo 
 	s.mu.Lock()
 	all := []*github.PullRequest{}
 	for _, pr := range sortedByNumber(repo.prs) {
-		if pr.MergeCommitSHA == sha || pr.HeadSHA == sha {
+		if pr.MergeCommitSHA == sha || pr.HeadSHA == sha || slices.Contains(pr.landed, sha) {
 			all = append(all, repo.apiPull(pr))
 		}
 	}

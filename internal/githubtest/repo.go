@@ -52,7 +52,8 @@ type prState struct {
 	id          int64
 	title, body string
 	mergedBy    string
-	prevHeadSHA string // head before the last Commit, for synchronize payloads
+	prevHeadSHA string   // head before the last Commit, for synchronize payloads
+	landed      []string // commits a rebase merge put on main, oldest first
 	labels      []string
 	createdAt   time.Time
 	closedAt    time.Time
@@ -258,6 +259,46 @@ func (r *Repo) Merge(t testing.TB, number int, mergedBy string) string {
 	pr.State, pr.Merged, pr.MergeCommitSHA, pr.mergedBy, pr.closedAt = "closed", true, sha, mergedBy, time.Now()
 	r.s.mu.Unlock()
 	return sha
+}
+
+// RebaseMerge lands pull request number the way GitHub's "Rebase and
+// merge" button does: each PR commit is replayed onto main as a new commit,
+// main moves to the last one, and that last commit is the PR's
+// merge_commit_sha. It returns the new commits, oldest first.
+func (r *Repo) RebaseMerge(t testing.TB, number int, mergedBy string) []string {
+	t.Helper()
+	ctx := t.Context()
+	r.gitMu.Lock()
+	defer r.gitMu.Unlock()
+	r.s.mu.Lock()
+	pr, ok := r.prs[number]
+	open := ok && pr.State == "open"
+	r.s.mu.Unlock()
+	if !open || mergedBy == "" {
+		t.Fatalf("githubtest: RebaseMerge %s#%d: need an open pull request and who merges it", r.FullName(), number)
+	}
+	work := r.scratchDir(t)
+	defer os.RemoveAll(work)
+	r.mustGit(t, ctx, "", "clone", "--quiet", "--branch", "main", r.dir, work)
+	r.mustGit(t, ctx, work, "fetch", "--quiet", "origin", fmt.Sprintf("refs/pull/%d/head", number))
+	picks := strings.Fields(r.mustGit(t, ctx, work, "rev-list", "--reverse", "--no-merges", "HEAD..FETCH_HEAD"))
+	env := []string{"GIT_COMMITTER_NAME=GitHub", "GIT_COMMITTER_EMAIL=noreply@github.com"}
+	var landed []string
+	for _, c := range picks {
+		if out, err := r.gitEnv(ctx, work, env, "cherry-pick", "--allow-empty", c); err != nil {
+			t.Fatalf("githubtest: RebaseMerge %s#%d: replay %s: %v\n%s", r.FullName(), number, c, err, out)
+		}
+		landed = append(landed, r.mustGit(t, ctx, work, "rev-parse", "HEAD"))
+	}
+	if len(landed) == 0 {
+		t.Fatalf("githubtest: RebaseMerge %s#%d: the pull request has no commits to land", r.FullName(), number)
+	}
+	r.mustGit(t, ctx, work, "push", "--quiet", "origin", "HEAD:refs/heads/main")
+	r.s.mu.Lock()
+	pr.State, pr.Merged, pr.MergeCommitSHA, pr.mergedBy, pr.closedAt = "closed", true, landed[len(landed)-1], mergedBy, time.Now()
+	pr.landed = landed
+	r.s.mu.Unlock()
+	return landed
 }
 
 // SetPermission sets user's role on the repository: "admin", "maintain",

@@ -4,23 +4,23 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"slices"
-	"strings"
 
 	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/report"
 	"github.com/tfpr/tfpr/internal/store"
-	"github.com/tfpr/tfpr/internal/terraform"
 )
 
 // expandMerge queues one apply per affected project for every first-parent
 // commit of the default branch between the repo's cursor and the job's
 // commit, oldest first. However a merge is announced (closed PR, push,
 // redelivery, resync) the unique (project, commit) key makes it one apply.
+// A commit the default branch does not reach is never applied, and a PR
+// that landed as several commits (a rebase merge) is applied once, at its
+// last commit.
 func (r *Runner) expandMerge(ctx context.Context, j store.Job) error {
 	branch := j.Repo.DefaultBranch
 	l := r.lockOf(r.repos, j.Repo.FullName)
@@ -33,6 +33,8 @@ func (r *Runner) expandMerge(ctx context.Context, j store.Job) error {
 	target := j.SHA
 	if target == "" || !r.ws.Has(ctx, s.repo, target) {
 		target = "refs/heads/" + branch
+	} else if err := r.checkOnBranch(ctx, s, j.Repo, target, j.PR); err != nil {
+		return err
 	}
 	cursor, err := r.store.Cursor(ctx, j.Repo.FullName)
 	if err != nil {
@@ -56,28 +58,95 @@ func (r *Runner) expandMerge(ctx context.Context, j store.Job) error {
 		return nil // already queued up to here
 	}
 	head := commits[len(commits)-1]
+	var landed []landing
 	for _, c := range commits {
 		affected, err := r.affectedBy(ctx, s, c)
 		if err != nil {
 			return err
 		}
-		if len(affected) == 0 {
-			continue
+		if len(affected) > 0 {
+			landed = append(landed, landing{SHA: c, Merge: r.mergeOf(ctx, s, j, c), Projects: affected})
 		}
-		m := r.mergeOf(ctx, s, j, c)
-		for _, p := range affected {
-			id, created, err := r.store.CreateRun(ctx, store.Run{Kind: "apply", Repo: j.Repo.FullName, Project: p, PR: m.PR, SHA: c,
-				Trigger: j.Trigger, MergedBy: m.MergedBy, JobID: j.ID})
+	}
+	for _, u := range finalStates(landed) {
+		if u.Folded > 0 {
+			r.log.Info("PR landed as several commits; applying its final state once", "pr", u.Merge.PR, "sha", short(u.SHA), "skipped", u.Folded)
+		}
+		for _, p := range u.Projects {
+			id, created, err := r.store.CreateRun(ctx, store.Run{Kind: "apply", Repo: j.Repo.FullName, Project: p, PR: u.Merge.PR, SHA: u.SHA,
+				Trigger: j.Trigger, MergedBy: u.Merge.MergedBy, JobID: j.ID})
 			if err != nil {
 				return err
 			}
 			if created {
-				r.log.Info("apply queued", "run", id, "project", p, "sha", short(c), "pr", m.PR)
-				r.sayIfBlocked(ctx, s, j.Repo.FullName, p, m.PR)
+				r.log.Info("apply queued", "run", id, "project", p, "sha", short(u.SHA), "pr", u.Merge.PR)
+				r.sayIfBlocked(ctx, s, j.Repo.FullName, p, u.Merge.PR)
 			}
 		}
 	}
 	return r.store.SetCursor(ctx, j.Repo.FullName, head)
+}
+
+// landing is a default-branch commit that changes projects, and the PR
+// that produced it.
+type landing struct {
+	SHA      string
+	Merge    store.Merge
+	Projects []string
+	Folded   int // earlier commits of the same PR folded into this one
+}
+
+// finalStates folds each run of consecutive commits from one PR (a rebase
+// merge lands a PR as one commit per PR commit) into its last commit,
+// with every project any of them changed: the reviewed plan is of the PR's
+// final state, and its intermediate states were never planned or reviewed.
+// The last commit holds all of the series' changes, so nothing is lost.
+func finalStates(in []landing) []landing {
+	var out []landing
+	for _, l := range in {
+		if n := len(out); n > 0 && l.Merge.PR > 0 && out[n-1].Merge.PR == l.Merge.PR {
+			prev := out[n-1]
+			l.Folded = prev.Folded + 1
+			l.Projects = union(prev.Projects, l.Projects)
+			out[n-1] = l
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// checkOnBranch refuses a commit the repository's default branch (just
+// fetched) does not reach: the mirror also holds every PR head, and only
+// what landed on the default branch may be applied.
+func (r *Runner) checkOnBranch(ctx context.Context, s *session, repo store.Repo, sha string, pr int) error {
+	on, err := r.ws.OnBranch(ctx, s.repo, sha, repo.DefaultBranch)
+	if err != nil {
+		return err
+	}
+	if on {
+		return nil
+	}
+	err = fmt.Errorf("refused to apply %s: the default branch %s of %s does not contain that commit", sha, repo.DefaultBranch, repo.FullName)
+	r.log.Warn("apply refused: commit is not on the default branch", "repo", repo.FullName, "sha", sha, "pr", pr, "branch", repo.DefaultBranch)
+	if pr > 0 {
+		msg := fmt.Sprintf("%s\ntfpr **refused to apply** %s: it is not on %s. tfpr applies only commits the default branch contains; "+
+			"nothing was applied for this event.", report.Marker("apply"), short(sha), codeSpan(repo.DefaultBranch))
+		if _, cerr := s.gh.Comment(ctx, pr, msg); cerr != nil {
+			r.log.Warn("say apply refused", "pr", pr, "err", cerr)
+		}
+	}
+	return err
 }
 
 // affectedBy lists the projects commit c changes, judged by the module
@@ -116,56 +185,6 @@ func (r *Runner) mergeOf(ctx context.Context, s *session, j store.Job, c string)
 		r.log.Warn("find PR of merge commit", "sha", c, "err", err)
 	}
 	return m
-}
-
-// planJSON fetches the JSON form saved beside a reviewed plan, for the
-// plan-stage policies. Without it they would judge an empty plan, so a
-// missing JSON is reported and the policies fail closed on it.
-func (r *Runner) planJSON(ctx context.Context, key, local string) []byte {
-	if err := r.files.Get(ctx, key+".json", local); err != nil {
-		r.log.Warn("read saved plan JSON", "key", key, "err", err)
-		return nil
-	}
-	js, err := os.ReadFile(local)
-	if err != nil {
-		r.log.Warn("read saved plan JSON", "file", local, "err", err)
-	}
-	return js
-}
-
-// diffChanges describes how two plans' resource changes differ, "" if not.
-func diffChanges(reviewedJSON string, now []terraform.ResourceChange) string {
-	var before []terraform.ResourceChange
-	_ = json.Unmarshal([]byte(reviewedJSON), &before)
-	key := func(c terraform.ResourceChange) string { return c.Address + " (" + strings.Join(c.Actions, ",") + ")" }
-	var a, b []string
-	for _, c := range before {
-		a = append(a, key(c))
-	}
-	for _, c := range now {
-		b = append(b, key(c))
-	}
-	slices.Sort(a)
-	slices.Sort(b)
-	var added, gone []string
-	for _, k := range b {
-		if !slices.Contains(a, k) {
-			added = append(added, k)
-		}
-	}
-	for _, k := range a {
-		if !slices.Contains(b, k) {
-			gone = append(gone, k)
-		}
-	}
-	var parts []string
-	if len(added) > 0 {
-		parts = append(parts, "now also "+strings.Join(added, ", "))
-	}
-	if len(gone) > 0 {
-		parts = append(parts, "no longer "+strings.Join(gone, ", "))
-	}
-	return strings.Join(parts, "; ")
 }
 
 func (r *Runner) repoOf(ctx context.Context, fullName string) (store.Repo, error) {

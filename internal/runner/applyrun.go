@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -135,6 +134,14 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 	if st.s, err = r.open(ctx, repo, fmt.Sprintf("+refs/heads/%s:refs/heads/%s", repo.DefaultBranch, repo.DefaultBranch)); err != nil {
 		return fail(err)
 	}
+	// Runs are queued only for default-branch commits; checked again here
+	// because an apply is the point of no return.
+	if on, err := r.ws.OnBranch(ctx, st.s.repo, run.SHA, repo.DefaultBranch); err != nil {
+		return fail(err)
+	} else if !on {
+		st.result.Outcome = report.Denied
+		return st, store.StatusDenied, fmt.Errorf("refused to apply %s: the default branch %s does not contain that commit", run.SHA, repo.DefaultBranch)
+	}
 	st.merge = r.mergeOf(ctx, st.s, store.Job{Repo: repo}, run.SHA)
 	if run.PR == 0 && st.merge.PR > 0 {
 		st.run.PR = st.merge.PR
@@ -199,12 +206,15 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 
 // gateAndApply runs the plan-stage policies on plan, then applies it.
 func (r *Runner) gateAndApply(ctx context.Context, st *applyState, plan *terraform.Plan) (string, error) {
-	approved, approvers, err := r.approvedRules(ctx, st.run.Repo, st.merge.PR, st.merge.HeadSHA)
+	as, err := r.approvedRules(ctx, st.run.Repo, st.merge.PR, st.merge.HeadSHA)
 	if err != nil {
 		return store.StatusFailed, err
 	}
-	if approvers != "" {
-		st.run.ApprovedBy = approvers
+	approved, approvers := as.forPlan(st.run.Project, planDigest(plan.JSON))
+	for _, u := range strings.Split(approvers, ",") {
+		if u != "" && !slices.Contains(strings.Split(st.run.ApprovedBy, ","), u) {
+			st.run.ApprovedBy = strings.TrimPrefix(st.run.ApprovedBy+","+u, ",")
+		}
 	}
 	planFindings, err := r.pol.CheckPlan(ctx, st.co.Dir, st.run.Project, plan.JSON, approved)
 	st.result.Findings = append(slices.Clone(st.lint), planFindings...)
@@ -238,71 +248,4 @@ func (r *Runner) gateAndApply(ctx context.Context, st *applyState, plan *terrafo
 	}
 	st.result.Outcome = report.Applied
 	return store.StatusSucceeded, nil
-}
-
-// planForApply returns the plan to apply and whether it is the reviewed
-// one: the reviewed plan when it was made at the PR's final head on the
-// same code and its file is intact, else a fresh plan on the merge commit,
-// compared with the reviewed one.
-func (r *Runner) planForApply(ctx context.Context, st *applyState, fingerprint string, fresh bool) (*terraform.Plan, bool, error) {
-	p := st.run.Project
-	reviewed, err := r.store.LatestPlan(ctx, st.run.Repo, st.merge.PR, p)
-	haveReviewed := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, false, err
-	}
-	var why string
-	switch {
-	case fresh:
-	case st.merge.PR == 0:
-		why = "No PR is known for this commit, so there is no reviewed plan; tfpr planned on the merge commit."
-	case !haveReviewed:
-		why = fmt.Sprintf("PR #%d has no plan for this project; tfpr planned on the merge commit.", st.merge.PR)
-	case st.merge.HeadSHA != "" && reviewed.HeadSHA != st.merge.HeadSHA:
-		why = fmt.Sprintf("The last plan was made at %s, not at the PR's final head %s; tfpr re-planned on the merge commit.", short(reviewed.HeadSHA), short(st.merge.HeadSHA))
-	case reviewed.Fingerprint != fingerprint:
-		why = "The merge commit's code for this project differs from the reviewed head (another change merged first); tfpr re-planned on the merge commit."
-	default:
-		plan, err := r.fetchReviewed(ctx, st, reviewed)
-		if err == nil {
-			st.result.Notes = append(st.result.Notes, fmt.Sprintf("Applied the plan reviewed on PR #%d at %s.", st.merge.PR, short(reviewed.HeadSHA)))
-			return plan, true, nil
-		}
-		why = "The reviewed plan could not be used (" + err.Error() + "); tfpr re-planned on the merge commit."
-	}
-	if why != "" {
-		st.result.Notes = append(st.result.Notes, why)
-	}
-	plan, err := r.terraformPlan(ctx, st.co, p, filepath.Join(st.scratch, "merge.tfplan"), true)
-	if err != nil {
-		return nil, false, err
-	}
-	if haveReviewed {
-		if diff := diffChanges(reviewed.Changes, plan.Changes); diff != "" {
-			st.result.Notes = append(st.result.Notes, "The new plan differs from the reviewed one: "+diff+".")
-			if r.cfg.ApplyOnDrift == "wait" && st.run.ApprovedBy == "" {
-				st.result.Outcome = report.Waiting
-				st.result.Plan = plan
-				st.result.Notes = append(st.result.Notes, "Apply is held: a code owner of the project can comment `tfpr apply` on this PR to apply this plan.")
-			}
-		}
-	}
-	return plan, false, nil
-}
-
-// fetchReviewed copies the reviewed plan into the scratch dir and checks it
-// is byte for byte the file that was reviewed.
-func (r *Runner) fetchReviewed(ctx context.Context, st *applyState, reviewed store.Plan) (*terraform.Plan, error) {
-	local := filepath.Join(st.scratch, "reviewed.tfplan")
-	if err := r.files.Get(ctx, reviewed.File, local); err != nil {
-		return nil, err
-	}
-	if got := fileHash(local); got != reviewed.Hash {
-		return nil, fmt.Errorf("plan file hash %.12s does not match the reviewed %.12s", got, reviewed.Hash)
-	}
-	js := r.planJSON(ctx, reviewed.File, local+".json")
-	if js == nil {
-		return nil, errors.New("its JSON form is missing, so the plan policies cannot judge it")
-	}
-	return &terraform.Plan{File: local, HasChanges: true, Add: reviewed.Add, Change: reviewed.Change, Destroy: reviewed.Destroy, JSON: js}, nil
 }

@@ -1,12 +1,9 @@
 package runner
 
 import (
-	"bytes"
-
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hmarr/codeowners"
 	"slices"
 	"strings"
 	"time"
@@ -18,9 +15,9 @@ const helpText = "tfpr commands (comment on a pull request):\n\n" +
 	"| command | what it does | who |\n|---|---|---|\n" +
 	"| `tfpr plan` | re-plan every affected project at the PR head | write access |\n" +
 	"| `tfpr plan -p DIR` | re-plan only project DIR (repeatable) | write access |\n" +
-	"| `tfpr apply` | on a merged PR: apply plans held for approval; on an apply-failure issue: retry the failed apply | write access |\n" +
+	"| `tfpr apply` | on a merged PR: apply plans held for approval; on an apply-failure issue: retry the failed apply | a code owner of the project, or an approver |\n" +
 	"| `tfpr approve RULE` | override a plan-stage policy denial for this PR head | configured approvers, not the PR author |\n" +
-	"| `tfpr unblock` | on an apply-failure issue: let later merges of the project apply again | write access |\n" +
+	"| `tfpr unblock` | on an apply-failure issue: let later merges of the project apply again | a code owner of the project, or an approver |\n" +
 	"| `tfpr help` | this text | anyone |\n"
 
 // command carries out a `tfpr ...` comment after checking who asked.
@@ -81,6 +78,9 @@ func (r *Runner) command(ctx context.Context, j store.Job) error {
 			if _, err := r.store.Blocked(ctx, j.Repo.FullName, p); err != nil {
 				return reply(fmt.Sprintf("`%s` is not blocked.", p))
 			}
+			if ok, err := r.mayRelease(ctx, j, p); err != nil || !ok {
+				return refuseOwner(err, reply, "unblock", p)
+			}
 			if err := r.store.Unblock(ctx, j.Repo.FullName, p); err != nil {
 				return err
 			}
@@ -94,6 +94,10 @@ func (r *Runner) command(ctx context.Context, j store.Job) error {
 		if err != nil {
 			return err
 		}
+		if ok, err := r.mayRelease(ctx, j, b.Project); err != nil || !ok {
+			return refuseOwner(err, reply, "unblock", b.Project)
+		}
+		r.log.Info("project unblocked", "project", b.Project, "by", j.Actor)
 		if err := r.store.Unblock(ctx, j.Repo.FullName, b.Project); err != nil {
 			return err
 		}
@@ -111,7 +115,13 @@ func (r *Runner) retryApply(ctx context.Context, j store.Job, reply func(string)
 		if err != nil {
 			return err
 		}
-		moved, err := r.store.SetRunStatus(ctx, run.ID, []string{store.StatusFailed, store.StatusDenied}, store.StatusQueued, j.Actor)
+		if ok, err := r.mayRelease(ctx, j, b.Project); err != nil || !ok {
+			return refuseOwner(err, reply, "apply", b.Project)
+		}
+		// A retry approves nothing: the apply goes through the same gate
+		// and drift check as the first attempt.
+		moved, err := r.store.SetRunStatus(ctx, run.ID, []string{store.StatusFailed, store.StatusDenied}, store.StatusQueued,
+			store.Release{User: j.Actor, Kind: store.Retried})
 		if err != nil {
 			return err
 		}
@@ -140,7 +150,8 @@ func (r *Runner) retryApply(ctx context.Context, j store.Job, reply func(string)
 		if !ok {
 			return reply(fmt.Sprintf("only a code owner of `%s` (CODEOWNERS) or an approver can release its held apply.", run.Project))
 		}
-		moved, err := r.store.SetRunStatus(ctx, run.ID, []string{store.StatusWaiting}, store.StatusQueued, j.Actor)
+		moved, err := r.store.SetRunStatus(ctx, run.ID, []string{store.StatusWaiting}, store.StatusQueued,
+			store.Release{User: j.Actor, Kind: store.ApprovedPlan})
 		if err != nil {
 			return err
 		}
@@ -155,65 +166,13 @@ func (r *Runner) retryApply(ctx context.Context, j store.Job, reply func(string)
 	return reply("applying " + strings.Join(names, ", ") + ".")
 }
 
-// approve records a plan-stage policy override by an approver.
-func (r *Runner) approve(ctx context.Context, j store.Job, args []string, reply func(string) error) error {
-	if !j.IsPR || len(args) != 1 {
-		return reply("usage on a pull request: `tfpr approve RULE-ID`.")
-	}
-	gh, err := r.gh.Repo(j.Repo.Installation, j.Repo.FullName)
+// refuseOwner answers a command only a code owner or an approver may give.
+func refuseOwner(err error, reply func(string) error, verb, p string) error {
 	if err != nil {
 		return err
 	}
-	pr, err := gh.PullRequest(ctx, j.PR)
-	if err != nil {
-		return err
-	}
-	if strings.EqualFold(pr.Author, j.Actor) {
-		return reply("the author of a pull request cannot approve its own policy override.")
-	}
-	ok, err := r.isApprover(ctx, j)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return reply("only configured approvers can approve policy overrides. Nothing was recorded.")
-	}
-	if err := r.store.Approve(ctx, store.Approval{Repo: j.Repo.FullName, PR: j.PR, HeadSHA: pr.HeadSHA, Rule: args[0], User: j.Actor}); err != nil {
-		return err
-	}
-	// Re-plan so the check run and the comment show the override.
-	if _, err := r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: j.Repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
-		Author: pr.Author, Fork: pr.Fork, Trigger: "approve:" + j.Actor}); err != nil {
-		return err
-	}
-	return reply(fmt.Sprintf("approved `%s` for %s (this head only; a new push needs a new approval). Re-planning to show it.", args[0], short(pr.HeadSHA)))
-}
-
-func (r *Runner) isApprover(ctx context.Context, j store.Job) (bool, error) {
-	for _, u := range r.cfg.ApproverUsers {
-		if strings.EqualFold(u, j.Actor) {
-			return true, nil
-		}
-	}
-	gh, err := r.gh.Repo(j.Repo.Installation, j.Repo.FullName)
-	if err != nil {
-		return false, err
-	}
-	for _, t := range r.cfg.ApproverTeams {
-		ok, err := gh.TeamMember(ctx, t, j.Actor)
-		if err != nil {
-			return false, err
-		}
-		if ok {
-			return true, nil
-		}
-	}
-	if len(r.cfg.ApproverUsers) == 0 && len(r.cfg.ApproverTeams) == 0 {
-		// No approvers configured: only repository admins may override.
-		perm, err := gh.Permission(ctx, j.Actor)
-		return perm == "admin", err
-	}
-	return false, nil
+	return reply(fmt.Sprintf("`tfpr %s` on `%s` needs a code owner of the project (CODEOWNERS on the default branch) or an approver; "+
+		"write access is not enough. Nothing was done.", verb, p))
 }
 
 // commandArgs returns the words after "tfpr" on the first line addressing
@@ -294,47 +253,4 @@ func (r *Runner) resyncRepo(ctx context.Context, repo store.Repo) error {
 	_, err = r.store.EnqueueJob(ctx, store.Job{Kind: store.JobMerge, Repo: repo, Trigger: "resync"})
 	r.poke()
 	return err
-}
-
-// mayRelease reports whether the commenter may release a held apply of
-// project p: an approver, or a code owner of p by the default branch's
-// CODEOWNERS (a user, or a member of an owning team).
-func (r *Runner) mayRelease(ctx context.Context, j store.Job, p string) (bool, error) {
-	if ok, err := r.isApprover(ctx, j); err != nil || ok {
-		return ok, err
-	}
-	s, err := r.open(ctx, j.Repo, fmt.Sprintf("+refs/heads/%s:refs/heads/%s", j.Repo.DefaultBranch, j.Repo.DefaultBranch))
-	if err != nil {
-		return false, err
-	}
-	var raw []byte
-	for _, f := range []string{".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"} {
-		if raw, err = r.ws.ReadFile(ctx, s.repo, "refs/heads/"+j.Repo.DefaultBranch, f); err == nil {
-			break
-		}
-	}
-	if raw == nil {
-		return false, nil
-	}
-	rules, err := codeowners.ParseFile(bytes.NewReader(raw))
-	if err != nil {
-		return false, fmt.Errorf("parse CODEOWNERS: %w", err)
-	}
-	rule, err := rules.Match(p + "/main.tf") // owners of the files in the project
-	if err != nil || rule == nil {
-		return false, nil
-	}
-	for _, o := range rule.Owners {
-		switch o.Type {
-		case codeowners.UsernameOwner:
-			if strings.EqualFold(o.Value, j.Actor) {
-				return true, nil
-			}
-		case codeowners.TeamOwner:
-			if ok, err := s.gh.TeamMember(ctx, o.Value, j.Actor); err != nil || ok {
-				return ok, err
-			}
-		}
-	}
-	return false, nil
 }

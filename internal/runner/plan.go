@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 
@@ -94,7 +93,7 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 		r.log.Info("no project affected", "pr", j.PR, "sha", j.HeadSHA, "changed", len(changed))
 		return nil
 	}
-	approvals, _, err := r.approvedRules(ctx, j.Repo.FullName, j.PR, j.HeadSHA)
+	approvals, err := r.approvedRules(ctx, j.Repo.FullName, j.PR, j.HeadSHA)
 	if err != nil {
 		return err
 	}
@@ -153,7 +152,7 @@ func (r *Runner) mask(text, token string) string {
 	return text
 }
 
-func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Checkout, g *project.Graph, j store.Job, p string, runTF bool, approved []string) report.Result {
+func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Checkout, g *project.Graph, j store.Job, p string, runTF bool, approved approvals) report.Result {
 	res := report.Result{Project: p}
 	modules := g.Modules(p)
 	findings, err := r.pol.LintProject(ctx, co.Dir, p, modules)
@@ -200,7 +199,8 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 		return res
 	}
 	res.Outcome, res.Plan = report.Planned, plan
-	planFindings, err := r.pol.CheckPlan(ctx, co.Dir, p, plan.JSON, approved)
+	rules, _ := approved.forPlan(p, planDigest(plan.JSON))
+	planFindings, err := r.pol.CheckPlan(ctx, co.Dir, p, plan.JSON, rules)
 	res.Findings = append(res.Findings, planFindings...)
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, "plan policy check failed: "+err.Error()
@@ -249,12 +249,14 @@ func (r *Runner) keepPlan(ctx context.Context, j store.Job, p, fingerprint strin
 	if err := os.WriteFile(jsonFile, plan.JSON, 0o600); err != nil {
 		return fmt.Errorf("write plan JSON of %s: %w", p, err)
 	}
-	if _, err := r.files.Put(ctx, key+".json", jsonFile); err != nil {
+	jsonHash, err := r.files.Put(ctx, key+".json", jsonFile)
+	if err != nil {
 		return err
 	}
 	changes, _ := json.Marshal(plan.Changes)
 	_, err = r.store.SavePlan(ctx, store.Plan{Repo: j.Repo.FullName, PR: j.PR, Project: p, HeadSHA: j.HeadSHA, Fingerprint: fingerprint,
-		File: key, Hash: hash, Add: plan.Add, Change: plan.Change, Destroy: plan.Destroy, Changes: string(changes)})
+		File: key, Hash: hash, Add: plan.Add, Change: plan.Change, Destroy: plan.Destroy, Changes: string(changes),
+		JSONHash: jsonHash, Digest: planDigest(plan.JSON)})
 	return err
 }
 
@@ -284,23 +286,6 @@ func (r *Runner) finishRun(ctx context.Context, id int64, status, summary string
 	if err := r.store.FinishRun(context.WithoutCancel(ctx), id, status, summary); err != nil {
 		r.log.Error("record run outcome", "run", id, "err", err)
 	}
-}
-
-// approvedRules lists the plan-stage rules approvers overrode for a PR
-// head, and who approved them (for the audit trail).
-func (r *Runner) approvedRules(ctx context.Context, repo string, pr int, head string) (rules []string, by string, err error) {
-	as, err := r.store.Approvals(ctx, repo, pr, head)
-	if err != nil {
-		return nil, "", err
-	}
-	var users []string
-	for _, a := range as {
-		rules = append(rules, a.Rule)
-		if !slices.Contains(users, a.User) {
-			users = append(users, a.User)
-		}
-	}
-	return rules, strings.Join(users, ","), nil
 }
 
 // closePR forgets a closed PR's plans and deletes their files.

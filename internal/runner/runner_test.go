@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/tfpr/tfpr/internal/store"
-	"github.com/tfpr/tfpr/internal/terraform"
 	"github.com/tfpr/tfpr/webhook"
 )
 
@@ -124,21 +123,6 @@ func TestCommandParsing(t *testing.T) {
 		got, err := planTargets(args[1:])
 		if (err != nil) != tt.bad || strings.Join(got, ",") != strings.Join(tt.targets, ",") {
 			t.Errorf("planTargets(%q) = %q, %v", args[1:], got, err)
-		}
-	}
-}
-
-func TestDiffChanges(t *testing.T) {
-	reviewed := `[{"Address":"terraform_data.a","Actions":["create"]},{"Address":"terraform_data.b","Actions":["update"]}]`
-	same := []terraform.ResourceChange{{Address: "terraform_data.b", Actions: []string{"update"}}, {Address: "terraform_data.a", Actions: []string{"create"}}}
-	if d := diffChanges(reviewed, same); d != "" {
-		t.Errorf("same changes in another order reported as different: %s", d)
-	}
-	now := []terraform.ResourceChange{{Address: "terraform_data.a", Actions: []string{"delete", "create"}}}
-	d := diffChanges(reviewed, now)
-	for _, want := range []string{"now also terraform_data.a (delete,create)", "no longer terraform_data.a (create)", "terraform_data.b (update)"} {
-		if !strings.Contains(d, want) {
-			t.Errorf("diff %q lacks %q", d, want)
 		}
 	}
 }

@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 func (s *SQLite) scanRuns(rows *sql.Rows, err error) ([]Run, error) {
@@ -18,7 +20,7 @@ func (s *SQLite) scanRuns(rows *sql.Rows, err error) ([]Run, error) {
 		var r Run
 		var c, st, f int64
 		if err := rows.Scan(&r.ID, &r.Kind, &r.Repo, &r.Project, &r.PR, &r.SHA, &r.Trigger, &r.Status, &r.Summary,
-			&r.MergedBy, &r.ApprovedBy, &r.PlanHash, &r.CheckRunID, &r.JobID, &c, &st, &f); err != nil {
+			&r.MergedBy, &r.ApprovedBy, &r.RetriedBy, &r.PlanHash, &r.HeldDigest, &r.CheckRunID, &r.JobID, &c, &st, &f); err != nil {
 			return nil, err
 		}
 		r.Created, r.Started, r.Finished = ms(c), ms(st), ms(f)
@@ -27,7 +29,7 @@ func (s *SQLite) scanRuns(rows *sql.Rows, err error) ([]Run, error) {
 	return out, rows.Err()
 }
 
-const runCols = `id, kind, repo, project, pr, sha, trigger, status, summary, merged_by, approved_by, plan_hash, check_run_id, job_id, created, started, finished`
+const runCols = `id, kind, repo, project, pr, sha, trigger, status, summary, merged_by, approved_by, retried_by, plan_hash, held_digest, check_run_id, job_id, created, started, finished`
 
 // CreateRun inserts a run. For applies the (repo, project, sha) key is
 // unique: created is false when that apply already exists, and id is the
@@ -77,10 +79,19 @@ func (s *SQLite) RequeueRun(ctx context.Context, id int64, summary string) error
 
 // SetRunStatus moves a run to status to only if it is in one of from, and
 // reports whether it did: concurrent commands cannot both act on a run.
-func (s *SQLite) SetRunStatus(ctx context.Context, id int64, from []string, to, approvedBy string) (bool, error) {
-	q := `UPDATE runs SET status = ?, summary = '', approved_by = CASE WHEN ? = '' THEN approved_by ELSE ? END WHERE id = ? AND status IN (` +
+// by.User is recorded as the run's approver or as who retried it.
+func (s *SQLite) SetRunStatus(ctx context.Context, id int64, from []string, to string, by Release) (bool, error) {
+	col := "approved_by"
+	switch by.Kind {
+	case Retried:
+		col = "retried_by"
+	case ApprovedPlan:
+	default:
+		return false, fmt.Errorf("set status of run %d: unknown release kind %d", id, by.Kind)
+	}
+	q := `UPDATE runs SET status = ?, summary = '', ` + col + ` = CASE WHEN ? = '' THEN ` + col + ` ELSE ? END WHERE id = ? AND status IN (` +
 		strings.TrimSuffix(strings.Repeat("?,", len(from)), ",") + `)`
-	args := []any{to, approvedBy, approvedBy, id}
+	args := []any{to, by.User, by.User, id}
 	for _, f := range from {
 		args = append(args, f)
 	}
@@ -101,8 +112,8 @@ func (s *SQLite) FinishApply(ctx context.Context, r Run, block *Block) error {
 		return fmt.Errorf("finish apply %d: %w", r.ID, err)
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `UPDATE runs SET status = ?, summary = ?, pr = ?, merged_by = ?, approved_by = ?, plan_hash = ?, finished = ? WHERE id = ?`,
-		r.Status, r.Summary, r.PR, r.MergedBy, r.ApprovedBy, r.PlanHash, now(), r.ID)
+	_, err = tx.ExecContext(ctx, `UPDATE runs SET status = ?, summary = ?, pr = ?, merged_by = ?, approved_by = ?, plan_hash = ?, held_digest = ?, finished = ? WHERE id = ?`,
+		r.Status, r.Summary, r.PR, r.MergedBy, r.ApprovedBy, r.PlanHash, r.HeldDigest, now(), r.ID)
 	if err != nil {
 		return fmt.Errorf("finish apply %d: %w", r.ID, err)
 	}
@@ -206,15 +217,15 @@ func (s *SQLite) CountRuns(ctx context.Context, kind, repo, project, status stri
 
 // SavePlan records a saved plan file.
 func (s *SQLite) SavePlan(ctx context.Context, p Plan) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO plans(repo, pr, project, head_sha, fingerprint, file, hash, n_add, n_change, n_destroy, changes, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-		p.Repo, p.PR, p.Project, p.HeadSHA, p.Fingerprint, p.File, p.Hash, p.Add, p.Change, p.Destroy, p.Changes, now())
+	res, err := s.db.ExecContext(ctx, `INSERT INTO plans(repo, pr, project, head_sha, fingerprint, file, hash, n_add, n_change, n_destroy, changes, json_hash, digest, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		p.Repo, p.PR, p.Project, p.HeadSHA, p.Fingerprint, p.File, p.Hash, p.Add, p.Change, p.Destroy, p.Changes, p.JSONHash, p.Digest, now())
 	if err != nil {
 		return 0, fmt.Errorf("save plan for %s PR #%d: %w", p.Project, p.PR, err)
 	}
 	return res.LastInsertId()
 }
 
-const planCols = `id, repo, pr, project, head_sha, fingerprint, file, hash, n_add, n_change, n_destroy, changes, created`
+const planCols = `id, repo, pr, project, head_sha, fingerprint, file, hash, n_add, n_change, n_destroy, changes, json_hash, digest, created`
 
 func scanPlans(rows *sql.Rows, err error) ([]Plan, error) {
 	if err != nil {
@@ -225,7 +236,7 @@ func scanPlans(rows *sql.Rows, err error) ([]Plan, error) {
 	for rows.Next() {
 		var p Plan
 		var c int64
-		if err := rows.Scan(&p.ID, &p.Repo, &p.PR, &p.Project, &p.HeadSHA, &p.Fingerprint, &p.File, &p.Hash, &p.Add, &p.Change, &p.Destroy, &p.Changes, &c); err != nil {
+		if err := rows.Scan(&p.ID, &p.Repo, &p.PR, &p.Project, &p.HeadSHA, &p.Fingerprint, &p.File, &p.Hash, &p.Add, &p.Change, &p.Destroy, &p.Changes, &p.JSONHash, &p.Digest, &c); err != nil {
 			return nil, err
 		}
 		p.Created = ms(c)
@@ -244,6 +255,18 @@ func (s *SQLite) LatestPlan(ctx context.Context, repo string, pr int, project st
 		return Plan{}, ErrNotFound
 	}
 	return plans[0], nil
+}
+
+// PlansSeen returns the newest plan per project of a PR saved at or before
+// a time: what a reader of the PR could have seen then.
+func (s *SQLite) PlansSeen(ctx context.Context, repo string, pr int, before time.Time) ([]Plan, error) {
+	plans, err := scanPlans(s.db.QueryContext(ctx, `SELECT `+planCols+` FROM plans p WHERE repo = ? AND pr = ? AND created <= ?
+		AND id = (SELECT MAX(id) FROM plans q WHERE q.repo = p.repo AND q.pr = p.pr AND q.project = p.project AND q.created <= ?) ORDER BY project`,
+		repo, pr, before.UnixMilli(), before.UnixMilli()))
+	if err != nil {
+		return nil, fmt.Errorf("plans of PR #%d seen at %s: %w", pr, before.Format(time.RFC3339), err)
+	}
+	return plans, nil
 }
 
 // DeletePlans forgets a PR's plans (of one project, or all for "") and
@@ -355,9 +378,16 @@ func (s *SQLite) SetCursor(ctx context.Context, repo, sha string) error {
 	return nil
 }
 
-// Approve records an owner's override of a rule for one PR head.
+// Approve records an owner's override of a rule for one PR head and the
+// plans it was given for.
 func (s *SQLite) Approve(ctx context.Context, a Approval) error {
-	_, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO approvals(repo, pr, head_sha, rule, user, created) VALUES (?,?,?,?,?,?)`, a.Repo, a.PR, a.HeadSHA, a.Rule, a.User, now())
+	plans, err := json.Marshal(a.Plans)
+	if err != nil {
+		return fmt.Errorf("record approval of %s: %w", a.Rule, err)
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO approvals(repo, pr, head_sha, rule, user, created, plan_digests) VALUES (?,?,?,?,?,?,?)
+		ON CONFLICT(repo, pr, head_sha, rule, user) DO UPDATE SET plan_digests = excluded.plan_digests, created = excluded.created`,
+		a.Repo, a.PR, a.HeadSHA, a.Rule, a.User, now(), string(plans))
 	if err != nil {
 		return fmt.Errorf("record approval of %s: %w", a.Rule, err)
 	}
@@ -366,7 +396,7 @@ func (s *SQLite) Approve(ctx context.Context, a Approval) error {
 
 // Approvals lists the overrides for a PR head.
 func (s *SQLite) Approvals(ctx context.Context, repo string, pr int, headSHA string) ([]Approval, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT rule, user, created FROM approvals WHERE repo = ? AND pr = ? AND head_sha = ? ORDER BY created`, repo, pr, headSHA)
+	rows, err := s.db.QueryContext(ctx, `SELECT rule, user, created, plan_digests FROM approvals WHERE repo = ? AND pr = ? AND head_sha = ? ORDER BY created`, repo, pr, headSHA)
 	if err != nil {
 		return nil, fmt.Errorf("list approvals: %w", err)
 	}
@@ -375,8 +405,15 @@ func (s *SQLite) Approvals(ctx context.Context, repo string, pr int, headSHA str
 	for rows.Next() {
 		a := Approval{Repo: repo, PR: pr, HeadSHA: headSHA}
 		var c int64
-		if err := rows.Scan(&a.Rule, &a.User, &c); err != nil {
+		var plans string
+		if err := rows.Scan(&a.Rule, &a.User, &c, &plans); err != nil {
 			return nil, fmt.Errorf("list approvals: %w", err)
+		}
+		// Approvals from before plans were recorded bind to no plan.
+		if plans != "" {
+			if err := json.Unmarshal([]byte(plans), &a.Plans); err != nil {
+				return nil, fmt.Errorf("approval of %s by %s: plans: %w", a.Rule, a.User, err)
+			}
 		}
 		a.Created = ms(c)
 		out = append(out, a)

@@ -77,8 +77,10 @@ type Run struct {
 	Status     string
 	Summary    string
 	MergedBy   string
-	ApprovedBy string
+	ApprovedBy string // approved a plan-stage override or a held plan
+	RetriedBy  string // asked for the run again; approves nothing
 	PlanHash   string
+	HeldDigest string // content digest of the plan a held apply showed
 	CheckRunID int64
 	JobID      int64
 	Created    time.Time
@@ -98,6 +100,8 @@ type Plan struct {
 	Hash                 string // sha256 of the plan file
 	Add, Change, Destroy int
 	Changes              string // JSON of the resource changes, to compare with a re-plan
+	JSONHash             string // sha256 of the plan's JSON copy
+	Digest               string // content digest of the plan's changes (see runner.planDigest)
 	Created              time.Time
 }
 
@@ -127,7 +131,26 @@ type Approval struct {
 	HeadSHA string
 	Rule    string
 	User    string
+	// Plans maps each project to the digest of the plan the approver saw;
+	// the override holds only for a plan with the same content.
+	Plans   map[string]string
 	Created time.Time
+}
+
+// ReleaseKind says in what capacity someone moved a run back to the queue.
+type ReleaseKind int
+
+const (
+	// Retried: a failed apply is tried again; nothing is approved.
+	Retried ReleaseKind = iota + 1
+	// ApprovedPlan: a code owner approved the plan a held apply showed.
+	ApprovedPlan
+)
+
+// Release is who moved a run back to the queue, and as what.
+type Release struct {
+	User string
+	Kind ReleaseKind
 }
 
 // Store is everything the runner persists.
@@ -146,7 +169,7 @@ type Store interface {
 	StartRun(ctx context.Context, id int64) error
 	RequeueRun(ctx context.Context, id int64, summary string) error
 	FinishApply(ctx context.Context, r Run, block *Block) error
-	SetRunStatus(ctx context.Context, id int64, from []string, to, approvedBy string) (bool, error)
+	SetRunStatus(ctx context.Context, id int64, from []string, to string, by Release) (bool, error)
 	FinishRun(ctx context.Context, id int64, status, summary string) error
 	UpdateRun(ctx context.Context, r Run) error
 	GetRun(ctx context.Context, id int64) (Run, error)
@@ -158,6 +181,7 @@ type Store interface {
 
 	SavePlan(ctx context.Context, p Plan) (int64, error)
 	LatestPlan(ctx context.Context, repo string, pr int, project string) (Plan, error)
+	PlansSeen(ctx context.Context, repo string, pr int, before time.Time) ([]Plan, error)
 	DeletePlans(ctx context.Context, repo string, pr int, project string) ([]Plan, error)
 	OpenPlansFor(ctx context.Context, repo, project string, exceptPR int) ([]Plan, error)
 

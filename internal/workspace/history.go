@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path"
 	"sort"
 	"strings"
@@ -173,6 +175,36 @@ func (m *Manager) firstParents(ctx context.Context, repo Repo, from, to string) 
 		return nil, err
 	}
 	return strings.Fields(string(out)), nil
+}
+
+// OnBranch reports whether commit sha is in the history of branch as the
+// mirror holds it (git merge-base --is-ancestor): a commit that only a PR
+// head or another ref reaches is not. Fetch the branch first.
+func (m *Manager) OnBranch(ctx context.Context, repo Repo, sha, branch string) (bool, error) {
+	mirror, err := m.existingMirror(repo)
+	if err != nil {
+		return false, err
+	}
+	tip, err := m.resolveCommit(ctx, mirror, "refs/heads/"+branch)
+	if err != nil {
+		return false, fmt.Errorf("is %s on %s in %s: %w", short(sha), branch, repo.FullName, err)
+	}
+	if !m.hasCommit(ctx, mirror, sha) {
+		return false, nil
+	}
+	id, err := m.resolveCommit(ctx, mirror, sha)
+	if err != nil {
+		return false, err
+	}
+	_, err = m.run(ctx, runOpts{}, "--git-dir="+mirror, "merge-base", "--is-ancestor", id, tip)
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &exit) && exit.ExitCode() == 1:
+		return false, nil
+	}
+	return false, fmt.Errorf("is %s on %s in %s: %w", short(sha), branch, repo.FullName, err)
 }
 
 // TreeID fingerprints the content of dirs at commit sha: sha256 over each

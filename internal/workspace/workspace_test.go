@@ -327,6 +327,42 @@ func TestCommitFilesAndFirstParents(t *testing.T) {
 	}
 }
 
+func TestOnBranch(t *testing.T) {
+	ctx := context.Background()
+	up := newUpstream(t)
+	root := up.commit("root", map[string]string{"a.txt": "a"})
+	up.git("checkout", "--quiet", "-b", "merged")
+	inMerged := up.commit("m1", map[string]string{"m.txt": "1"})
+	up.git("checkout", "--quiet", "-b", "pr", "main")
+	prHead := up.commit("p1", map[string]string{"p.txt": "1"})
+	up.git("checkout", "--quiet", "main")
+	up.git("merge", "--quiet", "--no-ff", "-m", "merge", "merged")
+	tip := up.git("rev-parse", "HEAD")
+
+	m, _ := newManager(t)
+	fetchAll(t, m, up.repo(), "+refs/heads/main:refs/heads/main", "+refs/heads/pr:refs/pull/1/head")
+	for _, tt := range []struct {
+		name, sha string
+		want      bool
+	}{
+		{"tip", tip, true},
+		{"first-parent ancestor", root, true},
+		{"commit a merge brought in", inMerged, true},
+		{"PR head the mirror holds but main does not reach", prHead, false},
+		{"commit the mirror never saw", strings.Repeat("a", 40), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := m.OnBranch(ctx, up.repo(), tt.sha, "main")
+			if err != nil || got != tt.want {
+				t.Fatalf("OnBranch = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	if _, err := m.OnBranch(ctx, up.repo(), tip, "no-such-branch"); err == nil {
+		t.Error("OnBranch of a branch the mirror lacks: no error")
+	}
+}
+
 func TestTreeID(t *testing.T) {
 	ctx := context.Background()
 	up := newUpstream(t)

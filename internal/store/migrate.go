@@ -1,0 +1,52 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations change a database made by an older tfpr, in order: entry i
+// moves a store at user_version i to i+1. The base schema only ever
+// creates tables, so columns added later live here, never in schema.
+var migrations = []string{
+	// 1: who retried a run is not who approved it; a held apply remembers
+	// the plan it was held with; a plan's JSON copy has its own hash; an
+	// approval names the plan content it was given for.
+	`ALTER TABLE runs ADD COLUMN retried_by TEXT NOT NULL DEFAULT '';
+	ALTER TABLE runs ADD COLUMN held_digest TEXT NOT NULL DEFAULT '';
+	ALTER TABLE plans ADD COLUMN json_hash TEXT NOT NULL DEFAULT '';
+	ALTER TABLE plans ADD COLUMN digest TEXT NOT NULL DEFAULT '';
+	ALTER TABLE approvals ADD COLUMN plan_digests TEXT NOT NULL DEFAULT '';`,
+}
+
+// migrate applies the migrations the database has not seen, each in its
+// own transaction with the version bump, so a crash leaves it at a whole
+// version.
+func migrate(ctx context.Context, db *sql.DB) error {
+	var v int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this tfpr knows (%d)", v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, i+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
