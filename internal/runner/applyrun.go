@@ -222,11 +222,11 @@ func (r *Runner) gateAndApply(ctx context.Context, st *applyState, plan *terrafo
 		st.result.Notes = append(st.result.Notes, "The plan had no changes; nothing to apply.")
 		return store.StatusSucceeded, nil
 	}
-	tf, err := r.terraform(st.run.Project, true)
+	tf, err := r.terraform(st.run.Repo, st.run.Project, true)
 	if err != nil {
 		return store.StatusFailed, err
 	}
-	out, err := tf.Apply(ctx, r.projectDir(st.co, st.run.Project), r.backend(st.run.Project), plan.File)
+	out, err := tf.Apply(ctx, r.projectDir(st.co, st.run.Project), r.backend(st.run.Repo, st.run.Project), plan.File)
 	st.result.Output = out
 	if errors.Is(err, terraform.ErrStalePlan) {
 		return store.StatusFailed, err
@@ -273,7 +273,7 @@ func (r *Runner) planForApply(ctx context.Context, st *applyState, fingerprint s
 	if why != "" {
 		st.result.Notes = append(st.result.Notes, why)
 	}
-	plan, err := r.terraformPlan(ctx, st.co, p, filepath.Join(st.scratch, "merge.tfplan"), true)
+	plan, err := r.terraformPlan(ctx, st.co, st.run.Repo, p, filepath.Join(st.scratch, "merge.tfplan"), true)
 	if err != nil {
 		return nil, false, err
 	}
