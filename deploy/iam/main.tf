@@ -16,13 +16,19 @@ variable "tfpr_service_account" {
   description = "Email of the service account the tfpr server runs as."
 }
 
+variable "repository" {
+  type        = string
+  description = "owner/name of the repository whose projects these accounts run; tfpr's default TFPR_STATE_PREFIX_TEMPLATE puts their state under <owner>/<repo>/. Empty with TFPR_STATE_PREFIX_TEMPLATE={dir}."
+}
+
 variable "services" {
   type        = map(list(string))
   description = "Service name to its environments, e.g. { alpha = [\"dev\", \"prod\"] }."
 }
 
 locals {
-  pairs = { for p in flatten([for svc, envs in var.services : [for env in envs : { svc = svc, env = env }]]) : "${p.svc}-${p.env}" => p }
+  state_root = var.repository == "" ? "" : "${lower(var.repository)}/"
+  pairs      = { for p in flatten([for svc, envs in var.services : [for env in envs : { svc = svc, env = env }]]) : "${p.svc}-${p.env}" => p }
 }
 
 resource "google_service_account" "apply" {
@@ -61,7 +67,7 @@ resource "google_storage_bucket_iam_member" "state_apply" {
   member   = "serviceAccount:${google_service_account.apply[each.key].email}"
   condition {
     title      = "own-state-${each.key}"
-    expression = "resource.name.startsWith(\"projects/_/buckets/${var.state_bucket}/objects/microservices/${each.value.svc}/${each.value.env}/\")"
+    expression = "resource.name.startsWith(\"projects/_/buckets/${var.state_bucket}/objects/${local.state_root}microservices/${each.value.svc}/${each.value.env}/\")"
   }
 }
 
@@ -72,7 +78,7 @@ resource "google_storage_bucket_iam_member" "state_plan" {
   member   = "serviceAccount:${google_service_account.plan[each.key].email}"
   condition {
     title      = "own-state-ro-${each.key}"
-    expression = "resource.name.startsWith(\"projects/_/buckets/${var.state_bucket}/objects/microservices/${each.value.svc}/${each.value.env}/\")"
+    expression = "resource.name.startsWith(\"projects/_/buckets/${var.state_bucket}/objects/${local.state_root}microservices/${each.value.svc}/${each.value.env}/\")"
   }
 }
 

@@ -258,6 +258,8 @@ func IdleMemory(ctx context.Context, o IdleOptions) (Memory, error) {
 		"TFPR_STATE_BUCKET=tfpr-bench-state",
 		"TFPR_DATA_DIR=" + filepath.Join(o.Dir, "data"),
 		"TFPR_TERRAFORM_BIN=" + o.Terraform,
+		"TFPR_REPO_ALLOWLIST=acme/bench",
+		"TFPR_INSECURE_SHARED_IDENTITY=true",
 	}
 	s, err := StartServer(ctx, o.Bin, env, o.Dir)
 	if err != nil {

@@ -44,6 +44,12 @@ type Config struct {
 	PlatformProject     string
 	TerraformEnv        []string
 	LogLevel            string
+
+	// InsecureSharedIdentity lets every project's terraform run as tfpr's
+	// own identity when no impersonation template is set.
+	InsecureSharedIdentity bool
+	StatePrefixTemplate    string
+	MaxProjectsPerPR       int
 }
 
 // field describes one setting once, so the flag, its env twin and the help
@@ -106,9 +112,19 @@ func (c *Config) fields() []field {
 			c.ApplyOnDrift = v
 			return nil
 		}},
-		{"impersonate-template", "TFPR_IMPERSONATE_TEMPLATE", "service account each project's terraform runs as; {service} {env} {platform_project} are replaced (empty: the server's own identity)", "", str(&c.ImpersonateTemplate)},
-		{"plan-impersonate-template", "TFPR_PLAN_IMPERSONATE_TEMPLATE", "read-only service account for plans (empty: same as apply)", "", str(&c.PlanImpersonate)},
+		{"impersonate-template", "TFPR_IMPERSONATE_TEMPLATE", "service account each project's terraform runs as; {owner} {repo} {service} {env} {platform_project} are replaced (required unless TFPR_INSECURE_SHARED_IDENTITY)", "", str(&c.ImpersonateTemplate)},
+		{"plan-impersonate-template", "TFPR_PLAN_IMPERSONATE_TEMPLATE", "read-only service account for plans, same placeholders (empty: same as apply)", "", str(&c.PlanImpersonate)},
 		{"platform-project", "TFPR_PLATFORM_PROJECT", "GCP project holding the per-service terraform service accounts", "", str(&c.PlatformProject)},
+		{"insecure-shared-identity", "TFPR_INSECURE_SHARED_IDENTITY", "run every project's terraform as tfpr's own identity when TFPR_IMPERSONATE_TEMPLATE is empty (any team can then act with every team's rights)", "false", boolean(&c.InsecureSharedIdentity)},
+		{"state-prefix-template", "TFPR_STATE_PREFIX_TEMPLATE", "GCS state prefix of a project; {owner} {repo} {dir} are replaced", "{owner}/{repo}/{dir}", str(&c.StatePrefixTemplate)},
+		{"max-projects-per-pr", "TFPR_MAX_PROJECTS_PER_PR", "projects checked and planned for one PR push; the rest are listed in the comment, not run", "200", func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return fmt.Errorf("not a positive integer: %q", v)
+			}
+			c.MaxProjectsPerPR = n
+			return nil
+		}},
 		{"terraform-env", "TFPR_TERRAFORM_ENV", "comma-separated extra environment variable names passed through to terraform", "", list(&c.TerraformEnv)},
 		{"log-level", "TFPR_LOG_LEVEL", "debug, info, warn or error", "info", str(&c.LogLevel)},
 	}
@@ -217,6 +233,11 @@ func (c *Config) ValidateServer() error {
 			errs = append(errs, fmt.Errorf("TFPR_REPO_ALLOWLIST: bad glob %q: %w", g, err))
 		}
 	}
+	if c.ImpersonateTemplate == "" && !c.InsecureSharedIdentity {
+		errs = append(errs, errors.New("TFPR_IMPERSONATE_TEMPLATE is required: without it terraform runs every project as tfpr's own identity, "+
+			"which can act with every team's rights; set TFPR_INSECURE_SHARED_IDENTITY=true (--insecure-shared-identity) to accept that"))
+	}
+	errs = append(errs, c.validateTemplates()...)
 	return errors.Join(errs...)
 }
 

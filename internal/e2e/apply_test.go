@@ -53,7 +53,7 @@ func TestMergesApplyInMergeOrder(t *testing.T) {
 	if c := h.commentsContaining(2, "tfpr apply for")[0]; !strings.Contains(c, "has no plan") {
 		t.Errorf("PR #2 was never planned; the apply comment must say tfpr planned on the merge commit:\n%s", c)
 	}
-	state := string(h.gcs.Object(t, "microservices/alpha/dev/default.tfstate"))
+	state := string(h.gcs.Object(t, stateObject("microservices/alpha/dev", "default.tfstate")))
 	if !strings.Contains(state, `"v2"`) || !strings.Contains(state, `"second"`) {
 		t.Fatalf("state lacks one of the merges:\n%s", state)
 	}
@@ -172,7 +172,7 @@ func TestShutdownLetsRunningApplyFinish(t *testing.T) {
 	eventually(t, 2*time.Minute, "apply to start", func() bool { return len(h.appliesIn("microservices/alpha/dev")) > 0 })
 	h.stop() // what SIGTERM does: cancel the server's context and wait
 	h.stop = nil
-	if state := string(h.gcs.Object(t, "microservices/alpha/dev/default.tfstate")); !strings.Contains(state, "slow-apply") {
+	if state := string(h.gcs.Object(t, stateObject("microservices/alpha/dev", "default.tfstate"))); !strings.Contains(state, "slow-apply") {
 		t.Fatalf("shutdown cut the apply short; state:\n%s", state)
 	}
 	st, err := store.OpenSQLite(context.Background(), filepath.Join(h.data, "tfpr.db"))

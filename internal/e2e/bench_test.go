@@ -68,6 +68,9 @@ func newBenchEnv(tb testing.TB, extra map[string]string) *benchEnv {
 		"TFPR_TERRAFORM_BIN":           tf.Path,
 		"TFPR_RESYNC_INTERVAL":         "1h",
 		"TFPR_SHUTDOWN_GRACE":          "30s",
+
+		"TFPR_INSECURE_SHARED_IDENTITY": "true",
+		"TFPR_REPO_ALLOWLIST":           owner + "/" + repoName,
 	}
 	maps.Copy(e.env, extra)
 	e.client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}

@@ -156,6 +156,9 @@ func TestApplySurvivesCrashes(t *testing.T) {
 				"TFPR_DATA_DIR":                h.data,
 				"TFPR_TERRAFORM_BIN":           killWrapper(t, testenv.Terraform(t), h.logDir, ctrl),
 				"TFPR_RESYNC_INTERVAL":         "1h",
+
+				"TFPR_INSECURE_SHARED_IDENTITY": "true",
+				"TFPR_REPO_ALLOWLIST":           owner + "/" + repoName,
 			}
 			before := seed(t, h.repo)
 			alphaPR(t, h, 1, "change", "crash-"+point)
@@ -179,11 +182,11 @@ func TestApplySurvivesCrashes(t *testing.T) {
 			eventually(t, 3*time.Minute, "apply reported after restart", func() bool {
 				return len(h.commentsContaining(1, "Apply complete")) > 0
 			})
-			state := string(h.gcs.Object(t, "microservices/alpha/dev/default.tfstate"))
+			state := string(h.gcs.Object(t, stateObject("microservices/alpha/dev", "default.tfstate")))
 			if !strings.Contains(state, "crash-"+point) {
 				t.Fatalf("state does not hold the merged change:\n%s", state)
 			}
-			if lock := h.gcs.Object(t, "microservices/alpha/dev/default.tflock"); lock != nil {
+			if lock := h.gcs.Object(t, stateObject("microservices/alpha/dev", "default.tflock")); lock != nil {
 				t.Fatalf("a state lock was left behind: %s", lock)
 			}
 			applied, _ := os.ReadFile(filepath.Join(h.logDir, "applied"))

@@ -159,7 +159,7 @@ output "id" {
 	if n := h.invocations("apply", "microservices/alpha/dev"); n != 1 {
 		t.Fatalf("terraform apply ran %d times for one merge, want exactly 1", n)
 	}
-	state := string(h.gcs.Object(t, "microservices/alpha/dev/default.tfstate"))
+	state := string(h.gcs.Object(t, stateObject("microservices/alpha/dev", "default.tfstate")))
 	for _, want := range []string{`"terraform_data"`, `"topic"`, "alpha-topic"} {
 		if !strings.Contains(state, want) {
 			t.Fatalf("state in GCS lacks %s:\n%s", want, state)

@@ -62,6 +62,10 @@ func start(t *testing.T, extra map[string]string) *harness {
 		"TFPR_TERRAFORM_BIN":           wrapper(t, testenv.Terraform(t), h.logDir),
 		"TFPR_PARALLELISM":             "4",
 		"TFPR_RESYNC_INTERVAL":         "1h",
+		// Impersonation needs Google's IAM API, which is offline here: the
+		// tests run terraform as the test process, and say so.
+		"TFPR_INSECURE_SHARED_IDENTITY": "true",
+		"TFPR_REPO_ALLOWLIST":           owner + "/" + repoName,
 	}
 	for k, v := range extra {
 		h.env[k] = v
@@ -112,6 +116,12 @@ func (h *harness) boot() {
 			h.stop = nil
 		}
 	})
+}
+
+// stateObject is the GCS object holding project dir's state in the
+// harness's repository, under tfpr's default prefix <owner>/<repo>/<dir>.
+func stateObject(dir, file string) string {
+	return owner + "/" + repoName + "/" + dir + "/" + file
 }
 
 // deliver sends a signed webhook and returns the status code.

@@ -115,8 +115,9 @@ func TestTerraformEnvironmentIsScrubbedAndImpersonates(t *testing.T) {
 	t.Setenv("TFPR_SOMETHING_ELSE", "tfpr-setting")
 	t.Setenv("GITHUB_TOKEN", "ghs_processlevelleakytoken000000")
 	h := start(t, map[string]string{
-		"TFPR_IMPERSONATE_TEMPLATE": "tf-{service}-{env}@{platform_project}.iam.gserviceaccount.com",
-		"TFPR_PLATFORM_PROJECT":     "acme-platform",
+		"TFPR_IMPERSONATE_TEMPLATE":     "tf-{service}-{env}@{platform_project}.iam.gserviceaccount.com",
+		"TFPR_PLATFORM_PROJECT":         "acme-platform",
+		"TFPR_INSECURE_SHARED_IDENTITY": "false",
 	})
 	seed(t, h.repo)
 	alphaPR(t, h, 8, "env", "env-change")
@@ -255,7 +256,7 @@ func TestPlanStageDenialNeedsApproval(t *testing.T) {
 	// Bring alpha's resource into state first.
 	h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", strings.Repeat("0", 40), base))
 	eventually(t, 2*time.Minute, "initial apply", func() bool {
-		return strings.Contains(string(h.gcs.Object(t, "microservices/alpha/dev/default.tfstate")), "alpha-queue-v1")
+		return strings.Contains(string(h.gcs.Object(t, stateObject("microservices/alpha/dev", "default.tfstate"))), "alpha-queue-v1")
 	})
 
 	head := h.repo.Commit(t, "drop-queue", map[string]string{"microservices/alpha/dev/main.tf": backend}, "alpha: drop the queue")
@@ -285,7 +286,7 @@ func TestPlanStageDenialNeedsApproval(t *testing.T) {
 	m := h.repo.Merge(t, 3, "lead-carol")
 	h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", before, m))
 	eventually(t, 2*time.Minute, "apply", func() bool { return len(h.commentsContaining(3, "Apply complete")) > 0 })
-	if strings.Contains(string(h.gcs.Object(t, "microservices/alpha/dev/default.tfstate")), "alpha-queue-v1") {
+	if strings.Contains(string(h.gcs.Object(t, stateObject("microservices/alpha/dev", "default.tfstate"))), "alpha-queue-v1") {
 		t.Fatal("the approved destroy was not applied")
 	}
 	st, err := store.OpenSQLite(context.Background(), filepath.Join(h.data, "tfpr.db"))

@@ -210,6 +210,8 @@ func (s *Server) routes() *http.ServeMux {
 	m := http.NewServeMux()
 	m.HandleFunc("POST /api/v3/app/installations/{id}/access_tokens", s.handleAccessToken)
 	m.HandleFunc("GET /api/v3/app", s.handleApp)
+	m.HandleFunc("GET /api/v3/app/installations", s.handleListInstallations)
+	m.HandleFunc("GET /api/v3/installation/repositories", s.handleListInstallationRepos)
 	m.HandleFunc("GET /api/v3/repos/{owner}/{repo}/installation", s.handleRepoInstallation)
 
 	m.HandleFunc("GET /api/v3/repos/{owner}/{repo}", s.repoRoute(metadataRead, s.handleGetRepo))

@@ -112,14 +112,19 @@ func (g *Graph) owner(file string) string {
 }
 
 // Affected returns the projects, sorted and deduplicated, that the changed
-// repo-relative files affect: the project owning a file, and every project
-// that reaches the owning module through local calls. Files in plain
-// subdirectories (templates, JSON) count for the nearest project or module
-// above them. A deleted project is not returned; see Removed.
+// repo-relative files affect: the project owning a file, every project
+// that reaches the owning module through local calls, and every project
+// whose configuration reads the file (file(), templatefile(), fileset()
+// and the like, by static path). Files in plain subdirectories (templates,
+// JSON) count for the nearest project or module above them. A deleted
+// project is not returned; see Removed.
 func (g *Graph) Affected(changed []string) []string {
 	set := map[string]bool{}
 	owners := map[string]bool{}
 	for _, f := range changed {
+		for _, p := range g.readers(cleanRel(f)) {
+			set[p] = true
+		}
 		o := g.owner(f)
 		if o == "" || owners[o] {
 			continue

@@ -51,6 +51,7 @@ type moduleCall struct {
 type fileResult struct {
 	backends []backendDecl
 	modules  []moduleCall
+	reads    []fileRead
 	diags    []Diagnostic
 	broken   bool
 }
@@ -87,6 +88,11 @@ func parseFile(root *os.Root, rel string) (fileResult, error) {
 	res.broken = diags.HasErrors()
 	if f != nil && f.Body != nil {
 		res.decode(rel, f.Body)
+		if isJSON {
+			res.reads = jsonReads(src)
+		} else {
+			res.reads = hclReads(f.Body)
+		}
 	}
 	if res.broken && len(res.backends) == 0 {
 		re := backendHCL

@@ -56,6 +56,10 @@ type Graph struct {
 	dirs    map[string]*Dir
 	callers map[string][]string // call target -> dirs calling it directly, sorted
 	diags   []Diagnostic
+
+	reads     map[string][]fileRead // dir -> the static paths its files read
+	readFiles map[string][]string   // file read -> projects reading it
+	readDirs  map[string][]string   // dir read (any file under it) -> projects
 }
 
 // skipDir lists directory names never scanned: VCS data, terraform's
@@ -165,7 +169,7 @@ func isBadLink(root *os.Root, rel string) bool {
 }
 
 func build(jobs []parseJob, results []fileResult) *Graph {
-	g := &Graph{dirs: map[string]*Dir{}, callers: map[string][]string{}}
+	g := &Graph{dirs: map[string]*Dir{}, callers: map[string][]string{}, reads: map[string][]fileRead{}}
 	type callSite struct {
 		from, target string
 		call         moduleCall
@@ -181,6 +185,7 @@ func build(jobs []parseJob, results []fileResult) *Graph {
 		}
 		d.Files = append(d.Files, j.rel)
 		d.Broken = d.Broken || r.broken
+		g.reads[j.dir] = append(g.reads[j.dir], r.reads...)
 		g.diags = append(g.diags, r.diags...)
 		for _, b := range r.backends {
 			if first, ok := firstBackend[j.dir]; ok {
@@ -224,6 +229,7 @@ func build(jobs []parseJob, results []fileResult) *Graph {
 	for _, c := range g.callers {
 		sort.Strings(c)
 	}
+	g.indexReads()
 	sort.SliceStable(g.diags, func(i, j int) bool {
 		a, b := g.diags[i], g.diags[j]
 		if a.File != b.File {

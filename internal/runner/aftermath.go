@@ -102,7 +102,7 @@ func (r *Runner) releaseStaleLock(ctx context.Context, st *applyState) error {
 	if r.gcs == nil {
 		return nil
 	}
-	obj, err := r.gcs.Read(ctx, r.cfg.StateBucket, terraform.LockObject(st.run.Project), nil)
+	obj, err := r.gcs.Read(ctx, r.cfg.StateBucket, terraform.LockObject(r.backend(st.run.Repo, st.run.Project).Prefix), nil)
 	if errors.Is(err, gcs.ErrNotExist) {
 		return nil
 	}
@@ -119,11 +119,11 @@ func (r *Runner) releaseStaleLock(ctx context.Context, st *applyState) error {
 		return fmt.Errorf("state of %s is locked by %s since %s (%s); tfpr did not take that lock and leaves it alone",
 			st.run.Project, li.Who, li.Created.Format(time.RFC3339), li.Operation)
 	}
-	tf, err := r.terraform(st.run.Project, true)
+	tf, err := r.terraform(st.run.Repo, st.run.Project, true)
 	if err != nil {
 		return err
 	}
-	if err := tf.ForceUnlock(ctx, r.projectDir(st.co, st.run.Project), r.backend(st.run.Project), strconv.FormatInt(gen, 10)); err != nil {
+	if err := tf.ForceUnlock(ctx, r.projectDir(st.co, st.run.Project), r.backend(st.run.Repo, st.run.Project), strconv.FormatInt(gen, 10)); err != nil {
 		return fmt.Errorf("release stale lock of %s: %w", st.run.Project, err)
 	}
 	r.log.Warn("released stale state lock", "project", st.run.Project, "who", li.Who, "created", li.Created)

@@ -232,11 +232,11 @@ func (r *Runner) gateAndApply(ctx context.Context, st *applyState, plan *terrafo
 		st.result.Notes = append(st.result.Notes, "The plan had no changes; nothing to apply.")
 		return store.StatusSucceeded, nil
 	}
-	tf, err := r.terraform(st.run.Project, true)
+	tf, err := r.terraform(st.run.Repo, st.run.Project, true)
 	if err != nil {
 		return store.StatusFailed, err
 	}
-	out, err := tf.Apply(ctx, r.projectDir(st.co, st.run.Project), r.backend(st.run.Project), plan.File)
+	out, err := tf.Apply(ctx, r.projectDir(st.co, st.run.Project), r.backend(st.run.Repo, st.run.Project), plan.File)
 	st.result.Output = out
 	if errors.Is(err, terraform.ErrStalePlan) {
 		return store.StatusFailed, err

@@ -41,9 +41,11 @@ func OSEnv(k string) string { return os.Getenv(k) }
 // terraform returns an Exec whose environment is the base allowlist plus
 // the project's own service account, for both the google provider and the
 // gcs backend, so one team's run cannot act with another team's rights.
+// The account depends on the repository too: the same dir in another
+// repository is another team's project.
 // Applies lock the state; PR plans do not, so a read-only plan account
 // works and a plan never blocks an apply (tfpr serialises runs itself).
-func (r *Runner) terraform(project string, apply bool) (*terraform.Exec, error) {
+func (r *Runner) terraform(repo, project string, apply bool) (*terraform.Exec, error) {
 	env := make(map[string]string, len(r.cfg.Env)+3)
 	for k, v := range r.cfg.Env {
 		env[k] = v
@@ -51,7 +53,7 @@ func (r *Runner) terraform(project string, apply bool) (*terraform.Exec, error) 
 	if _, ok := env["TF_CLI_CONFIG_FILE"]; !ok && r.cliConfig != "" {
 		env["TF_CLI_CONFIG_FILE"] = r.cliConfig
 	}
-	sa, err := r.cfg.Impersonate(project, apply)
+	sa, err := r.cfg.Impersonate(repo, project, apply)
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +62,32 @@ func (r *Runner) terraform(project string, apply bool) (*terraform.Exec, error) 
 		env["GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT"] = sa
 	}
 	return terraform.New(terraform.Options{Bin: r.cfg.TerraformBin, Env: env, PluginCacheDir: r.cfg.PluginCacheDir, LockPlans: apply, Log: r.log})
+}
+
+// backend is where project p of repository repo keeps its state.
+func (r *Runner) backend(repo, p string) terraform.Backend {
+	return terraform.Backend{Bucket: r.cfg.StateBucket, Prefix: StatePrefix(r.cfg.StatePrefixTemplate, repo, p)}
+}
+
+// DefaultStatePrefix keeps each repository's states apart: two repositories
+// may both hold microservices/beta/prod.
+const DefaultStatePrefix = "{owner}/{repo}/{dir}"
+
+// StatePrefix expands tmpl (DefaultStatePrefix when empty) for project dir
+// of repository owner/name. Owner and name are lower-cased, as GitHub
+// treats them case-insensitively, so one repository has one prefix however
+// an event spells it.
+func StatePrefix(tmpl, repo, dir string) string {
+	if tmpl == "" {
+		tmpl = DefaultStatePrefix
+	}
+	owner, name := splitRepo(repo)
+	return strings.NewReplacer("{owner}", owner, "{repo}", name, "{dir}", dir).Replace(tmpl)
+}
+
+func splitRepo(fullName string) (owner, name string) {
+	owner, name, _ = strings.Cut(strings.ToLower(fullName), "/")
+	return owner, name
 }
 
 // cliConfig is the terraform CLI configuration tfpr runs with. An explicit
@@ -74,11 +102,12 @@ provider_installation {
 `
 
 // Impersonator expands the service-account template for a project laid out
-// as microservices/<service>/<env>. A project outside that layout is
-// refused when a template is set: guessing its service from the path would
-// let one team place a directory that runs with another team's rights.
-func Impersonator(applyTmpl, planTmpl, platformProject string) func(project string, apply bool) (string, error) {
-	return func(project string, apply bool) (string, error) {
+// as microservices/<service>/<env> in repository owner/repo. A project
+// outside that layout is refused when a template is set: guessing its
+// service from the path would let one team place a directory that runs
+// with another team's rights.
+func Impersonator(applyTmpl, planTmpl, platformProject string) func(repo, project string, apply bool) (string, error) {
+	return func(repo, project string, apply bool) (string, error) {
 		tmpl := applyTmpl
 		if !apply && planTmpl != "" {
 			tmpl = planTmpl
@@ -90,7 +119,9 @@ func Impersonator(applyTmpl, planTmpl, platformProject string) func(project stri
 		if !ok {
 			return "", fmt.Errorf("project %s is not microservices/<service>/<env>, so tfpr cannot tell whose service account runs it; terraform was not run", project)
 		}
-		return strings.NewReplacer("{service}", service, "{env}", env, "{platform_project}", platformProject).Replace(tmpl), nil
+		owner, name := splitRepo(repo)
+		return strings.NewReplacer("{owner}", owner, "{repo}", name, "{service}", service, "{env}", env,
+			"{platform_project}", platformProject).Replace(tmpl), nil
 	}
 }
 

@@ -93,11 +93,15 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 		r.log.Info("no project affected", "pr", j.PR, "sha", j.HeadSHA, "changed", len(changed))
 		return nil
 	}
+	projects, skipped := capProjects(projects, r.cfg.MaxProjectsPerPR)
 	approvals, err := r.approvedRules(ctx, j.Repo.FullName, j.PR, j.HeadSHA)
 	if err != nil {
 		return err
 	}
 	round := report.Round{Kind: "plan", SHA: j.HeadSHA, PR: j.PR}
+	if len(skipped) > 0 {
+		round.Notes = append(round.Notes, overflowNote(len(projects), skipped))
+	}
 	runTerraform := !j.Fork || r.cfg.AllowForkPRs
 	if !runTerraform {
 		round.Notes = append(round.Notes, "This PR comes from a fork, so tfpr ran the policy checks but no terraform: "+
@@ -192,7 +196,7 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	defer os.RemoveAll(scratch)
 	planCtx, cancel := context.WithTimeout(ctx, r.cfg.PlanTimeout)
 	defer cancel()
-	plan, err := r.terraformPlan(planCtx, co, p, filepath.Join(scratch, "pr.tfplan"), false)
+	plan, err := r.terraformPlan(planCtx, co, j.Repo.FullName, p, filepath.Join(scratch, "pr.tfplan"), false)
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, err.Error()
 		r.finishRun(ctx, runID, store.StatusFailed, firstLine(err.Error()))
@@ -220,20 +224,16 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 
 // terraformPlan plans project p inside checkout co into planFile, which
 // lies outside the checkout.
-func (r *Runner) terraformPlan(ctx context.Context, co *workspace.Checkout, p, planFile string, apply bool) (*terraform.Plan, error) {
-	tf, err := r.terraform(p, apply)
+func (r *Runner) terraformPlan(ctx context.Context, co *workspace.Checkout, repo, p, planFile string, apply bool) (*terraform.Plan, error) {
+	tf, err := r.terraform(repo, p, apply)
 	if err != nil {
 		return nil, err
 	}
-	return tf.Plan(ctx, r.projectDir(co, p), r.backend(p), planFile)
+	return tf.Plan(ctx, r.projectDir(co, p), r.backend(repo, p), planFile)
 }
 
 func (r *Runner) projectDir(co *workspace.Checkout, p string) string {
 	return filepath.Join(co.Dir, filepath.FromSlash(p))
-}
-
-func (r *Runner) backend(p string) terraform.Backend {
-	return terraform.Backend{Bucket: r.cfg.StateBucket, Prefix: p}
 }
 
 // keepPlan saves the plan file and its JSON in the plan store and records

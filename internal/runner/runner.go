@@ -37,15 +37,21 @@ type Config struct {
 	ApproverTeams  []string
 	// Env is terraform's base environment (already an allowlist).
 	Env map[string]string
-	// Impersonate maps a project to the service account its terraform runs
-	// as ("" for the server's own identity); plan may use a read-only one.
-	Impersonate    func(project string, apply bool) (string, error)
+	// Impersonate maps a repository's project to the service account its
+	// terraform runs as ("" for the server's own identity); plan may use a
+	// read-only one.
+	Impersonate    func(repo, project string, apply bool) (string, error)
 	AllowRepo      func(fullName string) bool
 	Secrets        []string // never posted to GitHub, whatever terraform prints
 	PollInterval   time.Duration
 	PluginCacheDir string
 	PlanTimeout    time.Duration // a PR plan running longer is cancelled
 	RetryBase      time.Duration // first backoff of an apply that could not start
+
+	// StatePrefixTemplate places a project's state (DefaultStatePrefix
+	// when empty).
+	StatePrefixTemplate string
+	MaxProjectsPerPR    int // projects checked and planned per PR push
 }
 
 // Deps are the parts the runner drives.
@@ -110,7 +116,10 @@ func New(cfg Config, d Deps) (*Runner, error) {
 		cfg.ApplyOnDrift = "apply"
 	}
 	if cfg.Impersonate == nil {
-		cfg.Impersonate = func(string, bool) (string, error) { return "", nil }
+		cfg.Impersonate = func(string, string, bool) (string, error) { return "", nil }
+	}
+	if cfg.MaxProjectsPerPR <= 0 {
+		cfg.MaxProjectsPerPR = 200
 	}
 	if cfg.PlanTimeout <= 0 {
 		cfg.PlanTimeout = 30 * time.Minute

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -129,19 +130,19 @@ func TestCommandParsing(t *testing.T) {
 
 func TestImpersonator(t *testing.T) {
 	imp := Impersonator("tf-{service}-{env}@{platform_project}.iam.gserviceaccount.com", "ro-{service}-{env}@{platform_project}.iam.gserviceaccount.com", "plat")
-	if sa, err := imp("microservices/alpha/prod", true); err != nil || sa != "tf-alpha-prod@plat.iam.gserviceaccount.com" {
+	if sa, err := imp("acme/infra", "microservices/alpha/prod", true); err != nil || sa != "tf-alpha-prod@plat.iam.gserviceaccount.com" {
 		t.Errorf("apply: %q %v", sa, err)
 	}
-	if sa, err := imp("microservices/alpha/prod", false); err != nil || sa != "ro-alpha-prod@plat.iam.gserviceaccount.com" {
+	if sa, err := imp("acme/infra", "microservices/alpha/prod", false); err != nil || sa != "ro-alpha-prod@plat.iam.gserviceaccount.com" {
 		t.Errorf("plan: %q %v", sa, err)
 	}
 	// A directory placed deeper cannot borrow another team's account.
 	for _, p := range []string{"microservices/beta/alpha/prod", "platform/net", "microservices/alpha"} {
-		if sa, err := imp(p, true); err == nil {
+		if sa, err := imp("acme/infra", p, true); err == nil {
 			t.Errorf("%s outside the layout got service account %q", p, sa)
 		}
 	}
-	if sa, err := Impersonator("", "", "")("anything/at/all", true); err != nil || sa != "" {
+	if sa, err := Impersonator("", "", "")("acme/infra", "anything/at/all", true); err != nil || sa != "" {
 		t.Errorf("without a template no impersonation is expected: %q %v", sa, err)
 	}
 }
@@ -174,5 +175,43 @@ func TestPathKeysDoNotCollide(t *testing.T) {
 	}
 	if strings.ContainsAny(pathKey("../../etc"), "/") {
 		t.Fatal("plan key contains a path separator")
+	}
+}
+
+func TestRepositoryIsPartOfStateAndIdentity(t *testing.T) {
+	if a, b := StatePrefix("", "acme/infra", "microservices/beta/prod"), StatePrefix("", "Other/Infra", "microservices/beta/prod"); a != "acme/infra/microservices/beta/prod" || b != "other/infra/microservices/beta/prod" {
+		t.Errorf("default prefixes = %q, %q", a, b)
+	}
+	if p := StatePrefix("{dir}", "acme/infra", "microservices/beta/prod"); p != "microservices/beta/prod" {
+		t.Errorf("operator's dir-only prefix = %q", p)
+	}
+	imp := Impersonator("tf-{repo}-{service}-{env}@{owner}.iam.gserviceaccount.com", "", "")
+	a, _ := imp("acme/infra", "microservices/beta/prod", true)
+	b, _ := imp("acme/infra-two", "microservices/beta/prod", true)
+	if a != "tf-infra-beta-prod@acme.iam.gserviceaccount.com" || a == b {
+		t.Errorf("accounts for beta/prod in two repositories = %q, %q", a, b)
+	}
+}
+
+func TestCapProjectsListsTheOverflow(t *testing.T) {
+	var ps []string
+	for i := range 120 {
+		ps = append(ps, fmt.Sprintf("microservices/s%03d/dev", i))
+	}
+	run, skipped := capProjects(ps, 10)
+	if len(run) != 10 || run[9] != "microservices/s009/dev" || len(skipped) != 110 {
+		t.Fatalf("cap 10 ran %d, skipped %d", len(run), len(skipped))
+	}
+	note := overflowNote(len(run), skipped)
+	for _, want := range []string{"affects 120 projects", "TFPR_MAX_PROJECTS_PER_PR", "`microservices/s010/dev`", "and 60 more"} {
+		if !strings.Contains(note, want) {
+			t.Errorf("note lacks %q: %s", want, note)
+		}
+	}
+	if strings.Contains(note, "s060") {
+		t.Errorf("note names more than %d projects", overflowListed)
+	}
+	if run, skipped := capProjects(ps[:3], 10); len(run) != 3 || skipped != nil {
+		t.Errorf("under the cap: ran %d, skipped %v", len(run), skipped)
 	}
 }

@@ -93,6 +93,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := pinSoleRepo(ctx, cfg, app, log); err != nil {
+		return nil, err
+	}
 	pol, err := loadPolicies(ctx, cfg.PolicyDir, cfg.PolicyParamsFile, cfg.LintTimeout)
 	if err != nil {
 		return nil, err
@@ -138,6 +141,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		AllowRepo:      cfg.RepoAllowed,
 		Secrets:        []string{cfg.WebhookSecret},
 		PluginCacheDir: filepath.Join(cfg.DataDir, "plugin-cache"),
+
+		StatePrefixTemplate: cfg.StatePrefixTemplate, MaxProjectsPerPR: cfg.MaxProjectsPerPR,
 	}, runner.Deps{Store: st, GitHub: app, Workspace: ws, Policy: pol, Plans: plans, GCS: s.gcs, Log: log.With("component", "runner")})
 	if err != nil {
 		s.close()

@@ -1,0 +1,74 @@
+package githubapp
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	"github.com/google/go-github/v75/github"
+	tokengh "github.com/google/go-github/v88/github"
+)
+
+// maxInstallationPages bounds the installation listing: tfpr only needs to
+// know whether the App reaches more than one repository.
+const maxInstallationPages = 10
+
+// InstalledRepos lists up to limit repositories ("owner/name") the App is
+// installed on, across its installations. Each installation is asked with a
+// token that may read metadata only.
+func (a *App) InstalledRepos(ctx context.Context, limit int) ([]string, error) {
+	apps := github.NewClient(&http.Client{Transport: a.apps, Timeout: 60 * time.Second})
+	if a.enter {
+		var err error
+		if apps, err = apps.WithEnterpriseURLs(a.opts.APIURL, a.opts.APIURL); err != nil {
+			return nil, fmt.Errorf("GitHub API URL %q: %w", a.opts.APIURL, err)
+		}
+	}
+	var out []string
+	opts := &github.ListOptions{PerPage: 100}
+	for range maxInstallationPages {
+		insts, resp, err := apps.Apps.ListInstallations(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list the App's installations: %w", err)
+		}
+		for _, inst := range insts {
+			repos, err := a.installationRepos(ctx, inst.GetID(), limit-len(out))
+			if err != nil {
+				return nil, err
+			}
+			if out = append(out, repos...); len(out) >= limit {
+				return out[:limit], nil
+			}
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
+	return out, nil
+}
+
+// installationRepos lists the first limit repositories of one installation.
+func (a *App) installationRepos(ctx context.Context, installation int64, limit int) ([]string, error) {
+	tr := ghinstallation.NewFromAppsTransport(a.apps, installation)
+	tr.BaseURL = a.apps.BaseURL
+	tr.InstallationTokenOptions = &tokengh.InstallationTokenOptions{Permissions: &tokengh.InstallationPermissions{Metadata: tokengh.Ptr("read")}}
+	gh := github.NewClient(&http.Client{Transport: tr, Timeout: 60 * time.Second})
+	if a.enter {
+		var err error
+		if gh, err = gh.WithEnterpriseURLs(a.opts.APIURL, a.opts.APIURL); err != nil {
+			return nil, fmt.Errorf("GitHub API URL %q: %w", a.opts.APIURL, err)
+		}
+	}
+	list, _, err := gh.Apps.ListRepos(ctx, &github.ListOptions{PerPage: min(max(limit, 1), 100)})
+	if err != nil {
+		return nil, fmt.Errorf("list the repositories of installation %d: %w", installation, err)
+	}
+	var out []string
+	for _, r := range list.Repositories {
+		out = append(out, r.GetFullName())
+	}
+	return out[:min(len(out), limit)], nil
+}
