@@ -3,7 +3,6 @@ package policy_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -44,21 +43,7 @@ module "ext" {
 `,
 	})
 	dir := filepath.Join(root, projectDir)
-	tf := func(args ...string) []byte {
-		t.Helper()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1")
-		out, err := cmd.Output()
-		if err != nil {
-			var stderr []byte
-			if ee, ok := err.(*exec.ExitError); ok {
-				stderr = ee.Stderr
-			}
-			t.Fatalf("terraform %v: %v\n%s%s", args, err, out, stderr)
-		}
-		return out
-	}
+	tf := terraformIn(ctx, t, bin, dir)
 	tf("init", "-no-color")
 	tf("plan", "-no-color", "-out", "p.tfplan")
 	planJSON := tf("show", "-json", "p.tfplan")

@@ -172,17 +172,7 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 			f = &Finding{Rule: RuleUnsafePath, Title: "OpenTofu file", Severity: SeverityDeny, File: rel, Line: 1, EndLine: 1,
 				Message: fmt.Sprintf("%s is an OpenTofu file: OpenTofu loads it instead of the .tf file of the same name and terraform ignores it, so the policies cannot know which configuration runs; use .tf files only", rel)}
 		case tfsource.Native, tfsource.JSON:
-			// Regular files take the one-step read relative to the
-			// directory; symlinks and anything unusual the checkout-wide
-			// path, which also words the findings.
-			if e.Type().IsRegular() {
-				if b, ok := readRegular(d, e.Name()); ok {
-					src, f = b, checkContent(rel, b)
-				}
-			}
-			if src == nil && f == nil {
-				src, f = readSource(root, rel)
-			}
+			src, f = readEntry(root, d, e, rel)
 		}
 		if f != nil {
 			df.findings = append(df.findings, *f)
@@ -216,6 +206,18 @@ func dirOrDot(dir string) string {
 func skipFile(rel string, sev Severity, format string, args ...any) *Finding {
 	return &Finding{Rule: RuleParse, Title: "file not linted", Severity: sev, File: rel,
 		Message: fmt.Sprintf(format, args...)}
+}
+
+// readEntry reads one directory entry. Regular files take the one-step
+// read relative to the directory; symlinks and anything unusual the
+// checkout-wide path, which also words the findings.
+func readEntry(root *os.Root, d *os.File, e fs.DirEntry, rel string) ([]byte, *Finding) {
+	if e.Type().IsRegular() {
+		if b, ok := readRegular(d, e.Name()); ok {
+			return b, checkContent(rel, b)
+		}
+	}
+	return readSource(root, rel)
 }
 
 // readSource returns the bytes of rel below root, or a finding explaining

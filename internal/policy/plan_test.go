@@ -107,21 +107,7 @@ resource "terraform_data" "d" {
 	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(main), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tf := func(args ...string) []byte {
-		t.Helper()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1")
-		out, err := cmd.Output()
-		if err != nil {
-			var stderr []byte
-			if ee, ok := err.(*exec.ExitError); ok {
-				stderr = ee.Stderr
-			}
-			t.Fatalf("terraform %v: %v\n%s%s", args, err, out, stderr)
-		}
-		return out
-	}
+	tf := terraformIn(ctx, t, bin, dir)
 	tf("init", "-no-color")
 	tf("apply", "-auto-approve", "-no-color", "-var", "n=3")
 	tf("plan", "-no-color", "-var", "n=0", "-out", "destroy.tfplan")
@@ -150,5 +136,25 @@ resource "terraform_data" "d" {
 	}
 	if len(got) != 0 {
 		t.Errorf("3 destroys under the default limit of 20: got %+v", got)
+	}
+}
+
+// terraformIn returns a runner of real terraform commands in dir that
+// fails the test with terraform's output when one fails.
+func terraformIn(ctx context.Context, t *testing.T, bin, dir string) func(args ...string) []byte {
+	return func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1")
+		out, err := cmd.Output()
+		if err != nil {
+			var stderr []byte
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = ee.Stderr
+			}
+			t.Fatalf("terraform %v: %v\n%s%s", args, err, out, stderr)
+		}
+		return out
 	}
 }

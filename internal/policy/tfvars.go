@@ -50,16 +50,7 @@ func varsOrder(name string) int {
 // would refuse them as well.
 func (df *dirFiles) readVars(root *os.Root, d *os.File, e fs.DirEntry, h hash.Hash) {
 	rel := path.Join(df.dir, e.Name())
-	var src []byte
-	var f *Finding
-	if e.Type().IsRegular() {
-		if b, ok := readRegular(d, e.Name()); ok {
-			src, f = b, checkContent(rel, b)
-		}
-	}
-	if src == nil && f == nil {
-		src, f = readSource(root, rel)
-	}
+	src, f := readEntry(root, d, e, rel)
 	if f != nil {
 		df.findings = append(df.findings, *f)
 		if h != nil {

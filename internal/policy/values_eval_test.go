@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -136,21 +135,7 @@ func TestLintValuesMatchTerraform(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(strings.Replace(evalConfig, `backend "gcs" {}`, "", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tf := func(args ...string) []byte {
-		t.Helper()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "TF_IN_AUTOMATION=1", "TF_INPUT=0", "CHECKPOINT_DISABLE=1")
-		out, err := cmd.Output()
-		if err != nil {
-			var stderr []byte
-			if ee, ok := err.(*exec.ExitError); ok {
-				stderr = ee.Stderr
-			}
-			t.Fatalf("terraform %v: %v\n%s%s", args, err, out, stderr)
-		}
-		return out
-	}
+	tf := terraformIn(ctx, t, bin, dir)
 	tf("init", "-no-color")
 	tf("plan", "-no-color", "-out", "v.tfplan")
 	var plan struct {
