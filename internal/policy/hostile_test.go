@@ -146,6 +146,10 @@ func TestHostileFiles(t *testing.T) {
 			at{policy.RuleParse, projectDir + "/deep.tf.json", 2}},
 		{"nested template in a JSON string", map[string]string{projectDir + "/deep.tf.json": "{\"locals\": {\n\"x\": \"${" + strings.Repeat("[", 300_000) + "\"}}"}, nil,
 			at{policy.RuleParse, projectDir + "/deep.tf.json", 2}},
+		{"nested tfvars", map[string]string{projectDir + "/terraform.tfvars": "x = 1\ny = " + deep + "\n"}, nil,
+			at{policy.RuleParse, projectDir + "/terraform.tfvars", 2}},
+		{"nested auto.tfvars.json", map[string]string{projectDir + "/a.auto.tfvars.json": "{\"y\":\n" + strings.Repeat("[", 500_000)}, nil,
+			at{policy.RuleParse, projectDir + "/a.auto.tfvars.json", 2}},
 		{"nested template file", map[string]string{
 			projectDir + "/main.tf": "output \"x\" {\n  value = templatefile(\"${path.module}/t.tpl\", {})\n}\n",
 			projectDir + "/t.tpl":   "ok\n${" + strings.Repeat("(", 300_000) + "}\n",
