@@ -64,7 +64,7 @@ func TestMergedEventOffMainIsRefused(t *testing.T) {
 	if n := h.invocations("apply", ""); n != 0 {
 		t.Fatalf("terraform apply ran %d times", n)
 	}
-	if st := h.gcs.Object(t, "microservices/alpha/dev/default.tfstate"); strings.Contains(string(st), "from-unmerged-pr") {
+	if st := h.gcs.Object(t, stateObject("microservices/alpha/dev", "default.tfstate")); strings.Contains(string(st), "from-unmerged-pr") {
 		t.Fatalf("the unmerged PR's change reached the state:\n%s", st)
 	}
 }
@@ -116,7 +116,7 @@ func TestRebaseMergeAppliesOnce(t *testing.T) {
 			t.Errorf("the reviewed plan of the PR's final state should be applied:\n%s", c)
 		}
 	}
-	if st := string(h.gcs.Object(t, "microservices/alpha/dev/default.tfstate")); !strings.Contains(st, "step-3") {
+	if st := string(h.gcs.Object(t, stateObject("microservices/alpha/dev", "default.tfstate"))); !strings.Contains(st, "step-3") {
 		t.Fatalf("alpha's state lacks the PR's final value:\n%s", st)
 	}
 }
@@ -170,7 +170,7 @@ func driftPR(t *testing.T, h *harness, number int) {
 	h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", base, m))
 }
 
-const driftLine = "` terraform_data.queue ` ` input `: ` \"reviewed-value\" ` → ` \"pushed-value\" `"
+const driftLine = "`terraform_data.queue` `input`: `\"reviewed-value\"` → `\"pushed-value\"`"
 
 func TestValueChangedAfterReviewIsReported(t *testing.T) {
 	h := start(t, nil)
@@ -200,7 +200,7 @@ func TestValueChangedAfterReviewIsHeldInWaitMode(t *testing.T) {
 	// An approver releases it: the plan they were shown is applied.
 	h.deliver("issue_comment", h.repo.CommentPayload(t, 6, "lead-carol", "tfpr apply"))
 	eventually(t, 2*time.Minute, "apply after release", func() bool { return len(h.commentsContaining(6, "Apply complete")) > 0 })
-	if st := string(h.gcs.Object(t, "microservices/alpha/dev/default.tfstate")); !strings.Contains(st, "pushed-value") {
+	if st := string(h.gcs.Object(t, stateObject("microservices/alpha/dev", "default.tfstate"))); !strings.Contains(st, "pushed-value") {
 		t.Fatalf("state after the released apply:\n%s", st)
 	}
 	if runs := h.applyRuns(); len(runs) != 1 || runs[0].ApprovedBy != "lead-carol" {
@@ -217,7 +217,7 @@ func TestApprovalBindsToTheHeadSeen(t *testing.T) {
 	base := seed(t, h.repo)
 	h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", strings.Repeat("0", 40), base))
 	eventually(t, 2*time.Minute, "initial apply", func() bool {
-		return strings.Contains(string(h.gcs.Object(t, "microservices/alpha/dev/default.tfstate")), "alpha-queue-v1")
+		return strings.Contains(string(h.gcs.Object(t, stateObject("microservices/alpha/dev", "default.tfstate"))), "alpha-queue-v1")
 	})
 	seen := h.repo.Commit(t, "drop", map[string]string{"microservices/alpha/dev/main.tf": backend}, "alpha: drop the queue")
 	h.repo.OpenPR(t, 3, "drop", "dev-alice")

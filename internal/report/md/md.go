@@ -159,17 +159,48 @@ func Note(s string) Markdown {
 			b.WriteString(string(prose(s)))
 			break
 		}
-		close := strings.IndexByte(s[open+1:], '`')
-		if close < 0 {
+		n := runLen(s[open:], '`')
+		end, ok := closingRun(s[open+n:], n)
+		if !ok {
 			b.WriteString(string(prose(s)))
 			break
 		}
-		pre, span := s[:open], s[open+1:open+1+close]
-		b.WriteString(string(prose(pre)))
+		b.WriteString(string(prose(s[:open])))
+		span := s[open+n : open+n+end]
+		// As in CommonMark, one space inside each delimiter is padding.
+		if len(span) >= 2 && span[0] == ' ' && span[len(span)-1] == ' ' {
+			span = span[1 : len(span)-1]
+		}
 		b.WriteString(string(Code(span)))
-		s = s[open+1+close+1:]
+		s = s[open+n+end+n:]
 	}
 	return Markdown(b.String())
+}
+
+// runLen counts the leading c bytes of s.
+func runLen(s string, c byte) int {
+	n := 0
+	for n < len(s) && s[n] == c {
+		n++
+	}
+	return n
+}
+
+// closingRun finds the next run of exactly n backticks in s, which closes
+// a code span opened by n backticks.
+func closingRun(s string, n int) (int, bool) {
+	for i := 0; i < len(s); {
+		if s[i] != '`' {
+			i++
+			continue
+		}
+		r := runLen(s[i:], '`')
+		if r == n {
+			return i, true
+		}
+		i += r
+	}
+	return 0, false
 }
 
 // prose is Text that keeps "PR #<number>" references live.

@@ -134,3 +134,17 @@ func isPrintableASCII(s string) bool {
 	}
 	return true
 }
+
+// Notes built with a longer delimiter (for values holding backticks) keep
+// the whole value in one code span, without the padding.
+func TestNoteTakesLongerDelimiters(t *testing.T) {
+	for in, want := range map[string]string{
+		"value `` a`b `` changed": "value ``a`b`` changed",
+		"`` x `` → ` y `":         "`x` → `y`",
+		"open `` never closed `":  "open \\`\\` never closed \\`",
+	} {
+		if got := string(Note(in)); got != want {
+			t.Errorf("Note(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
