@@ -54,6 +54,33 @@ func (c *Client) Comment(ctx context.Context, number int, body string) (int64, e
 	return cm.GetID(), nil
 }
 
+// UserComment is a comment someone wrote on a PR or issue.
+type UserComment struct {
+	ID     int64
+	Author string
+	Body   string
+}
+
+// RecentComments returns comments on PR (issue) number updated since then,
+// oldest first. One page at most: when more match, the newest page, so a
+// flood of comments costs two requests and no more.
+func (c *Client) RecentComments(ctx context.Context, number int, since time.Time) ([]UserComment, error) {
+	opts := &github.IssueListCommentsOptions{Since: &since, ListOptions: github.ListOptions{PerPage: 100}}
+	cs, resp, err := c.gh.Issues.ListComments(ctx, c.owner, c.name, number, opts)
+	if err == nil && resp.LastPage > 1 {
+		opts.Page = resp.LastPage
+		cs, _, err = c.gh.Issues.ListComments(ctx, c.owner, c.name, number, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list comments on %s#%d: %w", c.FullName(), number, err)
+	}
+	out := make([]UserComment, 0, len(cs))
+	for _, cm := range cs {
+		out = append(out, UserComment{ID: cm.GetID(), Author: cm.GetUser().GetLogin(), Body: cm.GetBody()})
+	}
+	return out, nil
+}
+
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"testing"
 	"time"
 	"unicode/utf8"
 
@@ -156,14 +157,40 @@ func (s *Server) handleListComments(w http.ResponseWriter, r *http.Request, repo
 		writeError(w, http.StatusNotFound, "Not Found")
 		return
 	}
+	// GitHub's since filters on the last update, not creation.
+	var since time.Time
+	if v := r.URL.Query().Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			s.mu.Unlock()
+			writeValidation(w, "IssueComment", "since", "invalid", "since must be an ISO 8601 timestamp")
+			return
+		}
+		since = t
+	}
 	var all []*github.IssueComment
 	for _, c := range repo.comments {
-		if c.Number == int(number) {
+		if c.Number == int(number) && !c.updatedAt.Before(since) {
 			all = append(all, repo.apiComment(c))
 		}
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, paginate(s, w, r, all))
+}
+
+// AddComment records a comment by user on pull request (or issue) number, as
+// if they had written it on GitHub, and returns its ID. No webhook is sent:
+// deliver CommentPayloadID for it, or leave it undelivered.
+func (r *Repo) AddComment(t testing.TB, number int, user, body string) int64 {
+	t.Helper()
+	id, now := r.s.newID(), time.Now()
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if !r.numberTaken(number) {
+		t.Fatalf("githubtest: AddComment: %s has no pull request or issue #%d", r.FullName(), number)
+	}
+	r.comments = append(r.comments, &commentState{Comment: Comment{ID: id, Number: number, Body: body, User: user}, createdAt: now, updatedAt: now})
+	return id
 }
 
 func (s *Server) handleEditComment(w http.ResponseWriter, r *http.Request, repo *Repo) {

@@ -283,6 +283,13 @@ func (r *Repo) pushCommit(t testing.TB, sha string) map[string]any {
 // example payload for a comment by user on pull request (or issue) number.
 func (r *Repo) CommentPayload(t testing.TB, number int, user, body string) []byte {
 	t.Helper()
+	return r.CommentPayloadID(t, number, r.s.newID(), user, body)
+}
+
+// CommentPayloadID is CommentPayload for the comment with the given ID, such
+// as one AddComment recorded.
+func (r *Repo) CommentPayloadID(t testing.TB, number int, id int64, user, body string) []byte {
+	t.Helper()
 	r.s.mu.Lock()
 	pr, isPR := r.prs[number]
 	is, isIssue := r.issues[number]
@@ -319,7 +326,6 @@ func (r *Repo) CommentPayload(t testing.TB, number int, user, body string) []byt
 		set(m, "issue.html_url", fmt.Sprintf("%s/issues/%d", r.htmlURL(), number))
 		delete(issue, "pull_request")
 	}
-	id := r.s.newID()
 	set(m, "comment.id", id)
 	set(m, "comment.body", body)
 	set(m, "comment.user.login", user)

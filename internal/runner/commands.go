@@ -247,6 +247,7 @@ func (r *Runner) resyncRepo(ctx context.Context, repo store.Repo) error {
 			return err
 		}
 	}
+	r.recoverCommands(ctx, gh, repo, prs)
 	if pending, err := r.store.PendingJob(ctx, store.JobMerge, repo.FullName, 0, ""); err != nil || pending {
 		return err
 	}

@@ -34,9 +34,10 @@ func (r *Runner) Dispatch(ctx context.Context, ev webhook.Event) error {
 			return err
 		}
 	}
-	if job.Kind == store.JobPR {
-		// Redeliveries and opened+ready_for_review bursts plan a head once;
-		// nothing new, no need to wake the loop.
+	if job.Kind == store.JobPR || job.CommentID != 0 {
+		// Redeliveries and opened+ready_for_review bursts plan a head once,
+		// and a comment is one command however it is found; nothing new,
+		// no need to wake the loop.
 		queued, err := r.store.EnqueueJobOnce(ctx, job)
 		if err != nil || !queued {
 			return err
@@ -85,15 +86,22 @@ func (r *Runner) jobFor(ctx context.Context, ev webhook.Event, repo store.Repo) 
 		return store.Job{Kind: store.JobPR, Repo: repo, PR: pr.Number, HeadSHA: e.HeadSHA, BaseRef: pr.BaseRef, Fork: pr.Fork,
 			Actor: e.M.Sender.Login, Trigger: "rerun:" + e.M.Sender.Login, Projects: []string{project}}, true
 	case webhook.CommentEvent:
-		// Bots (tfpr itself included: its comments quote terraform output)
-		// never command tfpr.
-		if e.Action != "created" || strings.HasSuffix(e.Author, "[bot]") || !isCommand(e.Body) {
+		if e.Action != "created" {
 			return store.Job{}, false
 		}
-		return store.Job{Kind: store.JobCommand, Repo: repo, PR: e.Number, IsPR: e.IsPR, Actor: e.Author, Body: e.Body,
-			Trigger: "comment"}, true
+		return commandJob(repo, e.Number, e.IsPR, e.CommentID, e.Author, e.Body, "comment")
 	}
 	return store.Job{}, false
+}
+
+// commandJob is the job for a comment, if it commands tfpr. Bots (tfpr
+// itself included: its comments quote terraform output) never do.
+func commandJob(repo store.Repo, number int, isPR bool, commentID int64, author, body, trigger string) (store.Job, bool) {
+	if strings.HasSuffix(author, "[bot]") || !isCommand(body) {
+		return store.Job{}, false
+	}
+	return store.Job{Kind: store.JobCommand, Repo: repo, PR: number, IsPR: isPR, CommentID: commentID, Actor: author, Body: body,
+		Trigger: trigger}, true
 }
 
 // isCommand reports whether a comment addresses tfpr: a line starting with

@@ -18,6 +18,9 @@ var migrations = []string{
 	ALTER TABLE plans ADD COLUMN json_hash TEXT NOT NULL DEFAULT '';
 	ALTER TABLE plans ADD COLUMN digest TEXT NOT NULL DEFAULT '';
 	ALTER TABLE approvals ADD COLUMN plan_digests TEXT NOT NULL DEFAULT '';`,
+	// 2: a command comment is one job, however often it is found (webhook,
+	// redelivery, resync).
+	`CREATE UNIQUE INDEX IF NOT EXISTS jobs_command_once ON jobs(repo, sha) WHERE kind = 'command' AND sha <> '';`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

@@ -117,7 +117,7 @@ type SQLite struct {
 
 const (
 	firstDeliverySQL = `INSERT OR IGNORE INTO deliveries(id, received) VALUES (?, ?)`
-	enqueueOnceSQL   = `INSERT INTO jobs(kind, repo, pr, sha, payload, status, created, updated)
+	enqueueOnceSQL   = `INSERT OR IGNORE INTO jobs(kind, repo, pr, sha, payload, status, created, updated)
 		SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE repo = ? AND pr = ? AND sha = ? AND kind = ? AND status IN (?, ?))`
 )
 
@@ -203,10 +203,7 @@ func (s *SQLite) EnqueueJob(ctx context.Context, j Job) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("encode job: %w", err)
 	}
-	sha := j.SHA
-	if sha == "" {
-		sha = j.HeadSHA
-	}
+	sha := jobKey(j)
 	t := now()
 	res, err := s.db.ExecContext(ctx, `INSERT INTO jobs(kind, repo, pr, sha, payload, status, created, updated) VALUES (?,?,?,?,?,?,?,?)`,
 		j.Kind, j.Repo.FullName, j.PR, sha, string(payload), StatusQueued, t, t)
@@ -216,18 +213,29 @@ func (s *SQLite) EnqueueJob(ctx context.Context, j Job) (int64, error) {
 	return res.LastInsertId()
 }
 
+// jobKey is what the jobs table's sha column holds for j: the commit for
+// plans and applies, the comment for a command (the unique index
+// jobs_command_once makes a comment one job, finished or not).
+func jobKey(j Job) string {
+	switch {
+	case j.Kind == JobCommand && j.CommentID != 0:
+		return fmt.Sprintf("comment:%d", j.CommentID)
+	case j.SHA != "":
+		return j.SHA
+	}
+	return j.HeadSHA
+}
+
 // EnqueueJobOnce enqueues j unless a job of its kind for the same PR and
 // commit is queued or running, in one statement: the webhook ack path pays
-// a single write.
+// a single write. A command already queued for its comment, in any state,
+// is not queued again.
 func (s *SQLite) EnqueueJobOnce(ctx context.Context, j Job) (bool, error) {
 	payload, err := json.Marshal(j)
 	if err != nil {
 		return false, fmt.Errorf("encode job: %w", err)
 	}
-	sha := j.SHA
-	if sha == "" {
-		sha = j.HeadSHA
-	}
+	sha := jobKey(j)
 	t := now()
 	res, err := s.enqueueOnce.ExecContext(ctx,
 		j.Kind, j.Repo.FullName, j.PR, sha, string(payload), StatusQueued, t, t,

@@ -43,26 +43,29 @@ type Repo struct {
 
 // Job is a unit of work from a webhook, a comment or the resync loop.
 type Job struct {
-	ID       int64     `json:"-"`
-	Kind     string    `json:"-"`
-	Repo     Repo      `json:"repo"`
-	PR       int       `json:"pr,omitempty"`
-	HeadSHA  string    `json:"head_sha,omitempty"`
-	BaseSHA  string    `json:"base_sha,omitempty"`
-	BaseRef  string    `json:"base_ref,omitempty"`
-	SHA      string    `json:"sha,omitempty"`    // merge: default-branch commit to apply up to
-	Before   string    `json:"before,omitempty"` // merge: push's before
-	Author   string    `json:"author,omitempty"`
-	Actor    string    `json:"actor,omitempty"` // merged_by or commenter
-	Fork     bool      `json:"fork,omitempty"`
-	Trigger  string    `json:"trigger,omitempty"`  // what asked: "webhook", "comment:<id>", "resync", "after-apply:<run>"
-	Projects []string  `json:"projects,omitempty"` // restrict to these projects (comment `tfpr plan -p`)
-	Body     string    `json:"body,omitempty"`     // command: the comment text
-	IsPR     bool      `json:"is_pr,omitempty"`    // command: the comment is on a PR, not an issue
-	Status   string    `json:"-"`
-	Attempts int       `json:"-"`
-	Error    string    `json:"-"`
-	Created  time.Time `json:"-"`
+	ID       int64    `json:"-"`
+	Kind     string   `json:"-"`
+	Repo     Repo     `json:"repo"`
+	PR       int      `json:"pr,omitempty"`
+	HeadSHA  string   `json:"head_sha,omitempty"`
+	BaseSHA  string   `json:"base_sha,omitempty"`
+	BaseRef  string   `json:"base_ref,omitempty"`
+	SHA      string   `json:"sha,omitempty"`    // merge: default-branch commit to apply up to
+	Before   string   `json:"before,omitempty"` // merge: push's before
+	Author   string   `json:"author,omitempty"`
+	Actor    string   `json:"actor,omitempty"` // merged_by or commenter
+	Fork     bool     `json:"fork,omitempty"`
+	Trigger  string   `json:"trigger,omitempty"`  // what asked: "webhook", "comment:<id>", "resync", "after-apply:<run>"
+	Projects []string `json:"projects,omitempty"` // restrict to these projects (comment `tfpr plan -p`)
+	Body     string   `json:"body,omitempty"`     // command: the comment text
+	IsPR     bool     `json:"is_pr,omitempty"`    // command: the comment is on a PR, not an issue
+	// CommentID is the command's comment: it keys the job, so the webhook
+	// and the resync that finds the comment queue it once between them.
+	CommentID int64     `json:"comment_id,omitempty"`
+	Status    string    `json:"-"`
+	Attempts  int       `json:"-"`
+	Error     string    `json:"-"`
+	Created   time.Time `json:"-"`
 }
 
 // Run is one terraform operation on one project.
