@@ -124,7 +124,11 @@ func scan(ctx context.Context, root string) (*Graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	return build(jobs, results), nil
+	g := build(jobs, results)
+	if err := g.indexReads(ctx, r); err != nil {
+		return nil, err
+	}
+	return g, nil
 }
 
 // parseAll parses files on all CPUs; results keep the order of jobs so the
@@ -229,7 +233,6 @@ func build(jobs []parseJob, results []fileResult) *Graph {
 	for _, c := range g.callers {
 		sort.Strings(c)
 	}
-	g.indexReads()
 	sort.SliceStable(g.diags, func(i, j int) bool {
 		a, b := g.diags[i], g.diags[j]
 		if a.File != b.File {

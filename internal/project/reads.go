@@ -1,7 +1,9 @@
 package project
 
 import (
+	"context"
 	"encoding/json"
+	"os"
 	"path"
 	"strings"
 
@@ -34,6 +36,8 @@ type fileRead struct {
 	rel    string // slash path relative to base
 	prefix bool   // rel is a directory: any file under it counts
 	all    bool   // too many reads to track: any file in the repository counts
+	// template: a templatefile() of one file, whose own calls read more.
+	template bool
 }
 
 // maxReadsPerFile bounds what one file can add to the graph. A file over it
@@ -79,6 +83,7 @@ func exprReads(node hclsyntax.Node) []fileRead {
 			parts = append(parts, globParts(call.Args[1])...)
 		}
 		if r, ok := toRead(parts); ok {
+			r.template = name == "templatefile" && !r.prefix
 			out = append(out, r)
 		}
 		return nil
@@ -234,7 +239,8 @@ func (r fileRead) resolve(dir, p string) (string, bool) {
 
 // indexReads resolves every dir's reads for each project that runs it: the
 // dir itself when it is a project, and every project calling it.
-func (g *Graph) indexReads() {
+func (g *Graph) indexReads(ctx context.Context, root *os.Root) error {
+	tpl := newTemplates(root)
 	g.readFiles, g.readDirs = map[string][]string{}, map[string][]string{}
 	add := func(m map[string][]string, target, p string) {
 		if !contains(m[target], p) {
@@ -250,7 +256,10 @@ func (g *Graph) indexReads() {
 			projects = append(projects, dir)
 		}
 		for _, p := range projects {
-			for _, r := range reads {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			for _, r := range tpl.expand(dir, p, reads) {
 				target, ok := r.resolve(dir, p)
 				switch {
 				case !ok:
@@ -262,6 +271,7 @@ func (g *Graph) indexReads() {
 			}
 		}
 	}
+	return nil
 }
 
 // readers returns the projects that read file, directly or under a dir
