@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TERRAFORM = $$(scripts/tools.sh)
 
-.PHONY: all build tools test test-short bench vet fmt clean
+.PHONY: all build tools test test-short test-alerts test-browser bench vet fmt clean image
 
 all: build
 
@@ -20,10 +20,16 @@ vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
-test: tools vet
+test: tools vet test-alerts
 	$(GO) run ./cmd/tfpr policy test
 	TFPR_TERRAFORM_BIN="$(TERRAFORM)" $(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/policy/
+
+# Alert rules: syntax, then their unit tests (promtool ships with Debian's
+# prometheus package).
+test-alerts:
+	promtool check rules deploy/prometheus/alerts.yaml
+	promtool test rules deploy/prometheus/alerts_test.yaml
 
 test-short: tools
 	TFPR_TERRAFORM_BIN="$(TERRAFORM)" $(GO) test -count=1 -short ./...
@@ -32,6 +38,11 @@ test-short: tools
 # project scan, webhook-to-plan-comment overhead, parallel plans, idle RSS.
 bench: tools build
 	TFPR_TERRAFORM_BIN="$(TERRAFORM)" scripts/bench.sh
+
+# The container image (see Dockerfile and README "Deploy").
+IMAGE ?= tfpr:$(VERSION)
+image:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
