@@ -19,12 +19,9 @@ const maxInstallationPages = 10
 // installed on, across its installations. Each installation is asked with a
 // token that may read metadata only.
 func (a *App) InstalledRepos(ctx context.Context, limit int) ([]string, error) {
-	apps := github.NewClient(&http.Client{Transport: a.apps, Timeout: 60 * time.Second})
-	if a.enter {
-		var err error
-		if apps, err = apps.WithEnterpriseURLs(a.opts.APIURL, a.opts.APIURL); err != nil {
-			return nil, fmt.Errorf("GitHub API URL %q: %w", a.opts.APIURL, err)
-		}
+	apps, err := a.appClient()
+	if err != nil {
+		return nil, err
 	}
 	var out []string
 	opts := &github.ListOptions{PerPage: 100}
@@ -48,6 +45,31 @@ func (a *App) InstalledRepos(ctx context.Context, limit int) ([]string, error) {
 		opts.Page = resp.NextPage
 	}
 	return out, nil
+}
+
+// appClient talks to GitHub as the App itself (a JWT signed with its key).
+func (a *App) appClient() (*github.Client, error) {
+	apps := github.NewClient(&http.Client{Transport: a.apps, Timeout: 60 * time.Second})
+	if a.enter {
+		var err error
+		if apps, err = apps.WithEnterpriseURLs(a.opts.APIURL, a.opts.APIURL); err != nil {
+			return nil, fmt.Errorf("GitHub API URL %q: %w", a.opts.APIURL, err)
+		}
+	}
+	return apps, nil
+}
+
+// CheckJWT asks GitHub for the App itself with a fresh JWT: it fails when
+// the key, the App id or GitHub's reachability is wrong.
+func (a *App) CheckJWT(ctx context.Context) error {
+	apps, err := a.appClient()
+	if err != nil {
+		return err
+	}
+	if _, _, err := apps.Apps.Get(ctx, ""); err != nil {
+		return fmt.Errorf("GitHub did not accept the App's JWT (check TFPR_GITHUB_APP_ID and the private key): %w", err)
+	}
+	return nil
 }
 
 // installationRepos lists the first limit repositories of one installation.

@@ -26,6 +26,8 @@ import (
 	"github.com/tfpr/tfpr/internal/config"
 	"github.com/tfpr/tfpr/internal/gcs"
 	"github.com/tfpr/tfpr/internal/githubapp"
+	"github.com/tfpr/tfpr/internal/health"
+	"github.com/tfpr/tfpr/internal/metrics"
 	"github.com/tfpr/tfpr/internal/planfile"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/redact"
@@ -51,6 +53,8 @@ type Server struct {
 	handler http.Handler
 	gcs     *gcs.Client
 	lock    *os.File // flock on the data dir, held while the server lives
+	metrics *metrics.Metrics
+	health  *health.Checker
 }
 
 // lockDataDir takes an exclusive lock on the data dir. A second tfpr on the
@@ -89,7 +93,14 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read GitHub App private key: %w", err)
 	}
-	app, err := githubapp.New(githubapp.Options{AppID: cfg.AppID, PrivateKey: key, APIURL: cfg.APIURL, TeamApprovers: len(cfg.ApproverTeams) > 0})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := metrics.New(reg)
+	if err != nil {
+		return nil, err
+	}
+	app, err := githubapp.New(githubapp.Options{AppID: cfg.AppID, PrivateKey: key, APIURL: cfg.APIURL, TeamApprovers: len(cfg.ApproverTeams) > 0,
+		Transport: m.GitHubTransport(nil)})
 	if err != nil {
 		return nil, err
 	}
@@ -120,11 +131,13 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		lock.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st, lock: lock}
-	if client, err := gcs.New(ctx, getenv); err == nil {
-		s.gcs = client
+	s := &Server{cfg: cfg, log: log, store: st, lock: lock, metrics: m}
+	gcsClient, gcsErr := gcs.New(ctx, getenv)
+	if gcsErr == nil {
+		s.gcs = gcsClient
+		s.gcs.Metrics = m
 	} else {
-		log.Warn("no GCS client: stale state locks after a crash will be reported, not released", "err", err)
+		log.Warn("no GCS client: stale state locks after a crash will be reported, not released", "err", gcsErr)
 	}
 	plans, err := planStore(cfg, s.gcs)
 	if err != nil {
@@ -148,8 +161,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		s.close()
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.health = health.New(readinessChecks(cfg, st, pol, app, s.gcs, gcsErr), health.Options{
+		Interval: cfg.ReadyInterval, Metrics: m, Log: log.With("component", "health"),
+	})
 	hook, err := webhook.New(webhook.Options{
 		Secret: []byte(cfg.WebhookSecret), Dedupe: st, Dispatch: s.runner, AllowRepo: cfg.RepoAllowed,
 		BodyBudget: cfg.WebhookBodyBudget,
@@ -161,7 +175,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhook", hook)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /healthz", health.Alive)
+	mux.HandleFunc("GET /readyz", s.health.Ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	s.handler = mux
 	return s, nil
@@ -233,7 +248,7 @@ func (s *Server) close() error {
 	return err
 }
 
-// Handler serves /webhook, /healthz and /metrics.
+// Handler serves /webhook, /healthz, /readyz and /metrics.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Store is the server's store, for `tfpr audit` and tests.
@@ -257,6 +272,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stopRunner()
 	runnerDone := make(chan error, 1)
 	go func() { runnerDone <- s.runner.Start(runCtx) }()
+	go s.health.Start(runCtx)
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 	s.log.Info("tfpr listening", "addr", ln.Addr().String())
