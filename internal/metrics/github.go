@@ -41,39 +41,55 @@ func (t githubTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// routeClasses name the REST resources tfpr uses; the first whose marker
-// occurs in the path names the call. Order matters: "check-runs" before
-// "commits" (/repos/o/r/commits/SHA/check-runs).
-var routeClasses = []struct{ marker, class string }{
-	{"/access_tokens", "installation_token"},
-	{"/app/installations", "installations"},
-	{"/installation/repositories", "installations"},
-	{"/check-runs", "checks"},
-	{"/check-suites", "checks"},
-	{"/statuses/", "statuses"},
-	{"/issues/comments", "comments"},
-	{"/comments", "comments"},
-	{"/pulls", "pulls"},
-	{"/issues", "issues"},
-	{"/collaborators", "permissions"},
-	{"/teams/", "teams"},
-	{"/contents/", "contents"},
-	{"/commits", "commits"},
-	{"/git/", "git"},
+// repoRoutes name the repository resources tfpr uses, by the segment
+// after /repos/{owner}/{repo}/.
+var repoRoutes = map[string]string{
+	"pulls": "pulls", "issues": "issues", "check-runs": "checks", "check-suites": "checks",
+	"statuses": "statuses", "commits": "commits", "collaborators": "permissions",
+	"contents": "contents", "git": "git", "installation": "installations", "compare": "commits",
 }
 
 // RouteClass maps an API path to one of a fixed set of names ("other" for
 // the rest), whatever owner, repository or number it holds.
 func RouteClass(path string) string {
 	// GitHub Enterprise Server prefixes every route with /api/v3.
-	path = strings.TrimPrefix(path, "/api/v3")
-	for _, rc := range routeClasses {
-		if strings.Contains(path, rc.marker) {
-			return rc.class
+	seg := strings.Split(strings.Trim(strings.TrimPrefix(path, "/api/v3"), "/"), "/")
+	switch seg[0] {
+	case "app":
+		if len(seg) >= 4 && seg[3] == "access_tokens" {
+			return "installation_token"
 		}
-	}
-	if strings.HasPrefix(path, "/repos/") && strings.Count(strings.Trim(path, "/"), "/") == 2 {
-		return "repository"
+		if len(seg) >= 2 && seg[1] == "installations" {
+			return "installations"
+		}
+		return "app"
+	case "installation":
+		return "installations"
+	case "orgs":
+		if len(seg) >= 3 && seg[2] == "teams" {
+			return "teams"
+		}
+	case "repos":
+		if len(seg) == 3 {
+			return "repository"
+		}
+		if len(seg) < 4 {
+			break
+		}
+		rest := seg[3:]
+		// /commits/{sha}/check-runs and /issues/comments/{id} belong to
+		// the resource named last.
+		if rest[0] == "commits" && len(rest) >= 3 {
+			if c, ok := repoRoutes[rest[2]]; ok {
+				return c
+			}
+		}
+		if len(rest) >= 2 && rest[1] == "comments" || len(rest) >= 3 && rest[2] == "comments" {
+			return "comments"
+		}
+		if c, ok := repoRoutes[rest[0]]; ok {
+			return c
+		}
 	}
 	return "other"
 }

@@ -101,7 +101,7 @@ func TestReadyzFailsOnRejectedJWTAndMissingBucket(t *testing.T) {
 	}
 	_, metrics := get(t, srv.URL+"/metrics")
 	for _, want := range []string{"tfpr_ready 0", `tfpr_readiness_check_ok{check="github"} 0`, `tfpr_readiness_check_ok{check="store"} 1`,
-		`tfpr_gcs_errors_total{op="probe"} 1`, `tfpr_github_requests_total{code="4xx",route="other"}`} {
+		`tfpr_gcs_errors_total{op="probe"} 1`, `tfpr_github_requests_total{code="4xx",route="app"}`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -118,6 +118,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	ws.Metrics = m
 	env, err := runner.TerraformEnv(getenv, cfg.TerraformEnv)
 	if err != nil {
 		return nil, err
