@@ -1,6 +1,7 @@
 // Package server assembles tfpr from its configuration: the store, the
 // GitHub App, the policy engine, the runner and the HTTP endpoints
-// (/webhook, /healthz, /metrics), and runs them until told to stop.
+// (/webhook, /healthz, /readyz, /metrics, the runs page), and runs them
+// until told to stop.
 package server
 
 import (
@@ -31,6 +32,8 @@ import (
 	"github.com/tfpr/tfpr/internal/planfile"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/redact"
+	"github.com/tfpr/tfpr/internal/runlog"
+	"github.com/tfpr/tfpr/internal/runspage"
 	"github.com/tfpr/tfpr/internal/runner"
 	"github.com/tfpr/tfpr/internal/store"
 	"github.com/tfpr/tfpr/internal/workspace"
@@ -55,6 +58,7 @@ type Server struct {
 	lock    *os.File // flock on the data dir, held while the server lives
 	metrics *metrics.Metrics
 	health  *health.Checker
+	logs    *runlog.Broadcaster // run logs, from the runner to the runs page
 }
 
 // lockDataDir takes an exclusive lock on the data dir. A second tfpr on the
@@ -132,7 +136,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		lock.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st, lock: lock, metrics: m}
+	s := &Server{cfg: cfg, log: log, store: st, lock: lock, metrics: m, logs: runlog.New(runlog.Limits{})}
 	gcsClient, gcsErr := gcs.New(ctx, getenv)
 	if gcsErr == nil {
 		s.gcs = gcsClient
@@ -174,7 +178,22 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		s.close()
 		return nil, fmt.Errorf("configure webhook (check TFPR_WEBHOOK_BODY_BUDGET): %w", err)
 	}
+	var auth *runspage.Credentials
+	if cfg.RunsPageAuthFile != "" {
+		if auth, err = runspage.LoadCredentials(cfg.RunsPageAuthFile); err != nil {
+			s.close()
+			return nil, fmt.Errorf("TFPR_RUNS_PAGE_BASIC_AUTH_FILE: %w", err)
+		}
+	}
+	runs, err := runspage.New(runspage.Options{Runs: st, Logs: s.logs, Auth: auth, Log: log.With("component", "runs-page")})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
 	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", runs)
+	mux.Handle("GET /runs/", runs)
+	mux.Handle("GET /static/", runs)
 	mux.Handle("POST /webhook", hook)
 	mux.HandleFunc("GET /healthz", health.Alive)
 	mux.HandleFunc("GET /readyz", s.health.Ready)
@@ -249,7 +268,7 @@ func (s *Server) close() error {
 	return err
 }
 
-// Handler serves /webhook, /healthz, /readyz and /metrics.
+// Handler serves /webhook, /healthz, /readyz, /metrics and the runs page.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Store is the server's store, for `tfpr audit` and tests.
