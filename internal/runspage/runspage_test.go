@@ -220,4 +220,3 @@ func TestBasicAuth(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
