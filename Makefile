@@ -31,6 +31,11 @@ test-alerts:
 	promtool check rules deploy/prometheus/alerts.yaml
 	promtool test rules deploy/prometheus/alerts_test.yaml
 
+# The runs page in headless Chromium (Debian's chromium): it lists a finished
+# run and shows a running run's log lines arriving.
+test-browser:
+	$(GO) test -tags browser -count=1 -run Browser ./internal/runspage/
+
 test-short: tools
 	TFPR_TERRAFORM_BIN="$(TERRAFORM)" $(GO) test -count=1 -short ./...
 
