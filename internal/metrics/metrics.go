@@ -178,8 +178,8 @@ func (m *Metrics) RunFinished(kind Kind, outcome Outcome, took time.Duration) {
 	m.runDuration.WithLabelValues(string(kind)).Observe(took.Seconds())
 }
 
-// SetQueue records how many runs wait and how many terraform runs are
-// busy out of how many allowed.
+// SetQueue records how much work waits, how many runs are in progress
+// and how many may run at once.
 func (m *Metrics) SetQueue(queued, busy, capacity int) {
 	if m == nil {
 		return
@@ -187,14 +187,6 @@ func (m *Metrics) SetQueue(queued, busy, capacity int) {
 	m.queueDepth.Set(float64(queued))
 	m.workersBusy.Set(float64(busy))
 	m.workers.Set(float64(capacity))
-}
-
-// WorkerBusy moves the busy-worker gauge by delta (+1 at start, -1 at end).
-func (m *Metrics) WorkerBusy(delta int) {
-	if m == nil {
-		return
-	}
-	m.workersBusy.Add(float64(delta))
 }
 
 // TerraformExit records a finished terraform process. A nil err is exit

@@ -293,6 +293,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	runnerDone := make(chan error, 1)
 	go func() { runnerDone <- s.runner.Start(runCtx) }()
 	go s.health.Start(runCtx)
+	go s.refreshGauges(runCtx)
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 	s.log.Info("tfpr listening", "addr", ln.Addr().String())
