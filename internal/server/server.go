@@ -28,6 +28,7 @@ import (
 	"github.com/tfpr/tfpr/internal/gcs"
 	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/health"
+	"github.com/tfpr/tfpr/internal/logctx"
 	"github.com/tfpr/tfpr/internal/metrics"
 	"github.com/tfpr/tfpr/internal/planfile"
 	"github.com/tfpr/tfpr/internal/policy"
@@ -89,6 +90,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	// Every component logs through this one logger: mask credentials in it
 	// once, here, rather than at each call that might log terraform output.
 	log = redact.Logger(log)
+	// Lines logged with a run's context name its delivery, repository, PR,
+	// project and run; those attributes pass the masker too.
+	log = slog.New(logctx.NewHandler(log.Handler()))
 	getenv := o.Getenv
 	if getenv == nil {
 		getenv = os.Getenv

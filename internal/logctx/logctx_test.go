@@ -1,0 +1,35 @@
+package logctx
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+)
+
+func TestLinesCarryTheContextsAttributes(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(NewHandler(slog.NewJSONHandler(&buf, nil))).With("component", "runner")
+	ctx := With(context.Background(), "delivery", "d-1", "repo", "acme/infra", "pr", 7)
+	ctx = With(ctx, "project", "microservices/alpha/dev", "run", int64(12), "pr", 8)
+	log.InfoContext(ctx, "plan finished", "status", "succeeded")
+	log.Info("no context, no attributes")
+
+	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
+	var got map[string]any
+	if err := json.Unmarshal(lines[0], &got); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]any{"delivery": "d-1", "repo": "acme/infra", "pr": 8.0, "project": "microservices/alpha/dev", "run": 12.0, "component": "runner", "status": "succeeded"} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v (line %s)", k, got[k], v, lines[0])
+		}
+	}
+	if bytes.Count(lines[0], []byte(`"pr"`)) != 1 {
+		t.Errorf("pr given twice appears twice: %s", lines[0])
+	}
+	if bytes.Contains(lines[1], []byte("delivery")) {
+		t.Errorf("a line logged without the context carries its attributes: %s", lines[1])
+	}
+}
