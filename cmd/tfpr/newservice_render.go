@@ -75,6 +75,12 @@ func loadSettings(file string, envs []string) (platformSettings, error) {
 		case errors.As(err, &typ):
 			return s, fmt.Errorf("%s:%d: %s: %v", file, lineAt(raw, typ.Offset), typ.Field, err)
 		}
+		// An unknown field carries no offset; its first occurrence does.
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			if i := bytes.Index(raw, []byte(f)); i >= 0 {
+				return s, fmt.Errorf("%s:%d: %v", file, lineAt(raw, int64(i)), err)
+			}
+		}
 		return s, fmt.Errorf("%s: %w", file, err)
 	}
 	if s.StatePrefixTemplate == "" {
