@@ -215,3 +215,25 @@ func assertNoDenials(t *testing.T, dir string) {
 		t.Errorf("tfpr lint %s: exit %d\n%s", dir, code, stderr.String())
 	}
 }
+
+// TestSampleMonorepoWalkthrough follows the README: the sample lints clean,
+// and a service added to it by new-service does too.
+func TestSampleMonorepoWalkthrough(t *testing.T) {
+	tf := testenv.Terraform(t)
+	repo := t.TempDir()
+	if err := os.CopyFS(repo, os.DirFS("../../testdata/microservices-terraform")); err != nil {
+		t.Fatal(err)
+	}
+	assertNoDenials(t, repo)
+	code, out, errOut := runCLI("new-service", "checkout", "--owners", "@acme/team-checkout", "--repo", repo)
+	if code != 0 {
+		t.Fatalf("new-service in the sample exited %d: %s", code, errOut)
+	}
+	for _, want := range []string{"created microservices/checkout/dev/main.tf", "created microservices/checkout/prod/outputs.tf", "updated CODEOWNERS"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("new-service output lacks %q:\n%s", want, out)
+		}
+	}
+	terraformFmtCheck(t, tf, repo)
+	assertNoDenials(t, repo)
+}
