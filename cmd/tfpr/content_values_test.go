@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tfpr/tfpr/internal/policy"
+	"github.com/tfpr/tfpr/internal/testenv"
 	"github.com/tfpr/tfpr/policies"
 )
 
@@ -195,5 +197,107 @@ func TestSpannerDeletionProtection(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("spanner module values:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestK8sNamespaceManifests applies k8s-namespace with the real terraform
+// (it declares no provider, so it runs offline) and checks the objects it
+// renders: restricted namespace, quota, default-deny ingress, team RBAC and
+// the application's Workload Identity annotation.
+func TestK8sNamespaceManifests(t *testing.T) {
+	tf := testenv.Terraform(t)
+	mod, err := filepath.Abs(filepath.Join(platformModules, "k8s-namespace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "main.tf"), `module "ns" {
+  source = "`+mod+`"
+
+  service                       = "orders"
+  env                           = "dev"
+  owner                         = "team-orders"
+  team_group                    = "gke-security-groups-orders@acme.example"
+  app_gsa_email                 = "app-orders@orders-dev.iam.gserviceaccount.com"
+  allow_ingress_from_namespaces = ["ingress-nginx"]
+}
+
+output "objects" {
+  value = module.ns.objects
+}
+
+output "manifests" {
+  value = module.ns.manifests
+}
+`)
+	cliConfig := filepath.Join(t.TempDir(), "terraformrc")
+	writeFile(t, cliConfig, "")
+	tfRun := func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), tf, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+cliConfig, "TF_IN_AUTOMATION=1")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("terraform %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	tfRun("init", "-input=false", "-no-color")
+	tfRun("validate", "-no-color")
+	tfRun("apply", "-input=false", "-auto-approve", "-no-color")
+	var objects []map[string]any
+	if err := json.Unmarshal(tfRun("output", "-json", "objects"), &objects); err != nil {
+		t.Fatal(err)
+	}
+	byKind := map[string]map[string]any{}
+	for _, o := range objects {
+		byKind[o["kind"].(string)] = o
+		md := o["metadata"].(map[string]any)
+		if o["kind"] != "Namespace" && md["namespace"] != "orders-dev" {
+			t.Errorf("%s is in namespace %v, want orders-dev", o["kind"], md["namespace"])
+		}
+	}
+	check := func(kind, path string, want any) {
+		t.Helper()
+		var v any = byKind[kind]
+		for _, k := range strings.Split(path, ".") {
+			switch x := v.(type) {
+			case map[string]any:
+				v = x[k]
+			case []any: // the first element, as the objects hold one rule
+				v = nil
+				if len(x) > 0 {
+					v = x[0].(map[string]any)[k]
+				}
+			}
+		}
+		got, _ := json.Marshal(v)
+		if w, _ := json.Marshal(want); string(got) != string(w) {
+			t.Errorf("%s %s = %s, want %s", kind, path, got, w)
+		}
+	}
+	check("Namespace", "metadata.name", "orders-dev")
+	check("Namespace", "metadata.labels", map[string]string{"env": "dev", "owner": "team-orders", "service": "orders",
+		"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/warn": "restricted"})
+	if hard := byKind["ResourceQuota"]["spec"].(map[string]any)["hard"].(map[string]any); hard["services.loadbalancers"] != "0" || hard["limits.memory"] != "16Gi" {
+		t.Errorf("ResourceQuota hard = %v", hard)
+	}
+	check("NetworkPolicy", "spec.podSelector", map[string]any{})
+	check("NetworkPolicy", "spec.policyTypes", []string{"Ingress"})
+	check("NetworkPolicy", "spec.ingress.from", []any{
+		map[string]any{"podSelector": map[string]any{}},
+		map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]string{"kubernetes.io/metadata.name": "ingress-nginx"}}},
+	})
+	check("RoleBinding", "roleRef.name", "edit")
+	check("RoleBinding", "subjects", []any{map[string]string{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "gke-security-groups-orders@acme.example"}})
+	check("ServiceAccount", "metadata.annotations", map[string]string{"iam.gke.io/gcp-service-account": "app-orders@orders-dev.iam.gserviceaccount.com"})
+
+	var manifests map[string]string
+	if err := json.Unmarshal(tfRun("output", "-json", "manifests"), &manifests); err != nil {
+		t.Fatal(err)
+	}
+	if len(manifests) != len(objects) || !strings.Contains(manifests["00-namespace.yaml"], `"kind": "Namespace"`) && !strings.Contains(manifests["00-namespace.yaml"], "kind: Namespace") {
+		t.Errorf("manifests = %v", manifests)
 	}
 }
