@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -113,7 +114,7 @@ func runNewService(ctx context.Context, args []string, stdout, stderr io.Writer)
 	defer root.Close()
 	sf := *settingsFile
 	if sf == "" {
-		sf = path.Join(*repo, defaultSettingsFile)
+		sf = filepath.Join(*repo, defaultSettingsFile)
 	}
 	settings, err := loadSettings(sf, req.envs)
 	if err != nil {
