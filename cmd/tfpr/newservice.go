@@ -42,8 +42,8 @@ var (
 )
 
 // Limits that follow from the names derived from <service> and <env>:
-// project ids are 6 to 30 characters (<service>-<env>), service account ids
-// at most 30 (tf-ro-<service>-<env>) and at least 6 (app-<service>).
+// project ids and service account ids are 6 to 30 characters:
+// <service>-<env>, tf-ro-<service>-<env>, app-<service>.
 const (
 	minProjectID = 6
 	maxAccountID = 30
@@ -189,6 +189,9 @@ func parseRequest(name, owners, envs string) (serviceRequest, error) {
 // checkNameLengths refuses a service whose derived names GCP would refuse.
 func checkNameLengths(name, env string) error {
 	project := name + "-" + env
+	if len("app-"+name) < minProjectID {
+		return fmt.Errorf("service %q: application account id app-%s is shorter than %d characters", name, name, minProjectID)
+	}
 	if len(project) < minProjectID {
 		return fmt.Errorf("service %q in %s: project id %q is shorter than %d characters", name, env, project, minProjectID)
 	}

@@ -75,6 +75,7 @@ func TestNewServiceRefusesBadInput(t *testing.T) {
 		{"path", []string{"../orders", "--owners", "@acme/orders"}, 2, "not a valid service id"},
 		{"too short for a project id", []string{"ab", "--owners", "@acme/orders", "--envs", "qa"}, 2, `project id "ab-qa" is shorter than 6 characters`},
 		{"runner account too long", []string{"order-fulfilment-svc", "--owners", "@acme/orders"}, 2, "tf-ro-order-fulfilment-svc-prod would be 31 characters"},
+		{"too short for an account id", []string{"a", "--owners", "@acme/orders", "--envs", "prod"}, 2, "application account id app-a is shorter than 6 characters"},
 		{"no owners", []string{"orders"}, 2, "--owners is required"},
 		{"owner without @", []string{"orders", "--owners", "acme/orders"}, 2, `"acme/orders" is not a GitHub user (@name) or team (@org/team)`},
 		{"owner with empty team", []string{"orders", "--owners", "@acme/"}, 2, "is not a GitHub user"},
