@@ -33,6 +33,8 @@ Usage:
   tfpr lint [flags] [DIR...]   check Terraform HCL against the policies, locally
   tfpr policy test [DIR]       run the Rego unit tests of a policy directory
   tfpr audit [flags]           list applies: who merged, who approved, commit, plan, outcome
+  tfpr new-service NAME --owners @org/team [flags]
+                               add a service's directories and CODEOWNERS lines
   tfpr version                 print the version
 `
 
