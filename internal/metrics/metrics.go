@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,11 +55,32 @@ var Outcomes = []Outcome{OutcomeSucceeded, OutcomeFailed, OutcomeErrored, Outcom
 type Command string
 
 const (
-	CommandInit  Command = "init"
-	CommandPlan  Command = "plan"
-	CommandApply Command = "apply"
-	CommandShow  Command = "show"
+	CommandInit        Command = "init"
+	CommandPlan        Command = "plan"
+	CommandApply       Command = "apply"
+	CommandShow        Command = "show"
+	CommandForceUnlock Command = "force_unlock"
+	CommandOther       Command = "other"
 )
+
+// CommandOf maps a terraform command line's name ("show -json",
+// "force-unlock") to its Command.
+func CommandOf(name string) Command {
+	verb, _, _ := strings.Cut(name, " ")
+	switch verb {
+	case "init":
+		return CommandInit
+	case "plan":
+		return CommandPlan
+	case "apply":
+		return CommandApply
+	case "show":
+		return CommandShow
+	case "force-unlock":
+		return CommandForceUnlock
+	}
+	return CommandOther
+}
 
 // runBuckets resolve p90/p95 from one second to an hour.
 var runBuckets = []float64{1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300, 450, 600, 900, 1200, 1800, 2700, 3600}

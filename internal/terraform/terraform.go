@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -23,6 +24,9 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/tfpr/tfpr/internal/metrics"
+	"github.com/tfpr/tfpr/internal/runlog"
 )
 
 // ErrStalePlan is matched (errors.Is) by Apply errors when terraform refuses
@@ -83,6 +87,10 @@ type Options struct {
 
 	// Log receives one record per terraform command. Nil discards.
 	Log *slog.Logger
+
+	// Metrics counts terraform exits by command and code; nil counts
+	// nothing.
+	Metrics *metrics.Metrics
 }
 
 // Backend is the partial configuration of a `backend "gcs" {}` block,
@@ -130,6 +138,7 @@ type Exec struct {
 	userAgent string
 	logger    *slog.Logger
 	lockPlans bool
+	metrics   *metrics.Metrics
 }
 
 const (
@@ -146,7 +155,7 @@ func New(opts Options) (*Exec, error) {
 		return nil, errors.New("terraform: Options.Bin is empty: set the terraform or tofu executable")
 	}
 	env := make(map[string]string, len(opts.Env)+2)
-	e := &Exec{bin: opts.Bin, logger: opts.Log, lockPlans: opts.LockPlans}
+	e := &Exec{bin: opts.Bin, logger: opts.Log, lockPlans: opts.LockPlans, metrics: opts.Metrics}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
@@ -272,7 +281,12 @@ func (e *Exec) Apply(ctx context.Context, dir string, be Backend, planFile strin
 	}
 	var out bytes.Buffer
 	err = e.run(ctx, dir, "apply", func(tf *tfexec.Terraform) error {
-		tf.SetStdout(&out)
+		var w io.Writer = &out
+		if lw := runlog.Writer(ctx); lw != nil {
+			defer lw.Close()
+			w = io.MultiWriter(&out, lw)
+		}
+		tf.SetStdout(w)
 		return tf.Apply(ctx, tfexec.DirOrPlan(abs))
 	})
 	return strings.TrimSpace(out.String()), err
@@ -347,9 +361,18 @@ func (e *Exec) run(ctx context.Context, dir, name string, fn func(*tfexec.Terraf
 	}
 	var stderr bytes.Buffer
 	tf.SetStderr(&stderr)
+	// The run's log (the runs page) gets what a person watching terraform
+	// would see; the JSON and text renderings of the plan are not output.
+	// (apply keeps its stdout and tees it there itself.)
+	if lw := runlog.Writer(ctx); lw != nil && streamed(name) {
+		tf.SetStdout(lw)
+		tf.SetStderr(io.MultiWriter(&stderr, lw))
+		defer lw.Close()
+	}
 	start := time.Now()
 	err = fn(tf)
 	elapsed := time.Since(start)
+	e.metrics.TerraformExit(metrics.CommandOf(name), err)
 	if err != nil {
 		ce := &Error{Command: name, Dir: dir, Stderr: trimDiagnostics(stderr.String(), stderrMax), Err: err}
 		if name == "apply" && isStale(stderr.String()) {
@@ -363,6 +386,11 @@ func (e *Exec) run(ctx context.Context, dir, name string, fn func(*tfexec.Terraf
 	e.logger.LogAttrs(ctx, slog.LevelDebug, "terraform command",
 		slog.String("command", name), slog.String("dir", dir), slog.Duration("duration", elapsed))
 	return nil
+}
+
+// streamed reports whether a command's output belongs in the run's log.
+func streamed(name string) bool {
+	return name == "init" || name == "plan" || name == "apply" || name == "force-unlock"
 }
 
 func (e *Exec) terraform(dir string) (*tfexec.Terraform, error) {
