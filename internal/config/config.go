@@ -151,7 +151,9 @@ func publicURL(p *string) func(string) error {
 			return nil
 		}
 		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		// It is written into markdown links: no character that could end one.
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" ||
+			strings.ContainsAny(v, "()[]<>\"' \t\n") {
 			return fmt.Errorf("not an absolute http(s) URL without query: %q", v)
 		}
 		*p = strings.TrimSuffix(v, "/")

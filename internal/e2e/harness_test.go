@@ -40,6 +40,8 @@ type harness struct {
 	data   string
 	env    map[string]string
 	stop   func()
+	// logPath is the server's log, as text lines.
+	logPath string
 }
 
 // start launches tfpr against fresh fakes; extra sets TFPR_* variables.
@@ -92,7 +94,9 @@ func (h *harness) boot() {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, server.Options{Getenv: getenv, Log: testLogger(t)})
+	log, logPath := testLogger(t)
+	h.logPath = logPath
+	srv, err := server.New(ctx, cfg, server.Options{Getenv: getenv, Log: log})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -214,7 +218,7 @@ func (h *harness) checkRun(name, sha string) (githubtest.CheckRun, bool) {
 
 // testLogger writes the server's log to a file and prints it if the test
 // fails: a goroutine logging after the test ends cannot panic this way.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t *testing.T) (*slog.Logger, string) {
 	path := filepath.Join(t.TempDir(), "tfpr.log")
 	f, err := os.Create(path)
 	if err != nil {
@@ -229,5 +233,5 @@ func testLogger(t *testing.T) *slog.Logger {
 			t.Logf("tfpr log:\n%s", raw)
 		}
 	})
-	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})), path
 }

@@ -19,6 +19,7 @@ func Check(kind, sha string, r Result) githubapp.CheckRun {
 		HeadSHA:    sha,
 		ExternalID: kind + ":" + r.Project,
 		Status:     "completed",
+		DetailsURL: r.DetailsURL,
 	}
 	switch r.Outcome {
 	case Planned, Applied:

@@ -38,6 +38,9 @@ type Result struct {
 	// Notes are lines of prose, e.g. "re-planned on the merge commit
 	// because ..."; text between single backticks is shown as code.
 	Notes []string
+	// DetailsURL is the run on tfpr's runs page (TFPR_PUBLIC_URL): the
+	// check run's Details link and a link in the comment. Empty: none.
+	DetailsURL string
 }
 
 // Round is everything rendered for one commit.
@@ -185,6 +188,10 @@ func counts(p *terraform.Plan) string {
 func section(r Result) md.Markdown {
 	var b strings.Builder
 	b.WriteString(string(md.Sprintf("\n#### %s\n", md.Code(r.Project))))
+	if r.DetailsURL != "" {
+		// The operator's URL (checked at start-up) and a run id, not PR text.
+		b.WriteString("[Run log](" + r.DetailsURL + ")\n\n")
+	}
 	for _, n := range r.Notes {
 		b.WriteString(string(md.Sprintf("> %s\n", md.Note(n))))
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tfpr/tfpr/internal/logctx"
+	"github.com/tfpr/tfpr/internal/metrics"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/report"
@@ -50,11 +52,18 @@ func (r *Runner) apply(ctx context.Context, run store.Run, interrupted bool) {
 	}
 	defer release()
 
+	// Applies start from the queue, not from a delivery: the job that
+	// queued them names it in the logs ("job" there and here).
+	ctx = logctx.With(ctx, "repo", run.Repo, "pr", run.PR, "job", run.JobID)
+	ctx, obs := r.obs.Start(ctx, run.ID, metrics.KindApply, run.Project, run.Created)
 	st, status, err := r.doApply(ctx, run, interrupted)
+	st.result.DetailsURL = r.obs.URL(run.ID)
 	defer st.cleanup(ctx)
 	if errors.Is(err, errBlocked) || (st.retry && r.retryLater(ctx, st.run, err)) {
+		// Not finished: the run goes back to the queue.
 		return
 	}
+	defer func() { obs.Finish(status, err) }()
 	summary := string(st.result.Outcome)
 	if err != nil {
 		summary = err.Error()

@@ -61,7 +61,7 @@ func (r *Runner) terraform(repo, project string, apply bool) (*terraform.Exec, e
 		env["GOOGLE_IMPERSONATE_SERVICE_ACCOUNT"] = sa
 		env["GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT"] = sa
 	}
-	return terraform.New(terraform.Options{Bin: r.cfg.TerraformBin, Env: env, PluginCacheDir: r.cfg.PluginCacheDir, LockPlans: apply, Log: r.log})
+	return terraform.New(terraform.Options{Bin: r.cfg.TerraformBin, Env: env, PluginCacheDir: r.cfg.PluginCacheDir, LockPlans: apply, Log: r.log, Metrics: r.obs.Metrics})
 }
 
 // backend is where project p of repository repo keeps its state.

@@ -11,8 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tfpr/tfpr/internal/githubapp"
+	"github.com/tfpr/tfpr/internal/metrics"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/report"
@@ -159,11 +161,18 @@ func (r *Runner) mask(text, token string) string {
 func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Checkout, g *project.Graph, j store.Job, p string, runTF bool, approved approvals) report.Result {
 	res := report.Result{Project: p}
 	modules := g.Modules(p)
+	_, lint := r.obs.Start(ctx, 0, metrics.KindLint, p, time.Time{})
 	findings, err := r.pol.LintProject(ctx, co.Dir, p, modules)
 	res.Findings = findings
 	if err != nil {
+		lint.Finish(store.StatusFailed, err)
 		res.Outcome, res.Output = report.Errored, "policy check failed: "+err.Error()
 		return res
+	}
+	if policy.Blocking(findings) {
+		lint.Finish(store.StatusDenied, nil)
+	} else {
+		lint.Finish(store.StatusSucceeded, nil)
 	}
 	if policy.Blocking(findings) {
 		// The gate: terraform never sees code the policies denied.
@@ -176,6 +185,7 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 		return res
 	}
 	res.Notes = append(res.Notes, r.contention(ctx, j, p)...)
+	queued := time.Now()
 	lock := r.lockOf(r.projects, j.Repo.FullName+"/"+p)
 	lock.Lock()
 	defer lock.Unlock()
@@ -187,10 +197,13 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	defer release()
 
 	runID := r.recordRun(ctx, store.Run{Kind: "plan", Repo: j.Repo.FullName, Project: p, PR: j.PR, SHA: j.HeadSHA, Trigger: j.Trigger, JobID: j.ID, Status: store.StatusRunning})
+	ctx, obs := r.obs.Start(ctx, runID, metrics.KindPlan, p, queued)
+	res.DetailsURL = r.obs.URL(runID)
 	scratch, err := r.scratchDir()
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, err.Error()
 		r.finishRun(ctx, runID, store.StatusFailed, err.Error())
+		obs.Finish(store.StatusFailed, err)
 		return res
 	}
 	defer os.RemoveAll(scratch)
@@ -200,6 +213,7 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, err.Error()
 		r.finishRun(ctx, runID, store.StatusFailed, firstLine(err.Error()))
+		obs.Finish(store.StatusFailed, err)
 		return res
 	}
 	res.Outcome, res.Plan = report.Planned, plan
@@ -216,9 +230,11 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, "saving the plan failed: "+err.Error()
 		r.finishRun(ctx, runID, store.StatusFailed, err.Error())
+		obs.Finish(store.StatusFailed, err)
 		return res
 	}
 	r.finishRun(ctx, runID, store.StatusSucceeded, fmt.Sprintf("+%d ~%d -%d", plan.Add, plan.Change, plan.Destroy))
+	obs.Finish(store.StatusSucceeded, nil)
 	return res
 }
 

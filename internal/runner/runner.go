@@ -17,6 +17,8 @@ import (
 
 	"github.com/tfpr/tfpr/internal/gcs"
 	"github.com/tfpr/tfpr/internal/githubapp"
+	"github.com/tfpr/tfpr/internal/logctx"
+	"github.com/tfpr/tfpr/internal/observe"
 	"github.com/tfpr/tfpr/internal/planfile"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/store"
@@ -63,6 +65,9 @@ type Deps struct {
 	Plans     planfile.Store // nil: a directory under DataDir
 	GCS       *gcs.Client    // optional: reads state locks left by a crash
 	Log       *slog.Logger
+	// Observe records each run's metrics, log context and live output;
+	// nil records nothing.
+	Observe *observe.Observer
 }
 
 // Runner executes jobs and runs.
@@ -75,6 +80,7 @@ type Runner struct {
 	files planfile.Store
 	gcs   *gcs.Client
 	log   *slog.Logger
+	obs   *observe.Observer
 
 	cliConfig string // terraform CLI config tfpr owns
 
@@ -142,8 +148,12 @@ func New(cfg Config, d Deps) (*Runner, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "scratch"), 0o700); err != nil {
 		return nil, fmt.Errorf("runner: create scratch dir: %w", err)
 	}
+	obs := d.Observe
+	if obs == nil {
+		obs = &observe.Observer{}
+	}
 	return &Runner{
-		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, log: log,
+		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, log: log, obs: obs,
 		cliConfig: cli,
 		wake:      make(chan struct{}, 1),
 		slots:     make(chan struct{}, cfg.Parallelism),
@@ -338,7 +348,10 @@ func (r *Runner) drain() error {
 }
 
 func (r *Runner) runJob(ctx context.Context, j store.Job) {
-	log := r.log.With("job", j.ID, "kind", j.Kind, "repo", j.Repo.FullName, "pr", j.PR)
+	log := r.log.With("job", j.ID, "kind", j.Kind, "repo", j.Repo.FullName, "pr", j.PR, "delivery", j.Delivery)
+	// Every line logged with this context, down to terraform's, names the
+	// delivery, repository and PR it serves.
+	ctx = logctx.With(ctx, "delivery", j.Delivery, "job", j.ID, "repo", j.Repo.FullName, "pr", j.PR)
 	var err error
 	switch j.Kind {
 	case store.JobPR:

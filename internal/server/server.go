@@ -30,6 +30,7 @@ import (
 	"github.com/tfpr/tfpr/internal/health"
 	"github.com/tfpr/tfpr/internal/logctx"
 	"github.com/tfpr/tfpr/internal/metrics"
+	"github.com/tfpr/tfpr/internal/observe"
 	"github.com/tfpr/tfpr/internal/planfile"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/redact"
@@ -165,7 +166,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		PluginCacheDir: filepath.Join(cfg.DataDir, "plugin-cache"),
 
 		StatePrefixTemplate: cfg.StatePrefixTemplate, MaxProjectsPerPR: cfg.MaxProjectsPerPR,
-	}, runner.Deps{Store: st, GitHub: app, Workspace: ws, Policy: pol, Plans: plans, GCS: s.gcs, Log: log.With("component", "runner")})
+	}, runner.Deps{Store: st, GitHub: app, Workspace: ws, Policy: pol, Plans: plans, GCS: s.gcs, Log: log.With("component", "runner"),
+		Observe: &observe.Observer{Metrics: m, Logs: s.logs, PublicURL: cfg.PublicURL}})
 	if err != nil {
 		s.close()
 		return nil, err
