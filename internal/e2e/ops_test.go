@@ -79,25 +79,7 @@ resource "terraform_data" "queue" {
 		}
 	}
 
-	raw, err := os.ReadFile(h.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var runLines int
-	for _, line := range strings.Split(string(raw), "\n") {
-		if !strings.Contains(line, "run="+id+" ") {
-			continue
-		}
-		runLines++
-		for _, want := range []string{"delivery=ops-delivery-1", "repo=" + owner + "/" + repoName, "pr=1", "project=microservices/alpha/dev"} {
-			if !strings.Contains(line, want) {
-				t.Errorf("a line of run %s lacks %s: %s", id, want, line)
-			}
-		}
-	}
-	if runLines == 0 {
-		t.Errorf("no log line names run %s", id)
-	}
+	h.checkRunLines(t, id, "delivery=ops-delivery-1", "repo="+owner+"/"+repoName, "pr=1", "project=microservices/alpha/dev")
 
 	// The merge's apply: counted, and its output on its page.
 	mainBefore := h.repo.Head(t, "main")
@@ -114,5 +96,31 @@ resource "terraform_data" "queue" {
 	}
 	if metrics := h.httpGet(t, "/metrics"); !strings.Contains(metrics, `tfpr_runs_total{kind="apply",outcome="succeeded"} 1`) {
 		t.Error("/metrics does not count the apply")
+	}
+	h.checkRunLines(t, am[1], "repo="+owner+"/"+repoName, "pr=1", "project=microservices/alpha/dev", "job=")
+}
+
+// checkRunLines checks that the server logged lines for run id and that
+// each of them carries every attribute in want.
+func (h *harness) checkRunLines(t *testing.T, id string, want ...string) {
+	t.Helper()
+	raw, err := os.ReadFile(h.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.Contains(line, " run="+id+" ") {
+			continue
+		}
+		n++
+		for _, w := range want {
+			if !strings.Contains(line, w) {
+				t.Errorf("a line of run %s lacks %s: %s", id, w, line)
+			}
+		}
+	}
+	if n == 0 {
+		t.Errorf("no log line names run %s", id)
 	}
 }

@@ -62,8 +62,18 @@ func (h *Handler) Enabled(ctx context.Context, l slog.Level) bool { return h.nex
 
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	if as := Attrs(ctx); len(as) > 0 {
+		// The line's own attributes win: a key is never written twice.
+		own := map[string]bool{}
+		r.Attrs(func(a slog.Attr) bool {
+			own[a.Key] = true
+			return true
+		})
 		r = r.Clone()
-		r.AddAttrs(as...)
+		for _, a := range as {
+			if !own[a.Key] {
+				r.AddAttrs(a)
+			}
+		}
 	}
 	return h.next.Handle(ctx, r)
 }

@@ -13,7 +13,7 @@ func TestLinesCarryTheContextsAttributes(t *testing.T) {
 	log := slog.New(NewHandler(slog.NewJSONHandler(&buf, nil))).With("component", "runner")
 	ctx := With(context.Background(), "delivery", "d-1", "repo", "acme/infra", "pr", 7)
 	ctx = With(ctx, "project", "microservices/alpha/dev", "run", int64(12), "pr", 8)
-	log.InfoContext(ctx, "plan finished", "status", "succeeded")
+	log.InfoContext(ctx, "plan finished", "status", "succeeded", "repo", "acme/infra")
 	log.Info("no context, no attributes")
 
 	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
@@ -26,8 +26,8 @@ func TestLinesCarryTheContextsAttributes(t *testing.T) {
 			t.Errorf("%s = %v, want %v (line %s)", k, got[k], v, lines[0])
 		}
 	}
-	if bytes.Count(lines[0], []byte(`"pr"`)) != 1 {
-		t.Errorf("pr given twice appears twice: %s", lines[0])
+	if bytes.Count(lines[0], []byte(`"pr"`)) != 1 || bytes.Count(lines[0], []byte(`"repo"`)) != 1 {
+		t.Errorf("a key given twice appears twice: %s", lines[0])
 	}
 	if bytes.Contains(lines[1], []byte("delivery")) {
 		t.Errorf("a line logged without the context carries its attributes: %s", lines[1])

@@ -79,7 +79,7 @@ func (r *Runner) expandMerge(ctx context.Context, j store.Job) error {
 				return err
 			}
 			if created {
-				r.log.Info("apply queued", "run", id, "project", p, "sha", short(u.SHA), "pr", u.Merge.PR)
+				r.log.InfoContext(ctx, "apply queued", "run", id, "project", p, "sha", short(u.SHA), "pr", u.Merge.PR)
 				r.sayIfBlocked(ctx, s, j.Repo.FullName, p, u.Merge.PR)
 			}
 		}

@@ -42,7 +42,7 @@ const maxRetries = 5
 // apply runs one queued apply. The run was marked running by the loop, so
 // no other apply of this project starts until it finishes.
 func (r *Runner) apply(ctx context.Context, run store.Run, interrupted bool) {
-	log := r.log.With("run", run.ID, "project", run.Project, "sha", short(run.SHA))
+	log := r.log.With("sha", short(run.SHA))
 	lock := r.lockOf(r.projects, run.Repo+"/"+run.Project)
 	lock.Lock()
 	defer lock.Unlock()
@@ -67,9 +67,9 @@ func (r *Runner) apply(ctx context.Context, run store.Run, interrupted bool) {
 	summary := string(st.result.Outcome)
 	if err != nil {
 		summary = err.Error()
-		log.Error("apply failed", "err", err)
+		log.ErrorContext(ctx, "apply failed", "err", err)
 	} else {
-		log.Info("apply finished", "status", status)
+		log.InfoContext(ctx, "apply finished", "status", status)
 	}
 	st.run.Status, st.run.Summary = status, firstLine(summary)
 	var block *store.Block
@@ -80,10 +80,10 @@ func (r *Runner) apply(ctx context.Context, run store.Run, interrupted bool) {
 	// a crash from here on cannot apply this commit again, and no later
 	// merge of the project can slip in before the block exists.
 	if err := r.store.FinishApply(ctx, st.run, block); err != nil {
-		log.Error("record apply outcome", "err", err)
+		log.ErrorContext(ctx, "record apply outcome", "err", err)
 	}
 	if st.s == nil {
-		log.Error("apply failed and GitHub is unreachable; the run and the block are recorded", "err", err)
+		log.ErrorContext(ctx, "apply failed and GitHub is unreachable; the run and the block are recorded", "err", err)
 		return
 	}
 	r.reportApply(ctx, st, status, err)
@@ -91,7 +91,7 @@ func (r *Runner) apply(ctx context.Context, run store.Run, interrupted bool) {
 		// The reviewed plan has served its purpose; plans can hold secrets.
 		plans, err := r.store.DeletePlans(ctx, run.Repo, st.run.PR, run.Project)
 		if err != nil {
-			log.Warn("forget applied plan", "err", err)
+			log.WarnContext(ctx, "forget applied plan", "err", err)
 		}
 		r.deletePlanFiles(ctx, plans)
 	}
