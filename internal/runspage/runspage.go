@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tfpr/tfpr/internal/redact"
@@ -60,10 +61,22 @@ type page struct {
 	o       Options
 	tmpl    *template.Template
 	streams chan struct{}
+	closing chan struct{}
+	once    sync.Once
 }
 
-// New returns the handler for /, /runs/{id}, /runs/{id}/log and /static/.
-func New(o Options) (http.Handler, error) {
+// Page serves /, /runs/{id}, /runs/{id}/log and /static/.
+type Page struct {
+	http.Handler
+	p *page
+}
+
+// Close ends every open log stream, so a server shutting down is not held
+// open by browsers watching logs.
+func (pg *Page) Close() { pg.p.once.Do(func() { close(pg.p.closing) }) }
+
+// New returns the runs page.
+func New(o Options) (*Page, error) {
 	if o.Runs == nil || o.Logs == nil {
 		return nil, errors.New("runs page: Options.Runs and Options.Logs are required")
 	}
@@ -96,14 +109,14 @@ func New(o Options) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runs page templates: %w", err)
 	}
-	p := &page{o: o, tmpl: tmpl, streams: make(chan struct{}, o.MaxStreams)}
+	p := &page{o: o, tmpl: tmpl, streams: make(chan struct{}, o.MaxStreams), closing: make(chan struct{})}
 	static, _ := fs.Sub(assets, "assets")
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", p.list)
 	mux.HandleFunc("GET /runs/{id}", p.run)
 	mux.HandleFunc("GET /runs/{id}/log", p.stream)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(onlyAssets{static})))
-	return p.secure(mux), nil
+	return &Page{Handler: p.secure(mux), p: p}, nil
 }
 
 // onlyAssets serves the script and style sheet, not the templates.

@@ -94,6 +94,11 @@ func (p *page) stream(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-p.closing:
+			// The browser reconnects by itself and resumes after the last
+			// line it got (Last-Event-ID).
+			send("retry: 5000\n\n")
+			return
 		case l, ok := <-sub.Lines:
 			if !ok {
 				if sub.Lagged() {

@@ -61,6 +61,7 @@ type Server struct {
 	metrics *metrics.Metrics
 	health  *health.Checker
 	logs    *runlog.Broadcaster // run logs, from the runner to the runs page
+	page    *runspage.Page
 }
 
 // lockDataDir takes an exclusive lock on the data dir. A second tfpr on the
@@ -196,6 +197,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		s.close()
 		return nil, err
 	}
+	s.page = runs
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", runs)
 	mux.Handle("GET /runs/", runs)
@@ -294,6 +296,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	// Live log streams never go idle: end them, or Shutdown would wait
+	// for them until its deadline.
+	srv.RegisterOnShutdown(s.page.Close)
 	runCtx, stopRunner := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRunner()
 	runnerDone := make(chan error, 1)
