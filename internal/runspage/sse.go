@@ -84,8 +84,12 @@ func (p *page) stream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if sub.Lines == nil || !active(run.Status) {
+	if !active(run.Status) {
 		end(run.Status)
+		return
+	}
+	if sub.Lines == nil { // the log ended between the lookup and now
+		end(p.status(r, run.ID))
 		return
 	}
 	tick := time.NewTicker(p.o.KeepAlive)
