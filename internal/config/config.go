@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tfpr/tfpr/internal/executor"
 )
 
 // Config is the whole of tfpr's configuration.
@@ -50,6 +52,15 @@ type Config struct {
 	InsecureSharedIdentity bool
 	StatePrefixTemplate    string
 	MaxProjectsPerPR       int
+
+	// Where terraform runs (see runs.go).
+	Executor       executor.Kind
+	InternalAddr   string
+	InternalURL    string
+	SandboxBinds   []executor.Bind
+	WorkerBin      string
+	RunBudget      time.Duration
+	IAMCredentials string
 }
 
 // field describes one setting once, so the flag, its env twin and the help
@@ -65,7 +76,7 @@ func (c *Config) fields() []field {
 	list := func(p *[]string) func(string) error {
 		return func(v string) error { *p = splitList(v); return nil }
 	}
-	return []field{
+	return append([]field{
 		{"addr", "TFPR_ADDR", "listen address", ":8080", str(&c.Addr)},
 		{"github-app-id", "TFPR_GITHUB_APP_ID", "GitHub App id (required)", "", func(v string) error {
 			if v == "" {
@@ -127,7 +138,7 @@ func (c *Config) fields() []field {
 		}},
 		{"terraform-env", "TFPR_TERRAFORM_ENV", "comma-separated extra environment variable names passed through to terraform", "", list(&c.TerraformEnv)},
 		{"log-level", "TFPR_LOG_LEVEL", "debug, info, warn or error", "info", str(&c.LogLevel)},
-	}
+	}, c.runFields()...)
 }
 
 func duration(p *time.Duration) func(string) error {

@@ -443,3 +443,14 @@ func summarize(p *Plan, plan *tfjson.Plan) {
 		p.Changes = append(p.Changes, ResourceChange{Address: addr, Actions: names})
 	}
 }
+
+// CLIConfig is the terraform CLI configuration tfpr runs with. An explicit
+// provider_installation turns off terraform's implied plugin directories,
+// among them terraform.d/plugins in the working directory: without it a
+// PR could ship a "provider" binary that runs during plan.
+const CLIConfig = `# Written by tfpr. Providers come only from their registries.
+disable_checkpoint = true
+provider_installation {
+  direct {}
+}
+`
