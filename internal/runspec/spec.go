@@ -22,6 +22,9 @@ const (
 	Plan Stage = iota + 1
 	// Apply runs init and applies the saved plan carried in the bundle.
 	Apply
+	// Unlock runs init and force-unlocks the state lock LockID, which a
+	// run that died left behind.
+	Unlock
 )
 
 func (s Stage) String() string {
@@ -30,6 +33,8 @@ func (s Stage) String() string {
 		return "plan"
 	case Apply:
 		return "apply"
+	case Unlock:
+		return "unlock"
 	}
 	return fmt.Sprintf("stage(%d)", int(s))
 }
@@ -37,7 +42,7 @@ func (s Stage) String() string {
 // MarshalText writes the stage's name, so specs and stored records read
 // plainly.
 func (s Stage) MarshalText() ([]byte, error) {
-	if s != Plan && s != Apply {
+	if s != Plan && s != Apply && s != Unlock {
 		return nil, fmt.Errorf("unknown stage %d", int(s))
 	}
 	return []byte(s.String()), nil
@@ -50,8 +55,10 @@ func (s *Stage) UnmarshalText(b []byte) error {
 		*s = Plan
 	case "apply":
 		*s = Apply
+	case "unlock":
+		*s = Unlock
 	default:
-		return fmt.Errorf("unknown stage %q (want plan or apply)", b)
+		return fmt.Errorf("unknown stage %q (want plan, apply or unlock)", b)
 	}
 	return nil
 }
@@ -75,6 +82,8 @@ type Spec struct {
 	// PlanSHA256 is the hash of the saved plan an apply must apply; the
 	// worker refuses a plan file in the bundle that does not match.
 	PlanSHA256 string `json:"plan_sha256,omitempty"`
+	// LockID is the state lock an unlock removes.
+	LockID string `json:"lock_id,omitempty"`
 	// AccessToken is the short-lived OAuth token of the project's own
 	// service account, given to terraform as GOOGLE_OAUTH_ACCESS_TOKEN.
 	// Empty where the worker already runs as that account.
@@ -94,7 +103,7 @@ func (s Spec) Validate() error {
 	switch {
 	case s.RunID <= 0:
 		return fmt.Errorf("run spec: run_id %d is not positive", s.RunID)
-	case s.Stage != Plan && s.Stage != Apply:
+	case s.Stage != Plan && s.Stage != Apply && s.Stage != Unlock:
 		return fmt.Errorf("run spec %d: unknown stage %d", s.RunID, int(s.Stage))
 	case s.Bucket == "":
 		return fmt.Errorf("run spec %d: backend bucket is empty", s.RunID)
@@ -102,6 +111,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("run spec %d: budget %s is outside (0, %s]", s.RunID, s.Budget, MaxBudget)
 	case s.Stage == Apply && len(s.PlanSHA256) != 64:
 		return fmt.Errorf("run spec %d: an apply needs the saved plan's sha256", s.RunID)
+	case s.Stage == Unlock && (s.LockID == "" || strings.HasPrefix(s.LockID, "-")):
+		return fmt.Errorf("run spec %d: an unlock needs a lock ID", s.RunID)
 	}
 	if err := checkRel(s.Project); err != nil {
 		return fmt.Errorf("run spec %d: project: %w", s.RunID, err)

@@ -170,6 +170,10 @@ func execute(ctx context.Context, o Options, u runspec.Unpacked, log *slog.Logge
 			pr.Changes = append(pr.Changes, runspec.Change{Address: c.Address, Actions: c.Actions})
 		}
 		res.Plan = pr
+	case runspec.Unlock:
+		if err := tf.ForceUnlock(ctx, u.ProjectDir(), be, u.Spec.LockID); err != nil {
+			return fail(err)
+		}
 	case runspec.Apply:
 		out, err := tf.Apply(ctx, u.ProjectDir(), be, u.PlanFile)
 		res.Output = out
