@@ -39,8 +39,8 @@ func ParseBinds(s string) ([]Bind, error) {
 		} else if p, ok := strings.CutSuffix(f, ":ro"); ok {
 			b.Path = p
 		}
-		if !filepath.IsAbs(b.Path) || filepath.Clean(b.Path) != b.Path || b.Path == "/" {
-			return nil, fmt.Errorf("TFPR_SANDBOX_BIND entry %d (%q): want a clean absolute path other than /, optionally with :rw", i+1, f)
+		if !filepath.IsAbs(b.Path) || filepath.Clean(b.Path) != b.Path || b.Path == "/" || strings.Contains(b.Path, ":") {
+			return nil, fmt.Errorf("TFPR_SANDBOX_BIND entry %d (%q): want a clean absolute path other than / (no colon), optionally with :rw or :ro", i+1, f)
 		}
 		out = append(out, b)
 	}
