@@ -140,6 +140,8 @@ type Request struct {
 	// ServiceAccount is the project's account to mint a token for; empty
 	// mints none.
 	ServiceAccount string
+	// LockID is the state lock an unlock removes.
+	LockID string
 }
 
 func (d *Dispatcher) bundlePath(id int64) string {
@@ -176,7 +178,7 @@ func (d *Dispatcher) Run(ctx context.Context, req Request) (runspec.Result, erro
 
 func (d *Dispatcher) start(ctx context.Context, id int64, token string, req Request) (executor.Handle, error) {
 	spec := runspec.Spec{RunID: id, Stage: req.Stage, Project: req.Project, Bucket: req.Bucket, Prefix: req.Prefix,
-		LockPlans: req.LockPlans, Budget: req.Budget}
+		LockPlans: req.LockPlans, Budget: req.Budget, LockID: req.LockID}
 	if req.Stage == runspec.Apply {
 		spec.PlanSHA256 = runspec.SHA256(req.Plan)
 	}
@@ -377,6 +379,16 @@ func (d *Dispatcher) Wait(ctx context.Context, wr store.WorkerRun) (runspec.Resu
 		}
 	}
 	return d.wait(ctx, wr.ID, h, log)
+}
+
+// Collectors are the adoption counters, for a registry.
+func (d *Dispatcher) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{d.adopted, d.lost}
+}
+
+// Get returns worker run id.
+func (d *Dispatcher) Get(ctx context.Context, id int64) (store.WorkerRun, error) {
+	return d.store.GetWorkerRun(ctx, id)
 }
 
 // Open lists worker runs not yet acted on.
