@@ -3,8 +3,10 @@ package executor
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -187,8 +189,18 @@ func (e *LocalExec) Start(ctx context.Context, l Launch) (Handle, error) {
 		env["TMPDIR"] = os.TempDir()
 	}
 	name := args[0]
+	var infoR, infoW *os.File
 	if e.opts.Sandbox {
-		args = append(append([]string{e.bwrap}, e.sandboxArgs(l.RunID, l.RunDir)...), append([]string{"--"}, args...)...)
+		// bwrap reports the host pid of the sandbox's PID-namespace init on
+		// fd 3. That process is the run: when it dies the kernel ends
+		// everything in the sandbox, whereas the outer bwrap can die and
+		// leave the sandbox running.
+		var err error
+		if infoR, infoW, err = os.Pipe(); err != nil {
+			return Handle{}, fmt.Errorf("start worker for run %d: %w", l.RunID, err)
+		}
+		defer infoR.Close()
+		args = append(append([]string{e.bwrap, "--info-fd", "3"}, e.sandboxArgs(l.RunID, l.RunDir)...), append([]string{"--"}, args...)...)
 		name = e.bwrap
 	}
 	logf, err := os.OpenFile(filepath.Join(l.RunDir, "worker.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
@@ -206,13 +218,26 @@ func (e *LocalExec) Start(ctx context.Context, l Launch) (Handle, error) {
 		cmd.Env = append(cmd.Env, k+"="+env[k])
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	if infoW != nil {
+		cmd.ExtraFiles = []*os.File{infoW}
+	}
+	err = cmd.Start()
+	if infoW != nil {
+		infoW.Close()
+	}
+	if err != nil {
 		return Handle{}, fmt.Errorf("start worker for run %d: %w", l.RunID, err)
 	}
 	pid := cmd.Process.Pid
 	// Reap it when it ends while this process lives; after a restart the
 	// worker is someone else's child and Alive watches /proc instead.
 	go cmd.Wait()
+	if infoR != nil {
+		if pid, err = sandboxPID(infoR); err != nil {
+			cmd.Process.Kill()
+			return Handle{}, fmt.Errorf("start worker for run %d: %w", l.RunID, err)
+		}
+	}
 	ticks, err := startTicks(pid)
 	if err != nil {
 		return Handle{}, fmt.Errorf("start worker for run %d: read its start time: %w", l.RunID, err)
@@ -240,6 +265,18 @@ func (e *LocalExec) Alive(_ context.Context, h Handle) (bool, error) {
 		return false, nil
 	}
 	return bytes.Contains(cmdline, []byte("\x00--run\x00"+strconv.FormatInt(h.RunID, 10)+"\x00")), nil
+}
+
+// sandboxPID reads bwrap's info document, {"child-pid": N, ...}, bounded.
+func sandboxPID(r *os.File) (int, error) {
+	r.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var info struct {
+		ChildPID int `json:"child-pid"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r, 4096)).Decode(&info); err != nil || info.ChildPID <= 0 {
+		return 0, fmt.Errorf("bubblewrap did not report the sandbox's pid: %v", err)
+	}
+	return info.ChildPID, nil
 }
 
 // TokenEnv carries the run token to the worker, which drops it from its
