@@ -33,6 +33,8 @@ Usage:
   tfpr lint [flags] [DIR...]   check Terraform HCL against the policies, locally
   tfpr policy test [DIR]       run the Rego unit tests of a policy directory
   tfpr audit [flags]           list applies: who merged, who approved, commit, plan, outcome
+  tfpr new-service NAME --owners @org/team [flags]
+                               add a service's directories and CODEOWNERS lines
   tfpr worker [flags]          run one terraform run for a server (started by tfpr's executors)
   tfpr version                 print the version
 `
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runPolicyTest(ctx, args[2:], stdout, stderr)
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr)
+	case "new-service":
+		return runNewService(ctx, args[1:], stdout, stderr)
 	case "worker":
 		return runWorker(ctx, args[1:], stderr)
 	case "version", "-v", "--version":
