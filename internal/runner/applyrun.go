@@ -232,7 +232,7 @@ func (r *Runner) gateAndApply(ctx context.Context, st *applyState, plan *terrafo
 		st.result.Notes = append(st.result.Notes, "The plan had no changes; nothing to apply.")
 		return store.StatusSucceeded, nil
 	}
-	tf, err := r.terraform(st.run.Repo, st.run.Project, true)
+	tf, err := r.tf.Terraform(st.run.Repo, st.run.Project, ModeApply)
 	if err != nil {
 		return store.StatusFailed, err
 	}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/report"
@@ -23,7 +22,7 @@ import (
 
 // session is one repository's GitHub client plus its mirror, fetched.
 type session struct {
-	gh    *githubapp.Client
+	gh    RepoClient
 	repo  workspace.Repo
 	token string
 }
@@ -196,7 +195,7 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	defer os.RemoveAll(scratch)
 	planCtx, cancel := context.WithTimeout(ctx, r.cfg.PlanTimeout)
 	defer cancel()
-	plan, err := r.terraformPlan(planCtx, co, j.Repo.FullName, p, filepath.Join(scratch, "pr.tfplan"), false)
+	plan, err := r.terraformPlan(planCtx, co, j.Repo.FullName, p, filepath.Join(scratch, "pr.tfplan"), ModePlan)
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, err.Error()
 		r.finishRun(ctx, runID, store.StatusFailed, firstLine(err.Error()))
@@ -224,8 +223,8 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 
 // terraformPlan plans project p inside checkout co into planFile, which
 // lies outside the checkout.
-func (r *Runner) terraformPlan(ctx context.Context, co *workspace.Checkout, repo, p, planFile string, apply bool) (*terraform.Plan, error) {
-	tf, err := r.terraform(repo, p, apply)
+func (r *Runner) terraformPlan(ctx context.Context, co *workspace.Checkout, repo, p, planFile string, mode Mode) (*terraform.Plan, error) {
+	tf, err := r.tf.Terraform(repo, p, mode)
 	if err != nil {
 		return nil, err
 	}

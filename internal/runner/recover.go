@@ -18,7 +18,7 @@ const commandLookback = 24 * time.Hour
 // comment ID keys each command job, so one the webhook already queued
 // (or an earlier resync found) is not queued again, finished or not.
 // A PR whose comments cannot be read is retried on the next resync.
-func (r *Runner) recoverCommands(ctx context.Context, gh *githubapp.Client, repo store.Repo, prs []githubapp.PR) {
+func (r *Runner) recoverCommands(ctx context.Context, gh RepoClient, repo store.Repo, prs []githubapp.PR) {
 	since := time.Now().Add(-commandLookback)
 	queued := false
 	for _, pr := range prs {

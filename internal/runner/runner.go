@@ -15,12 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tfpr/tfpr/internal/gcs"
-	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/planfile"
-	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/store"
-	"github.com/tfpr/tfpr/internal/workspace"
 )
 
 // Config is the part of tfpr's configuration the runner acts on.
@@ -40,7 +36,7 @@ type Config struct {
 	// Impersonate maps a repository's project to the service account its
 	// terraform runs as ("" for the server's own identity); plan may use a
 	// read-only one.
-	Impersonate    func(repo, project string, apply bool) (string, error)
+	Impersonate    func(repo, project string, mode Mode) (string, error)
 	AllowRepo      func(fullName string) bool
 	Secrets        []string // never posted to GitHub, whatever terraform prints
 	PollInterval   time.Duration
@@ -57,11 +53,14 @@ type Config struct {
 // Deps are the parts the runner drives.
 type Deps struct {
 	Store     store.Store
-	GitHub    *githubapp.App
-	Workspace *workspace.Manager
-	Policy    *policy.Engine
+	GitHub    GitHub
+	Workspace Workspace
+	Policy    Linter
 	Plans     planfile.Store // nil: a directory under DataDir
-	GCS       *gcs.Client    // optional: reads state locks left by a crash
+	GCS       StateLocks     // optional: reads state locks left by a crash
+	// Terraform runs terraform; nil: TerraformBin on this machine, with
+	// the environment and identity Config gives.
+	Terraform Executor
 	Log       *slog.Logger
 }
 
@@ -69,14 +68,13 @@ type Deps struct {
 type Runner struct {
 	cfg   Config
 	store store.Store
-	gh    *githubapp.App
-	ws    *workspace.Manager
-	pol   *policy.Engine
+	gh    GitHub
+	ws    Workspace
+	pol   Linter
 	files planfile.Store
-	gcs   *gcs.Client
+	gcs   StateLocks
+	tf    Executor
 	log   *slog.Logger
-
-	cliConfig string // terraform CLI config tfpr owns
 
 	wake    chan struct{}
 	slots   chan struct{}  // terraform processes at once
@@ -116,7 +114,7 @@ func New(cfg Config, d Deps) (*Runner, error) {
 		cfg.ApplyOnDrift = "apply"
 	}
 	if cfg.Impersonate == nil {
-		cfg.Impersonate = func(string, string, bool) (string, error) { return "", nil }
+		cfg.Impersonate = func(string, string, Mode) (string, error) { return "", nil }
 	}
 	if cfg.MaxProjectsPerPR <= 0 {
 		cfg.MaxProjectsPerPR = 200
@@ -135,16 +133,19 @@ func New(cfg Config, d Deps) (*Runner, error) {
 	if files == nil {
 		files = planfile.Local{Dir: filepath.Join(cfg.DataDir, "plans")}
 	}
-	cli := filepath.Join(cfg.DataDir, "terraform.tfrc")
-	if err := os.WriteFile(cli, []byte(cliConfig), 0o600); err != nil {
-		return nil, fmt.Errorf("runner: write terraform CLI config: %w", err)
+	tf := d.Terraform
+	if tf == nil {
+		local, err := newLocalTerraform(cfg, log)
+		if err != nil {
+			return nil, fmt.Errorf("runner: %w", err)
+		}
+		tf = local
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "scratch"), 0o700); err != nil {
 		return nil, fmt.Errorf("runner: create scratch dir: %w", err)
 	}
 	return &Runner{
-		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, log: log,
-		cliConfig: cli,
+		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, tf: tf, log: log,
 		wake:      make(chan struct{}, 1),
 		slots:     make(chan struct{}, cfg.Parallelism),
 		jobs:      make(chan struct{}, cfg.Parallelism),
