@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/tfpr/tfpr/internal/store"
 )
@@ -197,61 +196,4 @@ func planTargets(args []string) ([]string, error) {
 		i++
 	}
 	return out, nil
-}
-
-// resync is the level-triggered safety net: every open PR should have a
-// plan job at its head and the default branch should be queued up to its
-// tip. Whatever a missed webhook or a crash lost is found here.
-func (r *Runner) resync(ctx context.Context) {
-	// GitHub redelivers for a few days at most; a month of finished jobs is
-	// plenty to debug with. Runs are never pruned: they are the audit trail.
-	if n, err := r.store.Prune(ctx, time.Now().Add(-30*24*time.Hour)); err != nil {
-		r.log.Warn("prune store", "err", err)
-	} else if n > 0 {
-		r.log.Info("pruned store", "rows", n)
-	}
-	repos, err := r.store.Repos(ctx)
-	if err != nil {
-		r.log.Error("resync", "err", err)
-		return
-	}
-	for _, repo := range repos {
-		if r.cfg.AllowRepo != nil && !r.cfg.AllowRepo(repo.FullName) {
-			continue
-		}
-		if err := r.resyncRepo(ctx, repo); err != nil {
-			r.log.Error("resync", "repo", repo.FullName, "err", err)
-		}
-	}
-}
-
-func (r *Runner) resyncRepo(ctx context.Context, repo store.Repo) error {
-	gh, err := r.gh.Repo(repo.Installation, repo.FullName)
-	if err != nil {
-		return err
-	}
-	prs, err := gh.OpenPullRequests(ctx, repo.DefaultBranch)
-	if err != nil {
-		return err
-	}
-	for _, pr := range prs {
-		done, err := r.store.HasJob(ctx, store.JobPR, repo.FullName, pr.Number, pr.HeadSHA)
-		if err != nil {
-			return err
-		}
-		if done {
-			continue
-		}
-		if _, err := r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
-			Author: pr.Author, Fork: pr.Fork, Trigger: "resync"}); err != nil {
-			return err
-		}
-	}
-	r.recoverCommands(ctx, gh, repo, prs)
-	if pending, err := r.store.PendingJob(ctx, store.JobMerge, repo.FullName, 0, ""); err != nil || pending {
-		return err
-	}
-	_, err = r.store.EnqueueJob(ctx, store.Job{Kind: store.JobMerge, Repo: repo, Trigger: "resync"})
-	r.poke()
-	return err
 }
