@@ -40,16 +40,7 @@ func (r *Runner) expandMerge(ctx context.Context, j store.Job) error {
 	if err != nil {
 		return err
 	}
-	from := cursor
-	if from == "" || !r.ws.Has(ctx, s.repo, from) {
-		// First merge tfpr sees: start from the push's before, or just this
-		// commit. Never skip ahead: an apply of an unchanged project is a
-		// no-op, a skipped merge is an apply lost.
-		from = j.Before
-		if from != "" && !r.ws.Has(ctx, s.repo, from) {
-			from = ""
-		}
-	}
+	from := expandFrom(cursor, j.Before, func(sha string) bool { return r.ws.Has(ctx, s.repo, sha) })
 	commits, err := r.ws.FirstParents(ctx, s.repo, from, target)
 	if err != nil {
 		return err
@@ -85,6 +76,20 @@ func (r *Runner) expandMerge(ctx context.Context, j store.Job) error {
 		}
 	}
 	return r.store.SetCursor(ctx, j.Repo.FullName, head)
+}
+
+// expandFrom picks the commit after which merges are expanded: the cursor
+// (the last commit already queued), else, on the first merge tfpr sees,
+// the push's before, else none (just the target). Never skip ahead: an
+// apply of an unchanged project is a no-op, a skipped merge is an apply
+// lost. A commit the mirror lacks cannot be a bound.
+func expandFrom(cursor, before string, has func(string) bool) string {
+	for _, c := range []string{cursor, before} {
+		if c != "" && has(c) {
+			return c
+		}
+	}
+	return ""
 }
 
 // landing is a default-branch commit that changes projects, and the PR

@@ -28,7 +28,7 @@ type Config struct {
 	ResyncInterval time.Duration
 	ShutdownGrace  time.Duration
 	AllowForkPRs   bool
-	ApplyOnDrift   string // "apply" or "wait"
+	ApplyOnDrift   DriftPolicy
 	ApproverUsers  []string
 	ApproverTeams  []string
 	// Env is terraform's base environment (already an allowlist).
@@ -111,7 +111,7 @@ func New(cfg Config, d Deps) (*Runner, error) {
 		cfg.PollInterval = 2 * time.Second
 	}
 	if cfg.ApplyOnDrift == "" {
-		cfg.ApplyOnDrift = "apply"
+		cfg.ApplyOnDrift = DriftApply
 	}
 	if cfg.Impersonate == nil {
 		cfg.Impersonate = func(string, string, Mode) (string, error) { return "", nil }

@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	s.runner, err = runner.New(runner.Config{
 		StateBucket: cfg.StateBucket, DataDir: cfg.DataDir, TerraformBin: cfg.TerraformBin,
 		Parallelism: cfg.Parallelism, ResyncInterval: cfg.ResyncInterval, ShutdownGrace: cfg.ShutdownGrace,
-		AllowForkPRs: cfg.AllowForkPRs, ApplyOnDrift: cfg.ApplyOnDrift,
+		AllowForkPRs: cfg.AllowForkPRs, ApplyOnDrift: runner.DriftPolicy(cfg.ApplyOnDrift),
 		ApproverUsers: cfg.ApproverUsers, ApproverTeams: cfg.ApproverTeams,
 		Env:            env,
 		Impersonate:    runner.Impersonator(cfg.ImpersonateTemplate, cfg.PlanImpersonate, cfg.PlatformProject),
