@@ -312,3 +312,75 @@ func TestResyncQueuesWhatWebhooksLost(t *testing.T) {
 		t.Errorf("resync queued %q, want %q", kinds, want)
 	}
 }
+
+func TestInterruptedApplyIsReplannedAfterRestart(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.openPR(t, "v1", "")
+	ctx := context.Background()
+	// The process died mid-apply: the run is left running.
+	h.ws.commit("m1", "b0", map[string]string{projA + "/input": "v1"})
+	h.ws.land("m1")
+	h.gh.merged["m1"] = githubapp.PR{Number: 4, HeadSHA: "h1"}
+	id, _, err := h.st.CreateRun(ctx, store.Run{Kind: "apply", Repo: h.repo.FullName, Project: projA, PR: 4, SHA: "m1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.st.StartRun(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.r.recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.settle(t)
+	if want := []string{projA + " merge.tfplan"}; !slices.Equal(h.tf.applied, want) {
+		t.Errorf("applied %q, want a fresh plan %q", h.tf.applied, want)
+	}
+	if text := strings.Join(h.gh.commentsOn(4), "\n"); !strings.Contains(text, "was interrupted") {
+		t.Errorf("PR not told of the interruption:\n%s", text)
+	}
+}
+
+func TestMergeOfACommitOffTheBranchIsRefused(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.openPR(t, "v1", "")
+	h.dispatch(t, webhook.PullRequestEvent{M: meta, Action: "closed",
+		PR: webhook.PullRequest{Number: 4, HeadSHA: "h1", BaseRef: "main", Merged: true, MergeCommitSHA: "h1", MergedBy: "carol"}})
+	if len(h.tf.applied) != 0 {
+		t.Errorf("a commit main does not contain was applied: %q", h.tf.applied)
+	}
+	if text := strings.Join(h.gh.commentsOn(4), "\n"); !strings.Contains(text, "refused to apply") {
+		t.Errorf("PR not told of the refusal:\n%s", text)
+	}
+}
+
+func TestRemovedProjectIsSkippedAndClosedPRForgetsPlans(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.openPR(t, "v1", "")
+	ctx := context.Background()
+	h.dispatch(t, webhook.PullRequestEvent{M: meta, Action: "closed", PR: webhook.PullRequest{Number: 4, HeadSHA: "h1", BaseRef: "main"}})
+	if _, err := h.st.LatestPlan(ctx, h.repo.FullName, 4, projA); err == nil {
+		t.Error("a closed PR's plan is still kept")
+	}
+	h.ws.commit("m1", "b0", map[string]string{projA + "/main.tf": "", projA + "/input": ""})
+	h.ws.land("m1")
+	id, _, err := h.st.CreateRun(ctx, store.Run{Kind: "apply", Repo: h.repo.FullName, Project: projA, SHA: "m1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.settle(t)
+	run, err := h.st.GetRun(ctx, id)
+	if err != nil || run.Status != store.StatusSkipped {
+		t.Errorf("apply of a removed project = %q, %v; want skipped", run.Status, err)
+	}
+}
+
+func TestTooManyProjectsArePlannedUpToTheCap(t *testing.T) {
+	h := newHarness(t, Config{MaxProjectsPerPR: 1})
+	h.openPR(t, "v1", "v1")
+	if len(h.tf.plans) != 1 {
+		t.Errorf("planned %q with a cap of 1", h.tf.plans)
+	}
+	if text := strings.Join(h.gh.commentsOn(4), "\n"); !strings.Contains(text, "Not checked, not planned") || !strings.Contains(text, projB) {
+		t.Errorf("comment does not name the project left out:\n%s", text)
+	}
+}
