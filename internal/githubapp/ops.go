@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-github/v75/github"
+	"github.com/google/go-github/v88/github"
 
 	"github.com/tfpr/tfpr/internal/redact"
 )
