@@ -19,7 +19,6 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v88/github"
-
 )
 
 // Options configures App.
