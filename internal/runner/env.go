@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/terraform"
 )
 
@@ -122,8 +123,8 @@ provider_installation {
 // outside that layout is refused when a template is set: guessing its
 // service from the path would let one team place a directory that runs
 // with another team's rights.
-func Impersonator(applyTmpl, planTmpl, platformProject string) func(repo, project string, mode Mode) (string, error) {
-	return func(repo, project string, mode Mode) (string, error) {
+func Impersonator(applyTmpl, planTmpl, platformProject string) func(repo, dir string, mode Mode) (string, error) {
+	return func(repo, dir string, mode Mode) (string, error) {
 		tmpl := applyTmpl
 		if mode == ModePlan && planTmpl != "" {
 			tmpl = planTmpl
@@ -131,21 +132,12 @@ func Impersonator(applyTmpl, planTmpl, platformProject string) func(repo, projec
 		if tmpl == "" {
 			return "", nil
 		}
-		service, env, ok := serviceEnv(project)
+		service, env, ok := project.ServiceEnv(dir)
 		if !ok {
-			return "", fmt.Errorf("project %s is not microservices/<service>/<env>, so tfpr cannot tell whose service account runs it; terraform was not run", project)
+			return "", fmt.Errorf("project %s is not microservices/<service>/<env>, so tfpr cannot tell whose service account runs it; terraform was not run", dir)
 		}
 		owner, name := splitRepo(repo)
 		return strings.NewReplacer("{owner}", owner, "{repo}", name, "{service}", service, "{env}", env,
 			"{platform_project}", platformProject).Replace(tmpl), nil
 	}
-}
-
-// serviceEnv extracts <service> and <env> from microservices/<service>/<env>.
-func serviceEnv(project string) (service, env string, ok bool) {
-	parts := strings.Split(strings.Trim(project, "/"), "/")
-	if len(parts) != 3 || parts[0] != "microservices" || parts[1] == "" || parts[2] == "" {
-		return "", "", false
-	}
-	return parts[1], parts[2], true
 }
