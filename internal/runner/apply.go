@@ -100,19 +100,13 @@ func (st *applyState) cleanup(ctx context.Context) {
 // retryLater puts an apply that failed before terraform ran back in the
 // queue with backoff; after maxRetries it is reported as failed instead.
 func (r *Runner) retryLater(ctx context.Context, run store.Run, cause error) bool {
-	r.mu.Lock()
-	n := r.retries[run.ID] + 1
-	r.retries[run.ID] = n
-	r.mu.Unlock()
+	n := run.Attempts + 1
 	if n > maxRetries {
 		return false
 	}
 	backoff := time.Duration(1<<n) * r.cfg.RetryBase
-	r.mu.Lock()
-	r.notBefore[run.ID] = time.Now().Add(backoff)
-	r.mu.Unlock()
 	r.log.Warn("apply could not start; retrying", "run", run.ID, "project", run.Project, "attempt", n, "in", backoff, "err", cause)
-	if err := r.store.RequeueRun(ctx, run.ID, fmt.Sprintf("retry %d: %s", n, firstLine(cause.Error()))); err != nil {
+	if err := r.store.RetryRun(ctx, run.ID, n, time.Now().Add(backoff), fmt.Sprintf("retry %d: %s", n, firstLine(cause.Error()))); err != nil {
 		r.log.Error("requeue apply", "run", run.ID, "err", err)
 	}
 	return true

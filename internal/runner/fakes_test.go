@@ -175,11 +175,13 @@ type fakeWorkspace struct {
 	mu      sync.Mutex
 	dir     string
 	commits map[string]fakeCommit
-	main    []string // oldest first
+	main    []string        // oldest first
+	broken  map[string]int  // commit -> the checkout from which on it fails
+	tries   map[string]int  // checkouts asked for, by commit
 }
 
 func newFakeWorkspace(t *testing.T) *fakeWorkspace {
-	return &fakeWorkspace{dir: t.TempDir(), commits: map[string]fakeCommit{}}
+	return &fakeWorkspace{dir: t.TempDir(), commits: map[string]fakeCommit{}, broken: map[string]int{}, tries: map[string]int{}}
 }
 
 // commit records sha with the tree of parent plus files (content "" deletes).
@@ -293,7 +295,12 @@ func (w *fakeWorkspace) ReadFile(_ context.Context, _ workspace.Repo, rev, file 
 func (w *fakeWorkspace) Checkout(_ context.Context, _ workspace.Repo, sha string) (*workspace.Checkout, error) {
 	w.mu.Lock()
 	c, ok := w.commits[sha]
+	w.tries[sha]++
+	broken := w.broken[sha] > 0 && w.tries[sha] >= w.broken[sha]
 	w.mu.Unlock()
+	if broken {
+		return nil, fmt.Errorf("checkout %s: disk full", sha)
+	}
 	if !ok {
 		return nil, fmt.Errorf("checkout %s: no such commit", sha)
 	}
@@ -402,9 +409,8 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := store.OpenSQLite(ctx, filepath.Join(dir, "tfpr.db"))
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "tfpr.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -412,16 +418,24 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	h := &harness{st: st, gh: newFakeGitHub(), ws: newFakeWorkspace(t), lint: &fakeLinter{denyCode: map[string]bool{}, denyPlan: map[string]string{}},
 		tf:   &fakeTerraform{failApply: map[string]bool{}, drift: map[string]string{}},
 		repo: store.Repo{FullName: "acme/infra", CloneURL: "https://github.com/acme/infra.git", DefaultBranch: "main", Installation: 1}}
+	h.restart(t, cfg, dir)
+	if err := st.RememberRepo(context.Background(), h.repo); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// restart gives the harness a new Runner on the same store, as a new
+// process would be.
+func (h *harness) restart(t *testing.T, cfg Config, dir string) {
+	t.Helper()
 	cfg.StateBucket, cfg.DataDir = "state", dir
-	h.r, err = New(cfg, Deps{Store: st, GitHub: h.gh, Workspace: h.ws, Policy: h.lint, Plans: planfile.Local{Dir: filepath.Join(dir, "plans")},
+	r, err := New(cfg, Deps{Store: h.st, GitHub: h.gh, Workspace: h.ws, Policy: h.lint, Plans: planfile.Local{Dir: filepath.Join(dir, "plans")},
 		Terraform: h.tf, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.RememberRepo(ctx, h.repo); err != nil {
-		t.Fatal(err)
-	}
-	return h
+	h.r = r
 }
 
 // projectFiles is a project's code planning value.

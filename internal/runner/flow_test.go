@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/store"
@@ -382,5 +383,28 @@ func TestTooManyProjectsArePlannedUpToTheCap(t *testing.T) {
 	}
 	if text := strings.Join(h.gh.commentsOn(4), "\n"); !strings.Contains(text, "Not checked, not planned") || !strings.Contains(text, projB) {
 		t.Errorf("comment does not name the project left out:\n%s", text)
+	}
+}
+
+// An apply that failed before terraform ran is retried with backoff; the
+// attempts and the backoff are kept in the store, so a restart neither
+// forgets them nor retries at once.
+func TestApplyRetryBackoffSurvivesARestart(t *testing.T) {
+	cfg := Config{RetryBase: time.Hour}
+	h := newHarness(t, cfg)
+	h.openPR(t, "v1", "")
+	h.ws.broken["m1"] = 2 // merge expansion reads m1; the apply's checkout fails
+	h.mergePR(t, "v1")
+	if n := h.ws.tries["m1"]; n != 2 {
+		t.Fatalf("checkouts of m1 = %d, want 2 then a backoff", n)
+	}
+	queued := h.applyRun(t, 4, store.StatusQueued)
+	if len(queued) != 1 || !strings.HasPrefix(queued[0].Summary, "retry 1:") {
+		t.Fatalf("queued applies = %+v, want one waiting for its first retry", queued)
+	}
+	h.restart(t, cfg, t.TempDir())
+	h.settle(t)
+	if n := h.ws.tries["m1"]; n != 2 {
+		t.Errorf("after a restart checkouts of m1 = %d: the backoff was forgotten", n)
 	}
 }

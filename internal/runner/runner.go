@@ -85,12 +85,10 @@ type Runner struct {
 
 	known sync.Map // repo full name -> store.Repo already remembered
 
-	mu        sync.Mutex
-	projects  map[string]*sync.Mutex // repo/project: runs never overlap
-	repos     map[string]*sync.Mutex // repo: merge expansion is serial
-	applying  int                    // applies started and not finished
-	retries   map[int64]int          // apply run -> attempts that failed before terraform
-	notBefore map[int64]time.Time    // apply run -> earliest retry
+	mu       sync.Mutex
+	projects map[string]*sync.Mutex // repo/project: runs never overlap
+	repos    map[string]*sync.Mutex // repo: merge expansion is serial
+	applying int                    // applies started and not finished
 }
 
 // New checks the configuration and returns a Runner; Start runs it.
@@ -146,13 +144,11 @@ func New(cfg Config, d Deps) (*Runner, error) {
 	}
 	return &Runner{
 		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, tf: tf, log: log,
-		wake:      make(chan struct{}, 1),
-		slots:     make(chan struct{}, cfg.Parallelism),
-		jobs:      make(chan struct{}, cfg.Parallelism),
-		projects:  map[string]*sync.Mutex{},
-		repos:     map[string]*sync.Mutex{},
-		retries:   map[int64]int{},
-		notBefore: map[int64]time.Time{},
+		wake:     make(chan struct{}, 1),
+		slots:    make(chan struct{}, cfg.Parallelism),
+		jobs:     make(chan struct{}, cfg.Parallelism),
+		projects: map[string]*sync.Mutex{},
+		repos:    map[string]*sync.Mutex{},
 	}, nil
 }
 
@@ -249,7 +245,7 @@ func (r *Runner) schedule(ctx context.Context) {
 		// running, and after a crash a running apply is re-planned rather
 		// than applied from its reviewed plan.
 		r.mu.Lock()
-		wait := time.Until(r.notBefore[run.ID])
+		wait := time.Until(run.NotBefore)
 		full := r.applying >= r.cfg.Parallelism
 		if wait <= 0 && !full {
 			r.applying++

@@ -84,6 +84,8 @@ type Run struct {
 	RetriedBy  string // asked for the run again; approves nothing
 	PlanHash   string
 	HeldDigest string // content digest of the plan a held apply showed
+	Attempts   int       // failures before terraform ran, each retried
+	NotBefore  time.Time // a retried apply waits until then
 	CheckRunID int64
 	JobID      int64
 	Created    time.Time
@@ -171,6 +173,7 @@ type Store interface {
 	CreateRun(ctx context.Context, r Run) (id int64, created bool, err error)
 	StartRun(ctx context.Context, id int64) error
 	RequeueRun(ctx context.Context, id int64, summary string) error
+	RetryRun(ctx context.Context, id int64, attempt int, notBefore time.Time, summary string) error
 	FinishApply(ctx context.Context, r Run, block *Block) error
 	SetRunStatus(ctx context.Context, id int64, from []string, to string, by Release) (bool, error)
 	FinishRun(ctx context.Context, id int64, status, summary string) error
