@@ -175,9 +175,9 @@ type fakeWorkspace struct {
 	mu      sync.Mutex
 	dir     string
 	commits map[string]fakeCommit
-	main    []string        // oldest first
-	broken  map[string]int  // commit -> the checkout from which on it fails
-	tries   map[string]int  // checkouts asked for, by commit
+	main    []string       // oldest first
+	broken  map[string]int // commit -> the checkout from which on it fails
+	tries   map[string]int // checkouts asked for, by commit
 }
 
 func newFakeWorkspace(t *testing.T) *fakeWorkspace {

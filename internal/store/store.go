@@ -83,7 +83,7 @@ type Run struct {
 	ApprovedBy string // approved a plan-stage override or a held plan
 	RetriedBy  string // asked for the run again; approves nothing
 	PlanHash   string
-	HeldDigest string // content digest of the plan a held apply showed
+	HeldDigest string    // content digest of the plan a held apply showed
 	Attempts   int       // failures before terraform ran, each retried
 	NotBefore  time.Time // a retried apply waits until then
 	CheckRunID int64
