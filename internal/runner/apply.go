@@ -40,7 +40,8 @@ const maxRetries = 5
 // apply runs one queued apply. The run was marked running by the loop, so
 // no other apply of this project starts until it finishes.
 func (r *Runner) apply(ctx context.Context, run store.Run, interrupted bool) {
-	log := r.log.With("run", run.ID, "project", run.Project, "sha", short(run.SHA))
+	log := r.log.With("run", run.ID, "kind", "apply", "repo", run.Repo, "project", run.Project, "sha", short(run.SHA), "job", run.JobID)
+	ctx = withLogger(ctx, log)
 	lock := r.lockOf(r.projects, run.Repo+"/"+run.Project)
 	lock.Lock()
 	defer lock.Unlock()
@@ -105,9 +106,9 @@ func (r *Runner) retryLater(ctx context.Context, run store.Run, cause error) boo
 		return false
 	}
 	backoff := time.Duration(1<<n) * r.cfg.RetryBase
-	r.log.Warn("apply could not start; retrying", "run", run.ID, "project", run.Project, "attempt", n, "in", backoff, "err", cause)
+	r.logger(ctx).Warn("apply could not start; retrying", "run", run.ID, "project", run.Project, "attempt", n, "in", backoff, "err", cause)
 	if err := r.store.RetryRun(ctx, run.ID, n, time.Now().Add(backoff), fmt.Sprintf("retry %d: %s", n, firstLine(cause.Error()))); err != nil {
-		r.log.Error("requeue apply", "run", run.ID, "err", err)
+		r.logger(ctx).Error("requeue apply", "run", run.ID, "err", err)
 	}
 	return true
 }

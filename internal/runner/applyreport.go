@@ -25,7 +25,7 @@ func (r *Runner) reportApply(ctx context.Context, st *applyState, status string,
 	}
 	round := report.Round{Kind: "apply", SHA: st.run.SHA, PR: st.run.PR, Results: []report.Result{res}}
 	if err := r.publish(ctx, st.s, round); err != nil {
-		r.log.Error("report apply", "run", st.run.ID, "err", err)
+		r.logger(ctx).Error("report apply", "run", st.run.ID, "err", err)
 	}
 	switch status {
 	case store.StatusFailed, store.StatusDenied:
@@ -47,12 +47,12 @@ func (r *Runner) blockProject(ctx context.Context, st *applyState, res report.Re
 	if err != nil {
 		// The block stands without an issue; `tfpr unblock -p DIR` on
 		// any PR clears it.
-		r.log.Error("open apply-failure issue", "project", st.run.Project, "err", err)
+		r.logger(ctx).Error("open apply-failure issue", "project", st.run.Project, "err", err)
 		return
 	}
 	if err := r.store.BlockProject(ctx, store.Block{Repo: st.run.Repo, Project: st.run.Project, RunID: st.run.ID, Issue: issue,
 		Reason: "apply failed at " + short(st.run.SHA)}); err != nil {
-		r.log.Error("record the project's issue", "project", st.run.Project, "err", err)
+		r.logger(ctx).Error("record the project's issue", "project", st.run.Project, "err", err)
 	}
 }
 
@@ -61,7 +61,7 @@ func (r *Runner) blockProject(ctx context.Context, st *applyState, res report.Re
 func (r *Runner) replanOthers(ctx context.Context, st *applyState) {
 	plans, err := r.store.OpenPlansFor(ctx, st.run.Repo, st.run.Project, st.run.PR)
 	if err != nil {
-		r.log.Error("find PRs to re-plan", "err", err)
+		r.logger(ctx).Error("find PRs to re-plan", "err", err)
 		return
 	}
 	repo, err := r.repoOf(ctx, st.run.Repo)
@@ -76,7 +76,7 @@ func (r *Runner) replanOthers(ctx context.Context, st *applyState) {
 		_, err = r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
 			Author: pr.Author, Fork: pr.Fork, Trigger: "after-apply:" + strconv.FormatInt(st.run.ID, 10), Projects: []string{st.run.Project}})
 		if err != nil {
-			r.log.Error("queue re-plan", "pr", pr.Number, "err", err)
+			r.logger(ctx).Error("queue re-plan", "pr", pr.Number, "err", err)
 		}
 	}
 }

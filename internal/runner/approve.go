@@ -45,7 +45,7 @@ func (r *Runner) approve(ctx context.Context, j store.Job, rule string, reply fu
 	if err := r.store.Approve(ctx, store.Approval{Repo: j.Repo.FullName, PR: j.PR, HeadSHA: head, Rule: rule, User: j.Actor, Plans: plans}); err != nil {
 		return err
 	}
-	r.log.Info("policy override approved", "pr", j.PR, "rule", rule, "by", j.Actor, "head", short(head))
+	r.logger(ctx).Info("policy override approved", "pr", j.PR, "rule", rule, "by", j.Actor, "head", short(head))
 	if pr.HeadSHA != head {
 		return reply(fmt.Sprintf("approved `%s` for %s, the head whose plan you saw. The PR has since moved to %s; "+
 			"its plan needs a new approval.", rule, short(head), short(pr.HeadSHA)))

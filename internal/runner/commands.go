@@ -114,7 +114,7 @@ func (r *Runner) command(ctx context.Context, j store.Job) error {
 		return err
 	}
 	if !slices.Contains([]string{"admin", "maintain", "write"}, perm) {
-		r.log.Warn("command refused", "user", j.Actor, "permission", perm, "command", cmd.Verb)
+		r.logger(ctx).Warn("command refused", "user", j.Actor, "permission", perm, "command", cmd.Verb)
 		return reply(fmt.Sprintf("`tfpr %s` needs write access to %s; you have %s. Nothing was run.", cmd.Verb, j.Repo.FullName, perm))
 	}
 	if perr != nil {
@@ -179,7 +179,7 @@ func (r *Runner) unblockCommand(ctx context.Context, c commandCall) error {
 	if ok, err := r.mayRelease(ctx, j, b.Project); err != nil || !ok {
 		return refuseOwner(err, c.reply, "unblock", b.Project)
 	}
-	r.log.Info("project unblocked", "project", b.Project, "by", j.Actor)
+	r.logger(ctx).Info("project unblocked", "project", b.Project, "by", j.Actor)
 	if err := r.store.Unblock(ctx, j.Repo.FullName, b.Project); err != nil {
 		return err
 	}

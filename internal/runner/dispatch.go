@@ -22,6 +22,7 @@ func (r *Runner) Dispatch(ctx context.Context, ev webhook.Event) error {
 	if !ok {
 		return nil
 	}
+	job.Delivery = m.Delivery
 	if known, ok := r.known.Load(repo.FullName); !ok || known.(store.Repo) != repo {
 		if err := r.store.RememberRepo(ctx, repo); err != nil {
 			return err

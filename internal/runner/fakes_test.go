@@ -1,9 +1,11 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -405,6 +407,32 @@ type harness struct {
 	lint *fakeLinter
 	tf   *fakeTerraform
 	repo store.Repo
+	logs *lockedBuffer // the runner's log, as JSON lines
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// lines returns the log lines whose message is msg.
+func (l *lockedBuffer) lines(msg string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func newHarness(t *testing.T, cfg Config) *harness {
@@ -416,7 +444,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	}
 	t.Cleanup(func() { st.Close() })
 	h := &harness{st: st, gh: newFakeGitHub(), ws: newFakeWorkspace(t), lint: &fakeLinter{denyCode: map[string]bool{}, denyPlan: map[string]string{}},
-		tf:   &fakeTerraform{failApply: map[string]bool{}, drift: map[string]string{}},
+		tf: &fakeTerraform{failApply: map[string]bool{}, drift: map[string]string{}}, logs: &lockedBuffer{},
 		repo: store.Repo{FullName: "acme/infra", CloneURL: "https://github.com/acme/infra.git", DefaultBranch: "main", Installation: 1}}
 	h.restart(t, cfg, dir)
 	if err := st.RememberRepo(context.Background(), h.repo); err != nil {
@@ -431,7 +459,7 @@ func (h *harness) restart(t *testing.T, cfg Config, dir string) {
 	t.Helper()
 	cfg.StateBucket, cfg.DataDir = "state", dir
 	r, err := New(cfg, Deps{Store: h.st, GitHub: h.gh, Workspace: h.ws, Policy: h.lint, Plans: planfile.Local{Dir: filepath.Join(dir, "plans")},
-		Terraform: h.tf, Log: slog.New(slog.DiscardHandler)})
+		Terraform: h.tf, Log: slog.New(slog.NewJSONHandler(h.logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func (r *Runner) expandMerge(ctx context.Context, j store.Job) error {
 	}
 	for _, u := range finalStates(landed) {
 		if u.Folded > 0 {
-			r.log.Info("PR landed as several commits; applying its final state once", "pr", u.Merge.PR, "sha", short(u.SHA), "skipped", u.Folded)
+			r.logger(ctx).Info("PR landed as several commits; applying its final state once", "pr", u.Merge.PR, "sha", short(u.SHA), "skipped", u.Folded)
 		}
 		for _, p := range u.Projects {
 			id, created, err := r.store.CreateRun(ctx, store.Run{Kind: "apply", Repo: j.Repo.FullName, Project: p, PR: u.Merge.PR, SHA: u.SHA,
@@ -70,7 +70,7 @@ func (r *Runner) expandMerge(ctx context.Context, j store.Job) error {
 				return err
 			}
 			if created {
-				r.log.Info("apply queued", "run", id, "project", p, "sha", short(u.SHA), "pr", u.Merge.PR)
+				r.logger(ctx).Info("apply queued", "run", id, "project", p, "sha", short(u.SHA), "pr", u.Merge.PR)
 				r.sayIfBlocked(ctx, s, j.Repo.FullName, p, u.Merge.PR)
 			}
 		}
@@ -143,12 +143,12 @@ func (r *Runner) checkOnBranch(ctx context.Context, s *session, repo store.Repo,
 		return nil
 	}
 	err = fmt.Errorf("refused to apply %s: the default branch %s of %s does not contain that commit", sha, repo.DefaultBranch, repo.FullName)
-	r.log.Warn("apply refused: commit is not on the default branch", "repo", repo.FullName, "sha", sha, "pr", pr, "branch", repo.DefaultBranch)
+	r.logger(ctx).Warn("apply refused: commit is not on the default branch", "repo", repo.FullName, "sha", sha, "pr", pr, "branch", repo.DefaultBranch)
 	if pr > 0 {
 		msg := fmt.Sprintf("%s\ntfpr **refused to apply** %s: it is not on %s. tfpr applies only commits the default branch contains; "+
 			"nothing was applied for this event.", report.Marker("apply"), short(sha), codeSpan(repo.DefaultBranch))
 		if _, cerr := s.gh.Comment(ctx, pr, msg); cerr != nil {
-			r.log.Warn("say apply refused", "pr", pr, "err", cerr)
+			r.logger(ctx).Warn("say apply refused", "pr", pr, "err", cerr)
 		}
 	}
 	return err
@@ -184,10 +184,10 @@ func (r *Runner) mergeOf(ctx context.Context, s *session, j store.Job, c string)
 	if pr, ok, err := s.gh.MergedPullRequest(ctx, c); err == nil && ok {
 		m.PR, m.HeadSHA, m.MergedBy = pr.Number, pr.HeadSHA, pr.MergedBy
 		if err := r.store.RecordMerge(ctx, m); err != nil {
-			r.log.Warn("record merge", "sha", c, "err", err)
+			r.logger(ctx).Warn("record merge", "sha", c, "err", err)
 		}
 	} else if err != nil {
-		r.log.Warn("find PR of merge commit", "sha", c, "err", err)
+		r.logger(ctx).Warn("find PR of merge commit", "sha", c, "err", err)
 	}
 	return m
 }
@@ -228,6 +228,6 @@ func (r *Runner) sayIfBlocked(ctx context.Context, s *session, repo, p string, p
 	msg := fmt.Sprintf("%s\nThe apply of `%s` for this merge is **waiting**: an earlier apply of the project failed (%s). "+
 		"It runs, in merge order, once the project is unblocked on issue #%d (`tfpr unblock` or `tfpr apply` there).", report.Marker("apply"), p, b.Reason, b.Issue)
 	if _, err := s.gh.Comment(ctx, pr, msg); err != nil {
-		r.log.Warn("say apply waits", "pr", pr, "err", err)
+		r.logger(ctx).Warn("say apply waits", "pr", pr, "err", err)
 	}
 }

@@ -70,7 +70,7 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 		<-diffDone
 		if !r.ws.Has(ctx, s.repo, j.HeadSHA) {
 			// Force-pushed away; the push that replaced it has its own job.
-			r.log.Info("PR head no longer exists; skipping", "pr", j.PR, "sha", j.HeadSHA)
+			r.logger(ctx).Info("PR head no longer exists; skipping", "pr", j.PR, "sha", j.HeadSHA)
 			return nil
 		}
 		return err
@@ -89,7 +89,7 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 		projects = intersect(projects, j.Projects)
 	}
 	if len(projects) == 0 {
-		r.log.Info("no project affected", "pr", j.PR, "sha", j.HeadSHA, "changed", len(changed))
+		r.logger(ctx).Info("no project affected", "pr", j.PR, "sha", j.HeadSHA, "changed", len(changed))
 		return nil
 	}
 	projects, skipped := capProjects(projects, r.cfg.MaxProjectsPerPR)
@@ -273,7 +273,7 @@ func pathKey(p string) string {
 func (r *Runner) recordRun(ctx context.Context, run store.Run) int64 {
 	id, _, err := r.store.CreateRun(ctx, run)
 	if err != nil {
-		r.log.Error("record run", "project", run.Project, "err", err)
+		r.logger(ctx).Error("record run", "project", run.Project, "err", err)
 	}
 	return id
 }
@@ -283,7 +283,7 @@ func (r *Runner) finishRun(ctx context.Context, id int64, status, summary string
 		return
 	}
 	if err := r.store.FinishRun(context.WithoutCancel(ctx), id, status, summary); err != nil {
-		r.log.Error("record run outcome", "run", id, "err", err)
+		r.logger(ctx).Error("record run outcome", "run", id, "err", err)
 	}
 }
 
@@ -327,7 +327,7 @@ func (r *Runner) deletePlanFiles(ctx context.Context, plans []store.Plan) {
 	for _, p := range plans {
 		for _, key := range []string{p.File, p.File + ".json"} {
 			if err := r.files.Delete(ctx, key); err != nil {
-				r.log.Warn("delete plan file", "key", key, "err", err)
+				r.logger(ctx).Warn("delete plan file", "key", key, "err", err)
 			}
 		}
 	}
@@ -338,7 +338,7 @@ func (r *Runner) deletePlanFiles(ctx context.Context, plans []store.Plan) {
 func (r *Runner) contention(ctx context.Context, j store.Job, p string) []string {
 	others, err := r.store.OpenPlansFor(ctx, j.Repo.FullName, p, j.PR)
 	if err != nil {
-		r.log.Warn("look up competing PRs", "project", p, "err", err)
+		r.logger(ctx).Warn("look up competing PRs", "project", p, "err", err)
 		return nil
 	}
 	var notes []string

@@ -14,13 +14,13 @@ import (
 // yet, so checkouts and scratch dirs on disk are all leftovers.
 func (r *Runner) recover(ctx context.Context) error {
 	if n, err := r.ws.RemoveCheckouts(); err != nil {
-		r.log.Warn("remove leftover checkouts", "err", err)
+		r.logger(ctx).Warn("remove leftover checkouts", "err", err)
 	} else if n > 0 {
-		r.log.Info("removed leftover checkouts", "count", n)
+		r.logger(ctx).Info("removed leftover checkouts", "count", n)
 	}
 	scratch := filepath.Join(r.cfg.DataDir, "scratch")
 	if err := os.RemoveAll(scratch); err != nil {
-		r.log.Warn("remove leftover scratch dirs", "err", err)
+		r.logger(ctx).Warn("remove leftover scratch dirs", "err", err)
 	}
 	if err := os.MkdirAll(scratch, 0o700); err != nil {
 		return fmt.Errorf("create scratch dir: %w", err)
@@ -30,7 +30,7 @@ func (r *Runner) recover(ctx context.Context) error {
 		return err
 	}
 	if n > 0 {
-		r.log.Info("requeued interrupted jobs", "count", n)
+		r.logger(ctx).Info("requeued interrupted jobs", "count", n)
 	}
 	running, err := r.store.RunningApplies(ctx)
 	if err != nil {
@@ -42,7 +42,7 @@ func (r *Runner) recover(ctx context.Context) error {
 		if err := r.store.UpdateRun(ctx, run); err != nil {
 			return err
 		}
-		r.log.Warn("apply was interrupted; it will be re-planned before applying", "run", run.ID, "project", run.Project, "sha", run.SHA)
+		r.logger(ctx).Warn("apply was interrupted; it will be re-planned before applying", "run", run.ID, "project", run.Project, "sha", run.SHA)
 	}
 	return nil
 }

@@ -15,13 +15,13 @@ func (r *Runner) resync(ctx context.Context) {
 	// GitHub redelivers for a few days at most; a month of finished jobs is
 	// plenty to debug with. Runs are never pruned: they are the audit trail.
 	if n, err := r.store.Prune(ctx, time.Now().Add(-30*24*time.Hour)); err != nil {
-		r.log.Warn("prune store", "err", err)
+		r.logger(ctx).Warn("prune store", "err", err)
 	} else if n > 0 {
-		r.log.Info("pruned store", "rows", n)
+		r.logger(ctx).Info("pruned store", "rows", n)
 	}
 	repos, err := r.store.Repos(ctx)
 	if err != nil {
-		r.log.Error("resync", "err", err)
+		r.logger(ctx).Error("resync", "err", err)
 		return
 	}
 	for _, repo := range repos {
@@ -29,7 +29,7 @@ func (r *Runner) resync(ctx context.Context) {
 			continue
 		}
 		if err := r.resyncRepo(ctx, repo); err != nil {
-			r.log.Error("resync", "repo", repo.FullName, "err", err)
+			r.logger(ctx).Error("resync", "repo", repo.FullName, "err", err)
 		}
 	}
 }
@@ -81,7 +81,7 @@ func (r *Runner) recoverCommands(ctx context.Context, gh RepoClient, repo store.
 	for _, pr := range prs {
 		comments, err := gh.RecentComments(ctx, pr.Number, since)
 		if err != nil {
-			r.log.Warn("resync: read commands", "repo", repo.FullName, "pr", pr.Number, "err", err)
+			r.logger(ctx).Warn("resync: read commands", "repo", repo.FullName, "pr", pr.Number, "err", err)
 			continue
 		}
 		for _, c := range comments {
@@ -91,11 +91,11 @@ func (r *Runner) recoverCommands(ctx context.Context, gh RepoClient, repo store.
 			}
 			q, err := r.store.EnqueueJobOnce(ctx, job)
 			if err != nil {
-				r.log.Warn("resync: queue command", "repo", repo.FullName, "pr", pr.Number, "comment", c.ID, "err", err)
+				r.logger(ctx).Warn("resync: queue command", "repo", repo.FullName, "pr", pr.Number, "comment", c.ID, "err", err)
 				continue
 			}
 			if q {
-				r.log.Info("resync: command without webhook queued", "repo", repo.FullName, "pr", pr.Number, "comment", c.ID)
+				r.logger(ctx).Info("resync: command without webhook queued", "repo", repo.FullName, "pr", pr.Number, "comment", c.ID)
 				queued = true
 			}
 		}

@@ -142,7 +142,7 @@ func (r *Runner) compareWithReviewed(ctx context.Context, st *applyState, review
 			}
 			st.result.Notes = append(st.result.Notes, d.describe())
 		}
-		r.log.Info("applied plan differs from the reviewed plan", "run", st.run.ID, "project", st.run.Project, "differences", len(diffs))
+		r.logger(ctx).Info("applied plan differs from the reviewed plan", "run", st.run.ID, "project", st.run.Project, "differences", len(diffs))
 	}
 	digest := planDigest(plan.JSON)
 	switch onDrift(r.cfg.ApplyOnDrift, st.run.ApprovedBy, st.run.HeldDigest, digest) {

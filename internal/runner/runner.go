@@ -224,7 +224,7 @@ func (r *Runner) schedule(ctx context.Context) {
 	if free > 0 {
 		var err error
 		if jobs, err = r.store.ClaimJobs(ctx, free); err != nil {
-			r.log.Error("claim jobs", "err", err)
+			r.logger(ctx).Error("claim jobs", "err", err)
 		}
 	}
 	for _, j := range jobs {
@@ -237,7 +237,7 @@ func (r *Runner) schedule(ctx context.Context) {
 	}
 	next, err := r.store.NextApplies(ctx)
 	if err != nil {
-		r.log.Error("list applies", "err", err)
+		r.logger(ctx).Error("list applies", "err", err)
 		return
 	}
 	for _, run := range next {
@@ -262,7 +262,7 @@ func (r *Runner) schedule(ctx context.Context) {
 			r.mu.Lock()
 			r.applying--
 			r.mu.Unlock()
-			r.log.Error("start apply", "run", run.ID, "err", err)
+			r.logger(ctx).Error("start apply", "run", run.ID, "err", err)
 			continue
 		}
 		r.applies.Add(1)
@@ -292,8 +292,30 @@ func (r *Runner) drain() error {
 	}
 }
 
+// logKey holds the logger of the job or run a context belongs to.
+type logKey struct{}
+
+// withLogger makes log the logger of everything done under ctx.
+func withLogger(ctx context.Context, log *slog.Logger) context.Context {
+	return context.WithValue(ctx, logKey{}, log)
+}
+
+// logger is the logger of the job or run ctx belongs to, so every line
+// names it (and the webhook delivery that asked for it); the runner's own
+// outside a job.
+func (r *Runner) logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(logKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return r.log
+}
+
 func (r *Runner) runJob(ctx context.Context, j store.Job) {
-	log := r.log.With("job", j.ID, "kind", j.Kind, "repo", j.Repo.FullName, "pr", j.PR)
+	log := r.log.With("job", j.ID, "kind", j.Kind, "repo", j.Repo.FullName, "pr", j.PR, "trigger", j.Trigger)
+	if j.Delivery != "" {
+		log = log.With("delivery", j.Delivery)
+	}
+	ctx = withLogger(ctx, log)
 	var err error
 	switch j.Kind {
 	case store.JobPR:

@@ -51,6 +51,6 @@ func (r *Runner) releaseStaleLock(ctx context.Context, st *applyState) error {
 	if err := tf.ForceUnlock(ctx, r.projectDir(st.co, st.run.Project), r.backend(st.run.Repo, st.run.Project), strconv.FormatInt(gen, 10)); err != nil {
 		return fmt.Errorf("release stale lock of %s: %w", st.run.Project, err)
 	}
-	r.log.Warn("released stale state lock", "project", st.run.Project, "who", li.Who, "created", li.Created)
+	r.logger(ctx).Warn("released stale state lock", "project", st.run.Project, "who", li.Who, "created", li.Created)
 	return nil
 }

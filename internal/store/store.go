@@ -56,6 +56,7 @@ type Job struct {
 	Actor    string   `json:"actor,omitempty"` // merged_by or commenter
 	Fork     bool     `json:"fork,omitempty"`
 	Trigger  string   `json:"trigger,omitempty"`  // what asked: "webhook", "comment:<id>", "resync", "after-apply:<run>"
+	Delivery string   `json:"delivery,omitempty"` // the webhook delivery that asked, to follow it in the logs
 	Projects []string `json:"projects,omitempty"` // restrict to these projects (comment `tfpr plan -p`)
 	Body     string   `json:"body,omitempty"`     // command: the comment text
 	IsPR     bool     `json:"is_pr,omitempty"`    // command: the comment is on a PR, not an issue
