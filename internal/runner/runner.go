@@ -1,8 +1,3 @@
-// Package runner turns webhook events into terraform runs. It is level
-// triggered: webhooks and the periodic resync only enqueue durable jobs;
-// the loop expands jobs into per-project runs and executes them with
-// bounded parallelism, never two runs of one project at once, applies of a
-// project strictly in default-branch order.
 package runner
 
 import (
@@ -290,24 +285,6 @@ func (r *Runner) drain() error {
 	case <-time.After(grace):
 		return fmt.Errorf("shutdown: applies still running after %s", grace)
 	}
-}
-
-// logKey holds the logger of the job or run a context belongs to.
-type logKey struct{}
-
-// withLogger makes log the logger of everything done under ctx.
-func withLogger(ctx context.Context, log *slog.Logger) context.Context {
-	return context.WithValue(ctx, logKey{}, log)
-}
-
-// logger is the logger of the job or run ctx belongs to, so every line
-// names it (and the webhook delivery that asked for it); the runner's own
-// outside a job.
-func (r *Runner) logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(logKey{}).(*slog.Logger); ok {
-		return l
-	}
-	return r.log
 }
 
 func (r *Runner) runJob(ctx context.Context, j store.Job) {
