@@ -131,10 +131,14 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		s.close()
 		return nil, err
 	}
+	var locks runner.StateLocks // a nil *gcs.Client must stay a nil interface
+	if s.gcs != nil {
+		locks = s.gcs
+	}
 	s.runner, err = runner.New(runner.Config{
 		StateBucket: cfg.StateBucket, DataDir: cfg.DataDir, TerraformBin: cfg.TerraformBin,
 		Parallelism: cfg.Parallelism, ResyncInterval: cfg.ResyncInterval, ShutdownGrace: cfg.ShutdownGrace,
-		AllowForkPRs: cfg.AllowForkPRs, ApplyOnDrift: cfg.ApplyOnDrift,
+		AllowForkPRs: cfg.AllowForkPRs, ApplyOnDrift: runner.DriftPolicy(cfg.ApplyOnDrift),
 		ApproverUsers: cfg.ApproverUsers, ApproverTeams: cfg.ApproverTeams,
 		Env:            env,
 		Impersonate:    runner.Impersonator(cfg.ImpersonateTemplate, cfg.PlanImpersonate, cfg.PlatformProject),
@@ -143,7 +147,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		PluginCacheDir: filepath.Join(cfg.DataDir, "plugin-cache"),
 
 		StatePrefixTemplate: cfg.StatePrefixTemplate, MaxProjectsPerPR: cfg.MaxProjectsPerPR,
-	}, runner.Deps{Store: st, GitHub: app, Workspace: ws, Policy: pol, Plans: plans, GCS: s.gcs, Log: log.With("component", "runner")})
+	}, runner.Deps{Store: st, GitHub: runner.GitHubApp(app), Workspace: ws, Policy: pol, Plans: plans, GCS: locks, Log: log.With("component", "runner")})
 	if err != nil {
 		s.close()
 		return nil, err
