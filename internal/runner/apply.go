@@ -41,7 +41,7 @@ const maxRetries = 5
 // no other apply of this project starts until it finishes.
 func (r *Runner) apply(ctx context.Context, run store.Run, interrupted bool) {
 	log := r.log.With("run", run.ID, "kind", "apply", "repo", run.Repo, "project", run.Project, "sha", short(run.SHA), "job", run.JobID)
-	ctx = withLogger(ctx, log)
+	ctx = withRun(withLogger(ctx, log), run.ID)
 	lock := r.lockOf(r.projects, run.Repo+"/"+run.Project)
 	lock.Lock()
 	defer lock.Unlock()
@@ -173,6 +173,9 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 		return st, store.StatusDenied, errors.New("policy denied the merged code; terraform was not run")
 	}
 	if interrupted {
+		if adopted, status, err := r.adoptApply(ctx, st); adopted {
+			return st, status, err
+		}
 		st.result.Notes = append(st.result.Notes, "A previous apply of this commit was interrupted (tfpr stopped). tfpr released the state lock it left and re-planned, so nothing is applied twice blindly.")
 		if err := r.releaseStaleLock(ctx, st); err != nil {
 			return st, store.StatusFailed, err

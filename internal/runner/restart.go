@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/tfpr/tfpr/internal/report"
 
 	"github.com/tfpr/tfpr/internal/store"
 )
@@ -50,3 +53,41 @@ func (r *Runner) recover(ctx context.Context) error {
 // interruptedMark in a queued apply's summary means a previous process
 // started it and died: its lock may be stale and its plan must be redone.
 const interruptedMark = "interrupted"
+
+// Adopter is an executor whose runs outlive the server: after a restart it
+// can find and wait for what an earlier process started.
+type Adopter interface {
+	// Adopt waits for the terraform an earlier process started for run
+	// runID. found is true when that was an apply that ran to its end: out
+	// and err are then its outcome, and it must not be applied again.
+	Adopt(ctx context.Context, runID int64) (out string, found bool, err error)
+	// HeldBy reports whether who, a state lock's holder, is one of run
+	// runID's workers that has ended; known is false when who names none.
+	HeldBy(ctx context.Context, runID int64, who string) (ours, known bool)
+}
+
+// adoptApply reports the apply an earlier process started for st, when
+// its worker ran (or is still running) to the end, instead of planning
+// and applying again.
+func (r *Runner) adoptApply(ctx context.Context, st *applyState) (bool, string, error) {
+	a, ok := r.tf.(Adopter)
+	if !ok {
+		return false, "", nil
+	}
+	out, found, err := a.Adopt(ctx, st.run.ID)
+	if !found {
+		if err != nil {
+			r.logger(ctx).Warn("look for the interrupted apply's worker", "err", err)
+		}
+		return false, "", nil
+	}
+	st.result.Output = out
+	st.result.Notes = append(st.result.Notes, "tfpr restarted while this apply ran; the apply carried on without it and is reported once, here.")
+	if err != nil {
+		st.result.Outcome = report.ApplyFailed
+		st.result.Output = strings.TrimSpace(out + "\n" + err.Error())
+		return true, store.StatusFailed, err
+	}
+	st.result.Outcome = report.Applied
+	return true, store.StatusSucceeded, nil
+}

@@ -40,6 +40,13 @@ func (r *Runner) releaseStaleLock(ctx context.Context, st *applyState) error {
 		return fmt.Errorf("state lock of %s is not terraform's: %w", st.run.Project, err)
 	}
 	ours := !st.run.Started.IsZero() && li.Created.After(st.run.Started.Add(-time.Minute)) && li.Created.Before(r.started)
+	if a, ok := r.tf.(Adopter); ok {
+		// A worker's lock names its run: release it only when that run is
+		// this apply's and its worker has ended.
+		if held, known := a.HeldBy(ctx, st.run.ID, li.Who); known {
+			ours = held
+		}
+	}
 	if !ours {
 		return fmt.Errorf("state of %s is locked by %s since %s (%s); tfpr did not take that lock and leaves it alone",
 			st.run.Project, li.Who, li.Created.Format(time.RFC3339), li.Operation)
@@ -52,5 +59,6 @@ func (r *Runner) releaseStaleLock(ctx context.Context, st *applyState) error {
 		return fmt.Errorf("release stale lock of %s: %w", st.run.Project, err)
 	}
 	r.logger(ctx).Warn("released stale state lock", "project", st.run.Project, "who", li.Who, "created", li.Created)
+	st.result.Notes = append(st.result.Notes, fmt.Sprintf("The state lock released was held by %s, this apply's own interrupted run.", li.Who))
 	return nil
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/tfpr/tfpr/internal/planfile"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/redact"
+	"github.com/tfpr/tfpr/internal/runapi"
 	"github.com/tfpr/tfpr/internal/runner"
 	"github.com/tfpr/tfpr/internal/store"
 	"github.com/tfpr/tfpr/internal/workspace"
@@ -51,6 +52,9 @@ type Server struct {
 	handler http.Handler
 	gcs     *gcs.Client
 	lock    *os.File // flock on the data dir, held while the server lives
+
+	internal   net.Listener // the workers' endpoint (TFPR_INTERNAL_ADDR)
+	dispatcher *runapi.Dispatcher
 }
 
 // lockDataDir takes an exclusive lock on the data dir. A second tfpr on the
@@ -135,6 +139,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if s.gcs != nil {
 		locks = s.gcs
 	}
+	tfExec, d, iln, err := workers(ctx, cfg, st, env, getenv, log)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.internal, s.dispatcher = iln, d
 	s.runner, err = runner.New(runner.Config{
 		StateBucket: cfg.StateBucket, DataDir: cfg.DataDir, TerraformBin: cfg.TerraformBin,
 		Parallelism: cfg.Parallelism, ResyncInterval: cfg.ResyncInterval, ShutdownGrace: cfg.ShutdownGrace,
@@ -147,13 +157,14 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		PluginCacheDir: filepath.Join(cfg.DataDir, "plugin-cache"),
 
 		StatePrefixTemplate: cfg.StatePrefixTemplate, MaxProjectsPerPR: cfg.MaxProjectsPerPR,
-	}, runner.Deps{Store: st, GitHub: runner.GitHubApp(app), Workspace: ws, Policy: pol, Plans: plans, GCS: locks, Log: log.With("component", "runner")})
+	}, runner.Deps{Store: st, GitHub: runner.GitHubApp(app), Workspace: ws, Policy: pol, Plans: plans, GCS: locks, Terraform: tfExec, Log: log.With("component", "runner")})
 	if err != nil {
 		s.close()
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(d.Collectors()...)
 	hook, err := webhook.New(webhook.Options{
 		Secret: []byte(cfg.WebhookSecret), Dedupe: st, Dispatch: s.runner, AllowRepo: cfg.RepoAllowed,
 		BodyBudget: cfg.WebhookBodyBudget,
@@ -232,6 +243,9 @@ func planStore(cfg *config.Config, client *gcs.Client) (planfile.Store, error) {
 
 // close releases the store, the GCS client and the data-dir lock.
 func (s *Server) close() error {
+	if s.internal != nil {
+		s.internal.Close()
+	}
 	err := s.store.Close()
 	s.lock.Close()
 	return err
@@ -263,6 +277,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { runnerDone <- s.runner.Start(runCtx) }()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
+	isrv := internalServer(s.dispatcher.Handler())
+	go isrv.Serve(s.internal)
+	defer isrv.Close()
 	s.log.Info("tfpr listening", "addr", ln.Addr().String())
 
 	var err error
