@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -180,12 +179,9 @@ func loadPolicies(ctx context.Context, dir, paramsFile string, lintTimeout time.
 	}
 	var params map[string]any
 	if paramsFile != "" {
-		raw, err := os.ReadFile(paramsFile)
-		if err != nil {
-			return nil, fmt.Errorf("policy params: %w", err)
-		}
-		if err := json.Unmarshal(raw, &params); err != nil {
-			return nil, fmt.Errorf("policy params %s: not a JSON object: %w", paramsFile, err)
+		var err error
+		if params, err = policy.ReadParams(paramsFile); err != nil {
+			return nil, err
 		}
 	}
 	pol, err := policy.New(ctx, fsys, policy.Options{Params: params, LintTimeout: lintTimeout})
