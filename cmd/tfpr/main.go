@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -23,17 +24,15 @@ import (
 	"github.com/tfpr/tfpr/internal/store"
 )
 
-// version is stamped at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 const usage = `tfpr automates Terraform through GitHub pull requests.
 
 Usage:
   tfpr server [flags]          run the GitHub App webhook server (tfpr server -h lists settings)
   tfpr lint [flags] [DIR...]   check Terraform HCL against the policies, locally
   tfpr policy test [DIR]       run the Rego unit tests of a policy directory
+  tfpr policy list [DIR]       list the rules of a policy directory
   tfpr audit [flags]           list applies: who merged, who approved, commit, plan, outcome
-  tfpr version                 print the version
+  tfpr version                 print the version, commit and build date
 `
 
 func main() {
@@ -53,15 +52,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "lint":
 		return runLint(ctx, args[1:], stdout, stderr)
 	case "policy":
-		if len(args) < 2 || args[1] != "test" {
-			fmt.Fprintln(stderr, "usage: tfpr policy test [DIR]")
-			return 2
-		}
-		return runPolicyTest(ctx, args[2:], stdout, stderr)
+		return runPolicy(ctx, args[1:], stdout, stderr)
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr)
 	case "version", "-v", "--version":
-		fmt.Fprintln(stdout, "tfpr", version)
+		fmt.Fprint(stdout, currentBuild(debug.ReadBuildInfo))
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -112,14 +107,23 @@ func level(s string) slog.Level {
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tfpr audit", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data-dir", envOr("TFPR_DATA_DIR", "./.tfpr"), "tfpr data directory (env TFPR_DATA_DIR)")
+	dataDir := fs.String("data-dir", envOr("TFPR_DATA_DIR", "./.tfpr"), "tfpr data `DIR` holding the store (env TFPR_DATA_DIR)")
 	limit := fs.Int("limit", 100, "how many applies, newest first")
+	format := fs.String("format", "text", "output `format`: text or json")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "tfpr audit: unknown --format %q (want text or json)\n", *format)
 		return 2
 	}
 	path := filepath.Join(*dataDir, "tfpr.db")
 	if _, err := os.Stat(path); err != nil {
-		fmt.Fprintf(stderr, "tfpr audit: no store at %s: %v\n", path, err)
+		fmt.Fprintf(stderr, "tfpr audit: no store in data dir %s (%s): %v\n"+
+			"point --data-dir (or TFPR_DATA_DIR) at the server's TFPR_DATA_DIR\n", *dataDir, path, errors.Unwrap(err))
 		return 1
 	}
 	st, err := store.OpenSQLite(ctx, path)
@@ -132,6 +136,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		fmt.Fprintf(stderr, "tfpr audit: %v\n", err)
 		return 1
+	}
+	if *format == "json" {
+		return writeAuditJSON(stdout, stderr, runs)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FINISHED\tREPO\tPROJECT\tCOMMIT\tPR\tMERGED BY\tAPPROVED BY\tRETRIED BY\tPLAN\tOUTCOME\tSUMMARY")

@@ -95,7 +95,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if err := pinSoleRepo(ctx, cfg, app, log); err != nil {
 		return nil, err
 	}
-	pol, err := loadPolicies(ctx, cfg.PolicyDir, cfg.PolicyParamsFile, cfg.LintTimeout)
+	pol, err := LoadPolicies(ctx, cfg.PolicyDir, cfg.PolicyParamsFile, cfg.LintTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -166,10 +166,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	return s, nil
 }
 
-// loadPolicies compiles the server's policies, never the PR's: the
+// LoadPolicies compiles the server's policies, never the PR's: the
 // embedded defaults or TFPR_POLICY_DIR, with parameters from
 // TFPR_POLICY_PARAMS_FILE over the defaults.
-func loadPolicies(ctx context.Context, dir, paramsFile string, lintTimeout time.Duration) (*policy.Engine, error) {
+func LoadPolicies(ctx context.Context, dir, paramsFile string, lintTimeout time.Duration) (*policy.Engine, error) {
 	var fsys fs.FS = policies.FS()
 	if dir != "" {
 		if _, err := os.Stat(dir); err != nil {
