@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -27,7 +26,8 @@ import (
 const usage = `tfpr automates Terraform through GitHub pull requests.
 
 Usage:
-  tfpr server [flags]          run the GitHub App webhook server (tfpr server -h lists settings)
+  tfpr server [--check] [flags]  run the GitHub App webhook server (tfpr server -h lists settings;
+                               --check validates them all and exits)
   tfpr lint [flags] [DIR...]   check Terraform HCL against the policies, locally
   tfpr policy test [DIR]       run the Rego unit tests of a policy directory
   tfpr policy list [DIR]       list the rules of a policy directory
@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "server":
-		return runServer(ctx, args[1:], stderr)
+		return runServer(ctx, args[1:], stdout, stderr)
 	case "lint":
 		return runLint(ctx, args[1:], stdout, stderr)
 	case "policy":
@@ -66,7 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func runServer(ctx context.Context, args []string, stderr io.Writer) int {
+func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	args, check := stripCheck(args)
 	cfg, fs, err := config.FromEnv("tfpr server", args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -78,7 +79,16 @@ func runServer(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
-	log := redact.Logger(slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)})))
+	mode := checkStart
+	if check {
+		mode = checkFull
+	}
+	problems, warnings := checkServer(ctx, cfg, os.Environ(), mode)
+	if code := reportCheck(stdout, stderr, problems, warnings, check); code != 0 || check {
+		return code
+	}
+	lvl, _ := config.ParseLogLevel(cfg.LogLevel)
+	log := redact.Logger(slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl})))
 	srv, err := server.New(ctx, cfg, server.Options{Log: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "tfpr server: %v\n", err)
@@ -94,14 +104,6 @@ func runServer(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-func level(s string) slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
-		return slog.LevelInfo
-	}
-	return l
 }
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
