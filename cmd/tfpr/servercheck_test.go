@@ -115,7 +115,9 @@ func TestPrivateKeyErrorsSayWhatToFix(t *testing.T) {
 	edDER, _ := x509.MarshalPKCS8PrivateKey(ed)
 	small, _ := rsa.GenerateKey(rand.Reader, 1024)
 	pub, _ := x509.MarshalPKIXPublicKey(&small.PublicKey)
-	pemOf := func(typ string, der []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})) }
+	pemOf := func(typ string, der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+	}
 	tests := []struct{ name, key, want string }{
 		{"EC key", pemOf("EC PRIVATE KEY", ecDER), "GitHub App keys are RSA; this is an EC key"},
 		{"EC key in PKCS#8", pemOf("PRIVATE KEY", pkcs8EC), "GitHub App keys are RSA; this is an EC key"},
