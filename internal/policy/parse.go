@@ -119,7 +119,7 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 		return df, nil
 	}
 	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	df.unsafe = unsafePaths(dir, entries)
+	df.unsafe = unsafePaths(root, dir, entries)
 	// Without an Engine cache nothing outlives the Tree and no key is needed.
 	var h hash.Hash
 	if cache != nil {
