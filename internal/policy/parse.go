@@ -444,11 +444,16 @@ func (fp *fileParse) fillJSONBody(rb *rawBlock, body hcl.Body, nested bool) {
 	}
 	if remain != nil {
 		attrs, _ := remain.JustAttributes()
+		resource := !nested && (rb.typ == "resource" || rb.typ == "data" || rb.typ == "ephemeral")
 		for _, a := range attrs {
 			if objs, ok := objectList(a.Expr); ok {
 				for _, o := range objs {
 					rb.blocks = append(rb.blocks, fp.jsonObjectBlock(a.Name, o))
 				}
+				continue
+			}
+			if resource && singleBlock(a.Expr) {
+				rb.blocks = append(rb.blocks, fp.jsonObjectBlock(a.Name, a.Expr))
 				continue
 			}
 			rb.attrs = append(rb.attrs, fp.newAttr(a.Name, a.Expr, a.Range.Start.Line, a.Range.End.Line))
@@ -463,6 +468,29 @@ func (fp *fileParse) fillJSONBody(rb *rawBlock, body hcl.Body, nested bool) {
 		rb.end = max(rb.end, b.end)
 	}
 	fp.kit.finish(rb, nested)
+}
+
+// singleBlock reports whether expr, in a resource body, is one nested
+// block written as a single object ("allow": {"protocol": "tcp", ...}),
+// which HCL's JSON syntax reads as one block when the schema says so.
+// Without the provider's schema, the object's values decide: the map
+// attributes of resources (labels, metadata, tags) hold strings, while a
+// block holding a list, a number, a bool or an object is a block.
+func singleBlock(expr hcl.Expression) bool {
+	pairs, diags := hcl.ExprMap(expr)
+	if diags.HasErrors() {
+		return false
+	}
+	for _, p := range pairs {
+		v, d := p.Value.Value(nil)
+		if d.HasErrors() {
+			continue // a template: a string
+		}
+		if !v.Type().Equals(cty.String) {
+			return true
+		}
+	}
+	return false
 }
 
 // objectList reports whether expr is a JSON array whose elements are all
@@ -497,6 +525,10 @@ func (fp *fileParse) jsonObjectBlock(typ string, expr hcl.Expression) *rawBlock 
 			for _, o := range objs {
 				rb.blocks = append(rb.blocks, fp.jsonObjectBlock(name, o))
 			}
+			continue
+		}
+		if singleBlock(p.Value) {
+			rb.blocks = append(rb.blocks, fp.jsonObjectBlock(name, p.Value))
 			continue
 		}
 		rb.attrs = append(rb.attrs, fp.newAttr(name, p.Value, p.Key.Range().Start.Line, p.Value.Range().End.Line))
