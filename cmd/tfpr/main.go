@@ -32,6 +32,8 @@ Usage:
   tfpr policy test [DIR]       run the Rego unit tests of a policy directory
   tfpr policy list [DIR]       list the rules of a policy directory
   tfpr audit [flags]           list applies: who merged, who approved, commit, plan, outcome
+  tfpr new-service NAME --owners @org/team [flags]
+                               add a service's directories and CODEOWNERS lines
   tfpr version                 print the version, commit and build date
 `
 
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runPolicy(ctx, args[1:], stdout, stderr)
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr)
+	case "new-service":
+		return runNewService(ctx, args[1:], stdout, stderr)
 	case "version", "-v", "--version":
 		fmt.Fprint(stdout, currentBuild(debug.ReadBuildInfo))
 		return 0
