@@ -287,6 +287,10 @@ func (cc *callChecker) checkPattern(s callSite, c funcCall, dir string) []Findin
 	if bad == "" {
 		return nil
 	}
+	if p.value == "" {
+		return []Finding{s.finding(RuleFileRead, "file read outside the repository", c,
+			"fileset() with a computed pattern lists files tfpr cannot check before plan; use a literal pattern without \"..\", e.g. fileset(\"${path.module}/files\", \"*.json\")")}
+	}
 	return []Finding{s.finding(RuleFileRead, "file read outside the repository", c,
 		"fileset(%q, %q): the pattern %s; use a literal pattern without \"..\", e.g. fileset(\"${path.module}/files\", \"*.json\")", c.path.value, p.value, bad)}
 }
