@@ -162,7 +162,12 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 		var f *Finding
 		switch kind {
 		case tfsource.Override:
-			f = &Finding{Rule: RuleUnsafePath, Title: "override file", Severity: SeverityDeny, File: rel, Line: 1, EndLine: 1,
+			// At what it overrides, past any license header.
+			line := 1
+			if src, rf := readEntry(root, d, e, rel); rf == nil {
+				line = firstCodeLine(src)
+			}
+			f = &Finding{Rule: RuleUnsafePath, Title: "override file", Severity: SeverityDeny, File: rel, Line: line, EndLine: line,
 				Message: fmt.Sprintf("%s is an override file: terraform merges it over the other files after they are read, so it could change what the policies approved; put its blocks in a normal .tf file", rel)}
 		case tfsource.Tofu:
 			// Denied rather than linted: OpenTofu would use it in place of
@@ -194,6 +199,38 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 		df.key = string(h.Sum(nil))
 	}
 	return df, nil
+}
+
+// firstCodeLine returns the line of the first thing in src that is not a
+// comment or blank, 1 when there is none.
+func firstCodeLine(src []byte) int {
+	inBlock := false
+	for i, line := range strings.Split(string(src), "\n") {
+		t := strings.TrimSpace(line)
+		for t != "" {
+			if inBlock {
+				end := strings.Index(t, "*/")
+				if end < 0 {
+					t = ""
+					break
+				}
+				inBlock, t = false, strings.TrimSpace(t[end+2:])
+				continue
+			}
+			if strings.HasPrefix(t, "/*") {
+				inBlock, t = true, t[2:]
+				continue
+			}
+			if strings.HasPrefix(t, "#") || strings.HasPrefix(t, "//") {
+				t = ""
+			}
+			break
+		}
+		if t != "" {
+			return i + 1
+		}
+	}
+	return 1
 }
 
 func dirOrDot(dir string) string {

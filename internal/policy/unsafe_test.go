@@ -88,3 +88,27 @@ func TestSymlinksInsideTheRepositoryPass(t *testing.T) {
 		}
 	}
 }
+
+// An override file is denied at its first block, past a license header,
+// where a reviewer sees what it overrides.
+func TestOverrideFileDeniedAtItsFirstBlock(t *testing.T) {
+	const dir = "microservices/alpha/dev"
+	root := t.TempDir()
+	proj := filepath.Join(root, dir)
+	os.MkdirAll(proj, 0o755)
+	os.WriteFile(filepath.Join(proj, "main.tf"), []byte("terraform {\n  backend \"gcs\" {}\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(proj, "providers_override.tf"), []byte("/**\n * Copyright\n */\n\n# why\n// more\nterraform {\n  required_providers {}\n}\n"), 0o644)
+	got, err := newEngine(t).LintProject(context.Background(), root, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range got {
+		if f.Rule == policy.RuleUnsafePath && f.File == dir+"/providers_override.tf" {
+			if f.Line != 7 {
+				t.Errorf("override denied at line %d, want 7 (its terraform block)", f.Line)
+			}
+			return
+		}
+	}
+	t.Fatalf("override file not denied: %+v", got)
+}
