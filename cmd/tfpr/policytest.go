@@ -154,6 +154,8 @@ func runPolicyList(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	rules := engine.Rules()
 	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
+	// The engine's own checks apply whatever the directory holds.
+	rules = append(rules, policy.BuiltinRules()...)
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -169,7 +171,11 @@ func runPolicyList(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if len(r.Stages) > 0 {
 			stages = strings.Join(r.Stages, ",")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, stages, r.Severity, r.Title)
+		title := r.Title
+		if r.Package == "(built in)" {
+			title += " (built in)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, stages, r.Severity, title)
 	}
 	if err := tw.Flush(); err != nil {
 		return 2
