@@ -73,6 +73,23 @@ func TestLintModules(t *testing.T) {
 			"modules/net/main.tf:4: [deny] TFPR012",
 			"modules/unused/main.tf:1: [deny] TFPR001",
 		}, "1 projects, 2 modules"},
+		{"dynamic allow blocks in a module", map[string]string{"modules/fw/main.tf": `locals {
+  rules = [{ protocol = "tcp", ports = ["3389"] }]
+}
+
+resource "google_compute_firewall" "rdp" {
+  name          = "rdp"
+  network       = "default"
+  source_ranges = ["0.0.0.0/0"]
+  dynamic "allow" {
+    for_each = local.rules
+    content {
+      protocol = allow.value.protocol
+      ports    = allow.value.ports
+    }
+  }
+}
+`}, "", 1, []string{"modules/fw/main.tf:8: [deny] TFPR012: google_compute_firewall.rdp allows port 3389 from the internet"}, "0 projects, 1 modules"},
 		{"no Terraform files", map[string]string{"docs/README.md": "hi\n"}, "", 2, nil, ""},
 	}
 	for _, tc := range tests {
