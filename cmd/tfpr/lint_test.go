@@ -274,7 +274,7 @@ func TestBrokenFileFallsBack(t *testing.T) {
 	if _, ok, err := streamProjects(ctx, tree, scanned, ".", func(string) bool { return false }); ok || err != nil {
 		t.Fatalf("fast path with a broken file: ok=%v, %v; want a fallback", ok, err)
 	}
-	got, err := lintUnder(ctx, tree, root, ".", func(string) bool { return false })
+	got, err := lintUnder(ctx, tree, root, scanned, ".", func(string) bool { return false })
 	if err != nil {
 		t.Fatal(err)
 	}

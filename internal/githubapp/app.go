@@ -49,6 +49,9 @@ func New(opts Options) (*App, error) {
 	if !strings.HasSuffix(opts.APIURL, "/") {
 		opts.APIURL += "/"
 	}
+	if err := CheckPrivateKey(opts.PrivateKey); err != nil {
+		return nil, fmt.Errorf("GitHub App private key: %w", err)
+	}
 	atr, err := ghinstallation.NewAppsTransport(opts.Transport, opts.AppID, opts.PrivateKey)
 	if err != nil {
 		return nil, fmt.Errorf("load GitHub App private key: %w", err)

@@ -2,7 +2,9 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"slices"
@@ -177,6 +179,8 @@ func (t *Tree) config(ctx context.Context, dir string, modules []string) (*confi
 	}
 	parts := []*modulePart{own}
 	seen := map[string]bool{dir: true}
+	read := []*dirFiles{df}
+	var missing []*dirFiles
 	for _, m := range modules {
 		m = cleanRel(m)
 		if seen[m] {
@@ -188,12 +192,10 @@ func (t *Tree) config(ctx context.Context, dir string, modules []string) (*confi
 			return nil, err
 		}
 		if mf.err != nil {
-			findings = append(findings, Finding{
-				Rule: RuleParse, Title: "module not linted", Severity: SeverityDeny, File: dir,
-				Message: fmt.Sprintf("cannot read local module %s: %v", m, unwrap(mf.err)),
-			})
+			missing = append(missing, mf)
 			continue
 		}
+		read = append(read, mf)
 		p, err := t.part(ctx, mf, m)
 		if err != nil {
 			return nil, err
@@ -202,5 +204,41 @@ func (t *Tree) config(ctx context.Context, dir string, modules []string) (*confi
 		findings = append(findings, mf.findings...)
 		findings = append(findings, cc.dir(dir, mf)...)
 	}
+	for _, mf := range missing {
+		// At the call's source, where the fix goes, once every caller is read.
+		file, line := moduleCallSite(read, mf.dir)
+		if file == "" {
+			file = dirOrDot(dir)
+		}
+		msg := fmt.Sprintf("cannot read local module %s: %v", dirOrDot(mf.dir), unwrap(mf.err))
+		if errors.Is(mf.err, fs.ErrNotExist) {
+			msg = fmt.Sprintf("local module %s does not exist; terraform init would fail", dirOrDot(mf.dir))
+		}
+		findings = append(findings, Finding{
+			Rule: RuleParse, Title: "module not linted", Severity: SeverityDeny, File: file, Line: line, EndLine: line, Message: msg,
+		})
+	}
 	return newConfig(dir, parts, findings), nil
+}
+
+// moduleCallSite returns the file and line of the source of the first module
+// block among dirs that calls the local module in target.
+func moduleCallSite(dirs []*dirFiles, target string) (string, int) {
+	for _, df := range dirs {
+		for _, f := range df.files {
+			for _, b := range f.blocks {
+				if b.typ != "module" || len(b.labels) != 1 {
+					continue
+				}
+				source := b.staticString("source")
+				if !strings.HasPrefix(source, "./") && !strings.HasPrefix(source, "../") {
+					continue
+				}
+				if cleanRel(path.Join(dirOrDot(df.dir), source)) == target {
+					return f.path, b.attr("source").start
+				}
+			}
+		}
+	}
+	return "", 0
 }

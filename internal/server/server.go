@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -100,7 +99,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if err := pinSoleRepo(ctx, cfg, app, log); err != nil {
 		return nil, err
 	}
-	pol, err := loadPolicies(ctx, cfg.PolicyDir, cfg.PolicyParamsFile, cfg.LintTimeout)
+	pol, err := LoadPolicies(ctx, cfg.PolicyDir, cfg.PolicyParamsFile, cfg.LintTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -182,10 +181,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	return s, nil
 }
 
-// loadPolicies compiles the server's policies, never the PR's: the
+// LoadPolicies compiles the server's policies, never the PR's: the
 // embedded defaults or TFPR_POLICY_DIR, with parameters from
 // TFPR_POLICY_PARAMS_FILE over the defaults.
-func loadPolicies(ctx context.Context, dir, paramsFile string, lintTimeout time.Duration) (*policy.Engine, error) {
+func LoadPolicies(ctx context.Context, dir, paramsFile string, lintTimeout time.Duration) (*policy.Engine, error) {
 	var fsys fs.FS = policies.FS()
 	if dir != "" {
 		if _, err := os.Stat(dir); err != nil {
@@ -195,12 +194,9 @@ func loadPolicies(ctx context.Context, dir, paramsFile string, lintTimeout time.
 	}
 	var params map[string]any
 	if paramsFile != "" {
-		raw, err := os.ReadFile(paramsFile)
-		if err != nil {
-			return nil, fmt.Errorf("policy params: %w", err)
-		}
-		if err := json.Unmarshal(raw, &params); err != nil {
-			return nil, fmt.Errorf("policy params %s: not a JSON object: %w", paramsFile, err)
+		var err error
+		if params, err = policy.ReadParams(paramsFile); err != nil {
+			return nil, err
 		}
 	}
 	pol, err := policy.New(ctx, fsys, policy.Options{Params: params, LintTimeout: lintTimeout})
