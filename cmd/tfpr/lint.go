@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -214,7 +215,7 @@ type linted struct {
 // file involved cannot be read or parsed, project.Scan decides instead.
 func lintUnder(ctx context.Context, t *policy.Tree, root, sub string, done func(string) bool) ([]linted, error) {
 	if scanned, err := terraformDirs(ctx, root); err == nil {
-		out, ok, err := streamProjects(ctx, t, scanned, sub, done)
+		out, ok, err := streamProjects(ctx, t, root, scanned, sub, done)
 		if err != nil || ok {
 			return out, err
 		}
@@ -245,9 +246,9 @@ func scanAndLint(ctx context.Context, t *policy.Tree, root, sub string, done fun
 	return out, err
 }
 
-// streamProjects is lintUnder's fast path. ok is false when some file
-// could not be read or parsed, so project.Scan must decide.
-func streamProjects(ctx context.Context, t *policy.Tree, scanned map[string]bool, sub string, done func(string) bool) ([]linted, bool, error) {
+// streamProjects is lintUnder's fast path. ok is false when some dir
+// could not be read, so project.Scan must decide.
+func streamProjects(ctx context.Context, t *policy.Tree, root string, scanned map[string]bool, sub string, done func(string) bool) ([]linted, bool, error) {
 	var candidates []string
 	for d := range scanned {
 		if within(d, sub) {
@@ -255,17 +256,22 @@ func streamProjects(ctx context.Context, t *policy.Tree, scanned map[string]bool
 		}
 	}
 	sort.Strings(candidates)
+	g, err := newGraphReader(t, root)
+	if err != nil {
+		return nil, false, nil
+	}
+	defer g.close()
 	results := make([]*linted, len(candidates))
-	err := parallel(ctx, len(candidates), func(ctx context.Context, i int) (bool, error) {
+	err = parallel(ctx, len(candidates), func(ctx context.Context, i int) (bool, error) {
 		d := candidates[i]
-		info, err := t.Dir(ctx, d)
-		if err != nil || !info.Clean {
-			return false, ctx.Err()
+		info, ok, err := g.dir(ctx, d)
+		if !ok || err != nil {
+			return ok, err
 		}
 		if !info.Backend || done(d) {
 			return true, nil
 		}
-		modules, ok, err := modulesOf(ctx, t, scanned, d, info)
+		modules, ok, err := g.modulesOf(ctx, scanned, d, info)
 		if !ok || err != nil {
 			return ok, err
 		}
@@ -292,10 +298,53 @@ func streamProjects(ctx context.Context, t *policy.Tree, scanned map[string]bool
 	return out, true, nil
 }
 
+// graphReader reads the module graph from the parse the policies use.
+// Files that parse misses (refused, unreadable, broken) are read the way
+// project.Scan reads them, so the graph is Scan's without parsing every
+// file twice.
+type graphReader struct {
+	t    *policy.Tree
+	root *os.Root
+}
+
+func newGraphReader(t *policy.Tree, root string) (*graphReader, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", root, err)
+	}
+	return &graphReader{t: t, root: r}, nil
+}
+
+func (g *graphReader) close() { g.root.Close() }
+
+// dir is Tree.Dir completed with project.FileDecls for the files the
+// policy parse could not read whole. ok is false when the dir or one of
+// its files cannot be read at all.
+func (g *graphReader) dir(ctx context.Context, d string) (policy.DirInfo, bool, error) {
+	info, err := g.t.Dir(ctx, d)
+	if err != nil {
+		return info, false, ctx.Err()
+	}
+	for _, rel := range info.Unparsed {
+		decls, err := project.FileDecls(g.root, rel)
+		if err != nil {
+			return info, false, ctx.Err()
+		}
+		info.Backend = info.Backend || decls.Backend
+		for _, c := range decls.Calls {
+			if !slices.Contains(info.Calls, c) {
+				info.Calls = append(info.Calls, c)
+			}
+		}
+	}
+	slices.Sort(info.Calls)
+	return info, true, nil
+}
+
 // modulesOf lists the local modules project calls, directly or through
 // other modules, as Graph.Modules does: breadth-first through the calls of
-// scanned dirs. ok is false when a module could not be read or parsed.
-func modulesOf(ctx context.Context, t *policy.Tree, scanned map[string]bool, project string, info policy.DirInfo) ([]string, bool, error) {
+// scanned dirs. ok is false when a module could not be read.
+func (g *graphReader) modulesOf(ctx context.Context, scanned map[string]bool, project string, info policy.DirInfo) ([]string, bool, error) {
 	var out []string
 	visited := map[string]bool{project: true}
 	for queue := []string{project}; len(queue) > 0; queue = queue[1:] {
@@ -304,9 +353,10 @@ func modulesOf(ctx context.Context, t *policy.Tree, scanned map[string]bool, pro
 			continue
 		}
 		if cur != project {
+			var ok bool
 			var err error
-			if info, err = t.Dir(ctx, cur); err != nil || !info.Clean {
-				return nil, false, ctx.Err()
+			if info, ok, err = g.dir(ctx, cur); !ok || err != nil {
+				return nil, ok, err
 			}
 		}
 		for _, c := range info.Calls {
