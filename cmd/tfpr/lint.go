@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,6 +34,9 @@ a module. Flags may come before or after the DIRs. Exit status: 0 clean,
 1 a deny finding, 2 usage or config error or no Terraform files found.
 
 `
+
+// lintMemoryLimit is the soft heap limit of `tfpr lint`.
+const lintMemoryLimit = 512 << 20
 
 // runLint implements `tfpr lint`.
 func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -81,6 +85,13 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// GOGC in the environment still decides.
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
+	// That goal alone lets the heap reach five times what lint keeps (900
+	// MB on a fabric-sized monorepo); a soft limit above what it keeps
+	// there (under 200 MB) halves the peak for no measurable CPU.
+	// GOMEMLIMIT in the environment still decides.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(lintMemoryLimit))
 	}
 	if timeout <= 0 {
 		fmt.Fprintf(stderr, "tfpr lint: --timeout must be positive, got %s\n", timeout)
@@ -235,7 +246,7 @@ type linted struct {
 // found so its files can be dropped. The graph is project.Scan's: if any
 // file involved cannot be read or parsed, project.Scan decides instead.
 func lintUnder(ctx context.Context, t *policy.Tree, root string, scanned map[string]bool, sub string, done func(string) bool) ([]linted, error) {
-	out, ok, err := streamProjects(ctx, t, scanned, sub, done)
+	out, ok, err := streamProjects(ctx, t, root, scanned, sub, done)
 	if err != nil || ok {
 		return out, err
 	}
@@ -265,9 +276,9 @@ func scanAndLint(ctx context.Context, t *policy.Tree, root, sub string, done fun
 	return out, err
 }
 
-// streamProjects is lintUnder's fast path. ok is false when some file
-// could not be read or parsed, so project.Scan must decide.
-func streamProjects(ctx context.Context, t *policy.Tree, scanned map[string]bool, sub string, done func(string) bool) ([]linted, bool, error) {
+// streamProjects is lintUnder's fast path. ok is false when some dir
+// could not be read, so project.Scan must decide.
+func streamProjects(ctx context.Context, t *policy.Tree, root string, scanned map[string]bool, sub string, done func(string) bool) ([]linted, bool, error) {
 	var candidates []string
 	for d := range scanned {
 		if within(d, sub) {
@@ -275,17 +286,22 @@ func streamProjects(ctx context.Context, t *policy.Tree, scanned map[string]bool
 		}
 	}
 	sort.Strings(candidates)
+	g, err := newGraphReader(t, root)
+	if err != nil {
+		return nil, false, nil
+	}
+	defer g.close()
 	results := make([]*linted, len(candidates))
-	err := parallel(ctx, len(candidates), func(ctx context.Context, i int) (bool, error) {
+	err = parallel(ctx, len(candidates), func(ctx context.Context, i int) (bool, error) {
 		d := candidates[i]
-		info, err := t.Dir(ctx, d)
-		if err != nil || !info.Clean {
-			return false, ctx.Err()
+		info, ok, err := g.dir(ctx, d)
+		if !ok || err != nil {
+			return ok, err
 		}
 		if !info.Backend || done(d) {
 			return true, nil
 		}
-		modules, ok, err := modulesOf(ctx, t, scanned, d, info, true)
+		modules, ok, err := modulesOf(ctx, scanned, d, info, g.dir)
 		if !ok || err != nil {
 			return ok, err
 		}
@@ -312,11 +328,54 @@ func streamProjects(ctx context.Context, t *policy.Tree, scanned map[string]bool
 	return out, true, nil
 }
 
+// graphReader reads the module graph from the parse the policies use.
+// Files that parse misses (refused, unreadable, broken) are read the way
+// project.Scan reads them, so the graph is Scan's without parsing every
+// file twice.
+type graphReader struct {
+	t    *policy.Tree
+	root *os.Root
+}
+
+func newGraphReader(t *policy.Tree, root string) (*graphReader, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", root, err)
+	}
+	return &graphReader{t: t, root: r}, nil
+}
+
+func (g *graphReader) close() { g.root.Close() }
+
+// dir is Tree.Dir completed with project.FileDecls for the files the
+// policy parse could not read whole. ok is false when the dir or one of
+// its files cannot be read at all.
+func (g *graphReader) dir(ctx context.Context, d string) (policy.DirInfo, bool, error) {
+	info, err := g.t.Dir(ctx, d)
+	if err != nil {
+		return info, false, ctx.Err()
+	}
+	for _, rel := range info.Unparsed {
+		decls, err := project.FileDecls(g.root, rel)
+		if err != nil {
+			return info, false, ctx.Err()
+		}
+		info.Backend = info.Backend || decls.Backend
+		for _, c := range decls.Calls {
+			if !slices.Contains(info.Calls, c) {
+				info.Calls = append(info.Calls, c)
+			}
+		}
+	}
+	slices.Sort(info.Calls)
+	return info, true, nil
+}
+
 // modulesOf lists the local modules project calls, directly or through
 // other modules, as Graph.Modules does: breadth-first through the calls of
-// scanned dirs. With clean, ok is false when a module could not be read or
-// parsed; without, the calls found in what could be parsed are followed.
-func modulesOf(ctx context.Context, t *policy.Tree, scanned map[string]bool, project string, info policy.DirInfo, clean bool) ([]string, bool, error) {
+// scanned dirs, each read by dir. ok is false when dir says a module could
+// not be read.
+func modulesOf(ctx context.Context, scanned map[string]bool, project string, info policy.DirInfo, dir func(context.Context, string) (policy.DirInfo, bool, error)) ([]string, bool, error) {
 	var out []string
 	visited := map[string]bool{project: true}
 	for queue := []string{project}; len(queue) > 0; queue = queue[1:] {
@@ -325,9 +384,10 @@ func modulesOf(ctx context.Context, t *policy.Tree, scanned map[string]bool, pro
 			continue
 		}
 		if cur != project {
+			var ok bool
 			var err error
-			if info, err = t.Dir(ctx, cur); err != nil || (clean && !info.Clean) {
-				return nil, false, ctx.Err()
+			if info, ok, err = dir(ctx, cur); !ok || err != nil {
+				return nil, ok, err
 			}
 		}
 		for _, c := range info.Calls {

@@ -48,7 +48,7 @@ func lintModules(ctx context.Context, t *policy.Tree, scanned map[string]bool, s
 			continue
 		}
 		mods = append(mods, d)
-		reach, ok, err := modulesOf(ctx, t, scanned, d, info, false)
+		reach, ok, err := modulesOf(ctx, scanned, d, info, parsedCalls(t))
 		if err != nil {
 			return nil, err
 		}
@@ -93,4 +93,17 @@ func lintModules(ctx context.Context, t *policy.Tree, scanned map[string]bool, s
 		return true, err
 	})
 	return out, err
+}
+
+// parsedCalls reads a module's calls from what the policy parse could
+// read: a module is linted even when one of its callees is broken, and
+// the broken one reports itself.
+func parsedCalls(t *policy.Tree) func(context.Context, string) (policy.DirInfo, bool, error) {
+	return func(ctx context.Context, d string) (policy.DirInfo, bool, error) {
+		info, err := t.Dir(ctx, d)
+		if err != nil {
+			return info, false, ctx.Err()
+		}
+		return info, true, nil
+	}
 }

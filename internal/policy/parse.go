@@ -93,6 +93,9 @@ type dirFiles struct {
 	files    []*sourceFile
 	findings []Finding // unreadable, skipped or invalid files
 	unsafe   []Finding // see unsafePaths; they count when dir is a project
+	// unparsed are the files terraform loads whose blocks are not all in
+	// files: refused, unreadable or with syntax errors.
+	unparsed []string
 	// vars are the .tfvars files terraform loads when dir is a project.
 	vars []*varsFile
 	// key fingerprints the names, contents and findings, for caches that
@@ -136,6 +139,11 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 		f := Finding{Rule: RuleParse, Title: "too many files", Severity: SeverityDeny, File: dirOrDot(dir),
 			Message: fmt.Sprintf("%s holds %d Terraform files, over the %d tfpr checks in one directory; terraform would load them all, so split the directory", dirOrDot(dir), loaded, maxFilesPerDir)}
 		df.findings = append(df.findings, f)
+		for _, e := range entries {
+			if !e.IsDir() && tfsource.Loaded(e.Name()) {
+				df.unparsed = append(df.unparsed, path.Join(dir, e.Name()))
+			}
+		}
 		if h != nil {
 			fmt.Fprintf(h, "\x00!%s", f.Message)
 			df.key = string(h.Sum(nil))
@@ -181,6 +189,7 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 		}
 		if f != nil {
 			df.findings = append(df.findings, *f)
+			df.unparsed = append(df.unparsed, rel)
 			if h != nil {
 				fmt.Fprintf(h, "\x00!%s\x00%s\x00%s", rel, f.Severity, f.Message)
 			}
@@ -194,6 +203,9 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 		sf := cache.parse(rel, sum, src, kit)
 		df.findings = append(df.findings, sf.findings...)
 		df.files = append(df.files, sf)
+		if len(sf.findings) > 0 {
+			df.unparsed = append(df.unparsed, rel)
+		}
 	}
 	if h != nil {
 		df.key = string(h.Sum(nil))

@@ -24,6 +24,10 @@ type Tree struct {
 	mu    sync.Mutex
 	dirs  map[string]*lazy[*dirFiles]
 	parts map[partKey]*lazy[*modulePart]
+	// called marks the dirs some project called as a module: Forget keeps
+	// their parse, so a dir that is both a project and a module is read
+	// once however its callers and its own lint are ordered.
+	called map[string]bool
 }
 
 type partKey struct{ dir, module string }
@@ -38,20 +42,23 @@ func (e *Engine) OpenTree(ctx context.Context, root string) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open checkout %s: %w", root, err)
 	}
-	return &Tree{e: e, root: r, kit: newTermKit(e.funcs), dirs: map[string]*lazy[*dirFiles]{}, parts: map[partKey]*lazy[*modulePart]{}}, nil
+	return &Tree{e: e, root: r, kit: newTermKit(e.funcs), dirs: map[string]*lazy[*dirFiles]{}, parts: map[partKey]*lazy[*modulePart]{}, called: map[string]bool{}}, nil
 }
 
 // Close releases the checkout.
 func (t *Tree) Close() error { return t.root.Close() }
 
 // Forget drops what the Tree holds of dir as a project, to free the memory
-// once the project is linted. A later use of dir reads it again; modules
-// it calls stay.
+// once the project is linted. The parse stays while dir is also a module
+// some project called; otherwise a later use of dir reads it again.
+// Modules it calls stay.
 func (t *Tree) Forget(dir string) {
 	dir = cleanRel(dir)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.dirs, dir)
+	if !t.called[dir] {
+		delete(t.dirs, dir)
+	}
 	delete(t.parts, partKey{dir, ""})
 }
 
@@ -93,6 +100,10 @@ type DirInfo struct {
 	// Clean is set when every file was read and parsed without error, so
 	// the above is exactly what terraform sees.
 	Clean bool
+	// Unparsed are the repo-relative paths of the files terraform loads
+	// that were refused, unreadable or did not parse: Backend and Calls
+	// leave them out, so the module graph must read them its own way.
+	Unparsed []string
 }
 
 // Dir reads dir (once per Tree) and reports its backend and module calls.
@@ -106,8 +117,11 @@ func (t *Tree) Dir(ctx context.Context, dir string) (DirInfo, error) {
 	if df.err != nil {
 		return DirInfo{}, df.err
 	}
-	info := DirInfo{Clean: len(df.findings) == 0}
+	info := DirInfo{Clean: len(df.findings) == 0, Unparsed: slices.Clip(df.unparsed)}
 	for _, f := range df.files {
+		if len(f.findings) > 0 {
+			continue
+		}
 		for _, b := range f.blocks {
 			switch {
 			case b.typ == "terraform" && len(b.labels) == 0:
@@ -187,6 +201,9 @@ func (t *Tree) config(ctx context.Context, dir string, modules []string) (*confi
 			continue
 		}
 		seen[m] = true
+		t.mu.Lock()
+		t.called[m] = true
+		t.mu.Unlock()
 		mf, err := t.read(ctx, m)
 		if err != nil {
 			return nil, err
