@@ -48,7 +48,12 @@ func Attrs(ctx context.Context) []slog.Attr {
 
 // Handler adds the context's attributes to every record logged with one
 // (the ...Context logging methods).
-type Handler struct{ next slog.Handler }
+type Handler struct {
+	next slog.Handler
+	// bound are the keys a logger's With already wrote: the context's
+	// value for one of them would write the key twice.
+	bound map[string]bool
+}
 
 // NewHandler wraps next.
 func NewHandler(next slog.Handler) *Handler {
@@ -68,6 +73,9 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 			own[a.Key] = true
 			return true
 		})
+		for k := range h.bound {
+			own[k] = true
+		}
 		r = r.Clone()
 		for _, a := range as {
 			if !own[a.Key] {
@@ -79,7 +87,16 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &Handler{next: h.next.WithAttrs(as)}
+	bound := make(map[string]bool, len(h.bound)+len(as))
+	for k := range h.bound {
+		bound[k] = true
+	}
+	for _, a := range as {
+		bound[a.Key] = true
+	}
+	return &Handler{next: h.next.WithAttrs(as), bound: bound}
 }
 
-func (h *Handler) WithGroup(name string) slog.Handler { return &Handler{next: h.next.WithGroup(name)} }
+func (h *Handler) WithGroup(name string) slog.Handler {
+	return &Handler{next: h.next.WithGroup(name), bound: h.bound}
+}

@@ -33,3 +33,16 @@ func TestLinesCarryTheContextsAttributes(t *testing.T) {
 		t.Errorf("a line logged without the context carries its attributes: %s", lines[1])
 	}
 }
+
+// A key a logger's With wrote is not written again from the context: the
+// logger's value wins, as the line's own does.
+func TestALoggersOwnKeysWinOverTheContexts(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(NewHandler(slog.NewJSONHandler(&buf, nil))).With("run", 5)
+	ctx := With(context.Background(), "run", 12, "delivery", "d-1")
+	log.InfoContext(ctx, "worker run finished")
+	line := bytes.TrimSpace(buf.Bytes())
+	if bytes.Count(line, []byte(`"run"`)) != 1 || !bytes.Contains(line, []byte(`"run":5`)) || !bytes.Contains(line, []byte(`"delivery":"d-1"`)) {
+		t.Errorf("want run 5 once and the context's delivery: %s", line)
+	}
+}

@@ -10,7 +10,6 @@
 package metrics
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -102,6 +101,8 @@ type Metrics struct {
 	gcsErrors     *prometheus.CounterVec
 	gitErrors     *prometheus.CounterVec
 	tfExits       *prometheus.CounterVec
+	adopted       prometheus.Counter
+	lost          prometheus.Counter
 	blocked       prometheus.Gauge
 	blockedOldest prometheus.Gauge
 	applyOldest   prometheus.Gauge
@@ -148,6 +149,12 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		tfExits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tfpr_terraform_exits_total", Help: "Terraform processes finished, by command and exit code (0, 1, 2, other, signal).",
 		}, []string{"command", "code"}),
+		adopted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tfpr_runs_adopted_total", Help: "Terraform runs started by an earlier server process and found alive (or finished) by this one.",
+		}),
+		lost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tfpr_runs_lost_total", Help: "Terraform runs whose worker died without a result.",
+		}),
 		blocked: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tfpr_applies_blocked", Help: "Projects whose applies are blocked by a failed apply until someone unblocks them.",
 		}),
@@ -165,7 +172,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"check"}),
 	}
 	for _, c := range []prometheus.Collector{m.runs, m.runDuration, m.runQueued, m.queueDepth, m.workersBusy, m.workers,
-		m.githubCalls, m.rateRemaining, m.rateLimit, m.gcsErrors, m.gitErrors, m.tfExits, m.blocked, m.blockedOldest,
+		m.githubCalls, m.rateRemaining, m.rateLimit, m.gcsErrors, m.gitErrors, m.tfExits, m.adopted, m.lost, m.blocked, m.blockedOldest,
 		m.applyOldest, m.ready, m.readyCheck} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
@@ -211,31 +218,38 @@ func (m *Metrics) SetQueue(queued, busy, capacity int) {
 	m.workers.Set(float64(capacity))
 }
 
-// TerraformExit records a finished terraform process. A nil err is exit
-// code 0; an exec.ExitError gives its code; anything else (not started,
-// killed) is "signal".
-func (m *Metrics) TerraformExit(cmd Command, err error) {
+// TerraformExit records a finished terraform process by its exit code, as
+// the worker that ran it reported: 0, 1 and 2 as they are, a negative code
+// (killed, not started) as "signal", anything else as "other".
+func (m *Metrics) TerraformExit(cmd Command, code int) {
 	if m == nil {
 		return
 	}
-	m.tfExits.WithLabelValues(string(cmd), exitCode(err)).Inc()
+	m.tfExits.WithLabelValues(string(cmd), exitLabel(code)).Inc()
 }
 
-type exitCoder interface{ ExitCode() int }
-
-func exitCode(err error) string {
-	if err == nil {
-		return "0"
-	}
-	var ec exitCoder
-	if !errors.As(err, &ec) || ec.ExitCode() < 0 {
+func exitLabel(code int) string {
+	switch {
+	case code < 0:
 		return "signal"
+	case code <= 2:
+		return strconv.Itoa(code)
 	}
-	switch c := ec.ExitCode(); c {
-	case 0, 1, 2:
-		return strconv.Itoa(c)
-	default:
-		return "other"
+	return "other"
+}
+
+// RunAdopted counts a worker run an earlier server started that this one
+// found alive or finished.
+func (m *Metrics) RunAdopted() {
+	if m != nil {
+		m.adopted.Inc()
+	}
+}
+
+// RunLost counts a worker run that died without a result.
+func (m *Metrics) RunLost() {
+	if m != nil {
+		m.lost.Inc()
 	}
 }
 

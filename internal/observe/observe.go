@@ -1,8 +1,8 @@
 // Package observe is what the runner calls around each run so that the run
 // is seen the same way whatever executes it: its metrics (runs by kind and
 // outcome, duration, time queued), its log lines (every line logged with the
-// run's context names its project and run) and its live log on the runs
-// page (terraform's output goes to the run's log sink).
+// run's context names its project and run) and the end of its live log on
+// the runs page (the worker's log stream fills it, through internal/runapi).
 package observe
 
 import (
@@ -38,8 +38,8 @@ type Run struct {
 }
 
 // Start observes run id of kind on project, queued since queued (zero:
-// not queued). The returned context carries the run's log target and log
-// attributes; call Finish on the Run when it ends.
+// not queued). The returned context carries the run's log attributes;
+// call Finish on the Run when it ends.
 func (o *Observer) Start(ctx context.Context, id int64, kind metrics.Kind, project string, queued time.Time) (context.Context, *Run) {
 	now := time.Now()
 	if o == nil {
@@ -51,9 +51,6 @@ func (o *Observer) Start(ctx context.Context, id int64, kind metrics.Kind, proje
 	}
 	o.Metrics.RunStarted(kind, wait)
 	ctx = logctx.With(ctx, "project", project, "run", id, "run_kind", string(kind))
-	if id != 0 && o.Logs != nil {
-		ctx = runlog.WithRun(ctx, o.Logs, runlog.RunID(id))
-	}
 	return ctx, &Run{o: o, id: id, kind: kind, started: now}
 }
 
@@ -81,7 +78,7 @@ func Outcome(status string, err error) metrics.Outcome {
 	switch {
 	case status == store.StatusCancelled || errors.Is(err, context.Canceled):
 		return metrics.OutcomeCancelled
-	case err != nil && errors.As(err, &tfErr):
+	case err != nil && (errors.As(err, &tfErr) || errors.Is(err, terraform.ErrFailed)):
 		return metrics.OutcomeFailed
 	case err != nil:
 		return metrics.OutcomeErrored

@@ -34,7 +34,7 @@ func TestARunIsCountedLoggedAndItsLogClosed(t *testing.T) {
 	ctx := logctx.With(context.Background(), "delivery", "d-9", "repo", "acme/infra", "pr", 3)
 	ctx, run := o.Start(ctx, 17, metrics.KindApply, "microservices/alpha/dev", time.Now().Add(-2*time.Second))
 	log.InfoContext(ctx, "apply started")
-	runlog.Writer(ctx).Write([]byte("Apply complete!\n"))
+	logs.Append(17, "Apply complete!") // as the worker's log stream does
 	run.Finish(store.StatusFailed, &terraform.Error{Command: "apply", Err: errors.New("exit status 1")})
 	run.Finish(store.StatusSucceeded, nil) // a second call changes nothing
 
@@ -83,6 +83,7 @@ func TestOutcome(t *testing.T) {
 		{store.StatusSucceeded, nil, metrics.OutcomeSucceeded},
 		{store.StatusDenied, nil, metrics.OutcomeFailed},
 		{store.StatusFailed, &terraform.Error{Command: "plan", Err: errors.New("exit status 1")}, metrics.OutcomeFailed},
+		{store.StatusFailed, fmt.Errorf("worker: %w", terraform.ErrFailed), metrics.OutcomeFailed},
 		{store.StatusFailed, fmt.Errorf("post check run: %w", errors.New("502 Bad Gateway")), metrics.OutcomeErrored},
 		{store.StatusFailed, fmt.Errorf("plan: %w", context.Canceled), metrics.OutcomeCancelled},
 		{store.StatusCancelled, nil, metrics.OutcomeCancelled},

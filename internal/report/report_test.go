@@ -120,3 +120,14 @@ func TestCheckRun(t *testing.T) {
 		t.Fatalf("a plan-stage deny must fail the check, got %q", w.Conclusion)
 	}
 }
+
+func TestExternalIDRoundTrips(t *testing.T) {
+	if k, p, ok := ParseExternalID(ExternalID("plan", "microservices/a/dev")); !ok || k != "plan" || p != "microservices/a/dev" {
+		t.Errorf("round trip = %q %q %v", k, p, ok)
+	}
+	for _, id := range []string{"", "plan", "plan:", ":microservices/a/dev", "someone-else"} {
+		if _, _, ok := ParseExternalID(id); ok {
+			t.Errorf("ParseExternalID(%q) accepted", id)
+		}
+	}
+}

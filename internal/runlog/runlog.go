@@ -1,6 +1,6 @@
 // Package runlog carries each run's log from whatever executes it (the
-// runner's terraform today, a worker's log stream or a Kubernetes Job's
-// pod log later) to whoever watches it (the runs page). Writers Append
+// worker's log stream, which internal/runapi receives the same way from a
+// local sandbox or a Kubernetes Job) to whoever watches it (the runs page). Writers Append
 // lines under the run's id and Finish it; readers Subscribe and get what
 // was written so far, then every new line as it arrives.
 //

@@ -63,19 +63,3 @@ func TestMemoryIsBounded(t *testing.T) {
 		t.Errorf("run 1 still kept after two newer runs with a limit of 2: %q", s.Backlog)
 	}
 }
-
-func TestLineWriterSplitsOutputIntoTheRunsLog(t *testing.T) {
-	b := New(Limits{})
-	ctx := WithRun(t.Context(), b, 5)
-	w := Writer(ctx)
-	fmt.Fprint(w, "Initializing...\r\nPlan: 1 to")
-	fmt.Fprint(w, " add\nno newline")
-	w.Close()
-	lines, _ := b.Lines(5)
-	if strings.Join(lines, "|") != "Initializing...|Plan: 1 to add|no newline" {
-		t.Fatalf("lines = %q", lines)
-	}
-	if Writer(t.Context()) != nil {
-		t.Error("a context naming no run gave a writer")
-	}
-}

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/metrics"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/project"
@@ -25,7 +24,7 @@ import (
 
 // session is one repository's GitHub client plus its mirror, fetched.
 type session struct {
-	gh    *githubapp.Client
+	gh    RepoClient
 	repo  workspace.Repo
 	token string
 }
@@ -73,7 +72,7 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 		<-diffDone
 		if !r.ws.Has(ctx, s.repo, j.HeadSHA) {
 			// Force-pushed away; the push that replaced it has its own job.
-			r.log.Info("PR head no longer exists; skipping", "pr", j.PR, "sha", j.HeadSHA)
+			r.logger(ctx).Info("PR head no longer exists; skipping", "pr", j.PR, "sha", j.HeadSHA)
 			return nil
 		}
 		return err
@@ -92,7 +91,7 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 		projects = intersect(projects, j.Projects)
 	}
 	if len(projects) == 0 {
-		r.log.Info("no project affected", "pr", j.PR, "sha", j.HeadSHA, "changed", len(changed))
+		r.logger(ctx).Info("no project affected", "pr", j.PR, "sha", j.HeadSHA, "changed", len(changed))
 		return nil
 	}
 	projects, skipped := capProjects(projects, r.cfg.MaxProjectsPerPR)
@@ -126,53 +125,16 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 	return r.publish(ctx, s, round)
 }
 
-// publish posts a round's comment and its check runs.
-func (r *Runner) publish(ctx context.Context, s *session, round report.Round) error {
-	var errs []error
-	for _, res := range round.Results {
-		cr := report.Check(round.Kind, round.SHA, res)
-		cr.Summary, cr.Text = r.mask(cr.Summary, s.token), r.mask(cr.Text, s.token)
-		if _, err := s.gh.CreateCheckRun(ctx, cr); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if round.PR > 0 {
-		if _, err := s.gh.Comment(ctx, round.PR, r.mask(report.Comment(round), s.token)); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("report %s of %s: %w", round.Kind, short(round.SHA), errs[0])
-	}
-	return nil
-}
-
-// mask removes every known secret from text bound for GitHub, as a last
-// line of defence behind terraform's own sensitive-value masking.
-func (r *Runner) mask(text, token string) string {
-	for _, s := range append([]string{token}, r.cfg.Secrets...) {
-		if len(s) >= 6 {
-			text = strings.ReplaceAll(text, s, "***")
-		}
-	}
-	return text
-}
-
 func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Checkout, g *project.Graph, j store.Job, p string, runTF bool, approved approvals) report.Result {
 	res := report.Result{Project: p}
 	modules := g.Modules(p)
 	_, lint := r.obs.Start(ctx, 0, metrics.KindLint, p, time.Time{})
 	findings, err := r.pol.LintProject(ctx, co.Dir, p, modules)
+	lint.Finish(lintStatus(findings, err), err)
 	res.Findings = findings
 	if err != nil {
-		lint.Finish(store.StatusFailed, err)
 		res.Outcome, res.Output = report.Errored, "policy check failed: "+err.Error()
 		return res
-	}
-	if policy.Blocking(findings) {
-		lint.Finish(store.StatusDenied, nil)
-	} else {
-		lint.Finish(store.StatusSucceeded, nil)
 	}
 	if policy.Blocking(findings) {
 		// The gate: terraform never sees code the policies denied.
@@ -197,23 +159,25 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	defer release()
 
 	runID := r.recordRun(ctx, store.Run{Kind: "plan", Repo: j.Repo.FullName, Project: p, PR: j.PR, SHA: j.HeadSHA, Trigger: j.Trigger, JobID: j.ID, Status: store.StatusRunning})
-	ctx, obs := r.obs.Start(ctx, runID, metrics.KindPlan, p, queued)
+	ctx, obs := r.observe(ctx, runID, metrics.KindPlan, p, queued)
 	res.DetailsURL = r.obs.URL(runID)
+	finish := func(status, summary string, err error) {
+		r.finishRun(ctx, runID, status, summary)
+		obs.Finish(status, err)
+	}
 	scratch, err := r.scratchDir()
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, err.Error()
-		r.finishRun(ctx, runID, store.StatusFailed, err.Error())
-		obs.Finish(store.StatusFailed, err)
+		finish(store.StatusFailed, err.Error(), err)
 		return res
 	}
 	defer os.RemoveAll(scratch)
 	planCtx, cancel := context.WithTimeout(ctx, r.cfg.PlanTimeout)
 	defer cancel()
-	plan, err := r.terraformPlan(planCtx, co, j.Repo.FullName, p, filepath.Join(scratch, "pr.tfplan"), false)
+	plan, err := r.terraformPlan(planCtx, co, j.Repo.FullName, p, filepath.Join(scratch, "pr.tfplan"), ModePlan)
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, err.Error()
-		r.finishRun(ctx, runID, store.StatusFailed, firstLine(err.Error()))
-		obs.Finish(store.StatusFailed, err)
+		finish(store.StatusFailed, firstLine(err.Error()), err)
 		return res
 	}
 	res.Outcome, res.Plan = report.Planned, plan
@@ -229,19 +193,17 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	}
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, "saving the plan failed: "+err.Error()
-		r.finishRun(ctx, runID, store.StatusFailed, err.Error())
-		obs.Finish(store.StatusFailed, err)
+		finish(store.StatusFailed, err.Error(), err)
 		return res
 	}
-	r.finishRun(ctx, runID, store.StatusSucceeded, fmt.Sprintf("+%d ~%d -%d", plan.Add, plan.Change, plan.Destroy))
-	obs.Finish(store.StatusSucceeded, nil)
+	finish(store.StatusSucceeded, fmt.Sprintf("+%d ~%d -%d", plan.Add, plan.Change, plan.Destroy), nil)
 	return res
 }
 
 // terraformPlan plans project p inside checkout co into planFile, which
 // lies outside the checkout.
-func (r *Runner) terraformPlan(ctx context.Context, co *workspace.Checkout, repo, p, planFile string, apply bool) (*terraform.Plan, error) {
-	tf, err := r.terraform(repo, p, apply)
+func (r *Runner) terraformPlan(ctx context.Context, co *workspace.Checkout, repo, p, planFile string, mode Mode) (*terraform.Plan, error) {
+	tf, err := r.tf.Terraform(repo, p, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +252,7 @@ func pathKey(p string) string {
 func (r *Runner) recordRun(ctx context.Context, run store.Run) int64 {
 	id, _, err := r.store.CreateRun(ctx, run)
 	if err != nil {
-		r.log.Error("record run", "project", run.Project, "err", err)
+		r.logger(ctx).Error("record run", "project", run.Project, "err", err)
 	}
 	return id
 }
@@ -300,7 +262,7 @@ func (r *Runner) finishRun(ctx context.Context, id int64, status, summary string
 		return
 	}
 	if err := r.store.FinishRun(context.WithoutCancel(ctx), id, status, summary); err != nil {
-		r.log.Error("record run outcome", "run", id, "err", err)
+		r.logger(ctx).Error("record run outcome", "run", id, "err", err)
 	}
 }
 
@@ -344,7 +306,7 @@ func (r *Runner) deletePlanFiles(ctx context.Context, plans []store.Plan) {
 	for _, p := range plans {
 		for _, key := range []string{p.File, p.File + ".json"} {
 			if err := r.files.Delete(ctx, key); err != nil {
-				r.log.Warn("delete plan file", "key", key, "err", err)
+				r.logger(ctx).Warn("delete plan file", "key", key, "err", err)
 			}
 		}
 	}
@@ -355,7 +317,7 @@ func (r *Runner) deletePlanFiles(ctx context.Context, plans []store.Plan) {
 func (r *Runner) contention(ctx context.Context, j store.Job, p string) []string {
 	others, err := r.store.OpenPlansFor(ctx, j.Repo.FullName, p, j.PR)
 	if err != nil {
-		r.log.Warn("look up competing PRs", "project", p, "err", err)
+		r.logger(ctx).Warn("look up competing PRs", "project", p, "err", err)
 		return nil
 	}
 	var notes []string

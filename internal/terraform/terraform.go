@@ -11,22 +11,20 @@ package terraform
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
-	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
-
-	"github.com/tfpr/tfpr/internal/metrics"
-	"github.com/tfpr/tfpr/internal/runlog"
 )
 
 // ErrStalePlan is matched (errors.Is) by Apply errors when terraform refuses
@@ -88,9 +86,15 @@ type Options struct {
 	// Log receives one record per terraform command. Nil discards.
 	Log *slog.Logger
 
-	// Metrics counts terraform exits by command and code; nil counts
-	// nothing.
-	Metrics *metrics.Metrics
+	// Output receives what a person watching terraform would see, as it
+	// is printed: init's, plan's, apply's and force-unlock's stdout and
+	// stderr (never show -json's, which is data, not output). Nil: none.
+	Output io.Writer
+
+	// OnExit is told every terraform command that ended and its exit code
+	// (-1: it did not exit on its own, or never started). Plan's exit 2
+	// ("changes present") is a success and reported as 0. Nil: nobody.
+	OnExit func(command string, code int)
 }
 
 // Backend is the partial configuration of a `backend "gcs" {}` block,
@@ -120,7 +124,8 @@ type Plan struct {
 	Add, Change, Destroy, Import int
 	// Changes lists resources with actions other than no-op or read.
 	Changes []ResourceChange
-	// Text is the human-readable plan (`show -no-color planfile`).
+	// Text is the human-readable plan: plan's own output, without the note
+	// on where the plan file was saved.
 	Text string
 	// JSON is the machine-readable plan (`show -json planfile`).
 	JSON []byte
@@ -138,7 +143,9 @@ type Exec struct {
 	userAgent string
 	logger    *slog.Logger
 	lockPlans bool
-	metrics   *metrics.Metrics
+	versions  *versionCache
+	output    io.Writer
+	onExit    func(command string, code int)
 }
 
 const (
@@ -155,7 +162,7 @@ func New(opts Options) (*Exec, error) {
 		return nil, errors.New("terraform: Options.Bin is empty: set the terraform or tofu executable")
 	}
 	env := make(map[string]string, len(opts.Env)+2)
-	e := &Exec{bin: opts.Bin, logger: opts.Log, lockPlans: opts.LockPlans, metrics: opts.Metrics}
+	e := &Exec{bin: opts.Bin, logger: opts.Log, lockPlans: opts.LockPlans, versions: &versionCache{}, output: opts.Output, onExit: opts.OnExit}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
@@ -191,26 +198,23 @@ func New(opts Options) (*Exec, error) {
 	return e, nil
 }
 
-// Version returns the version terraform reports, e.g. "1.11.4".
+// Version returns the version terraform reports, e.g. "1.11.4". It is
+// asked once per binary (path, size and modification time) per Exec.
 func (e *Exec) Version(ctx context.Context) (string, error) {
-	// tfexec insists on a working directory; version does not read it.
-	var v string
-	err := e.run(ctx, os.TempDir(), "version", func(tf *tfexec.Terraform) error {
-		ver, _, err := tf.Version(ctx, true)
-		if err == nil {
-			v = ver.String()
-		}
-		return err
-	})
-	return v, err
+	return e.checkedVersion(ctx)
 }
 
-// Plan runs init and `plan -out=planFile` in dir, then reads the saved plan
-// back as JSON and as text. A relative planFile is relative to dir.
-// Cancelling ctx interrupts terraform; plans are safe to abandon.
+// Plan runs init and `plan -out=planFile` in dir, whose own output is the
+// plan text, then reads the saved plan back as JSON: three terraform
+// commands, plus `version` the first time the binary is used. A relative
+// planFile is relative to dir. Cancelling ctx interrupts terraform; plans
+// are safe to abandon.
 func (e *Exec) Plan(ctx context.Context, dir string, be Backend, planFile string) (*Plan, error) {
 	if planFile == "" {
 		return nil, fmt.Errorf("terraform plan in %s: plan file path is empty", dir)
+	}
+	if _, err := e.checkedVersion(ctx); err != nil {
+		return nil, err
 	}
 	if err := e.init(ctx, dir, be); err != nil {
 		return nil, err
@@ -220,43 +224,23 @@ func (e *Exec) Plan(ctx context.Context, dir string, be Backend, planFile string
 		return nil, fmt.Errorf("terraform plan in %s: %w", dir, err)
 	}
 	p := &Plan{File: abs}
-	err = e.run(ctx, dir, "plan", func(tf *tfexec.Terraform) error {
-		changed, err := tf.Plan(ctx, tfexec.Out(abs), tfexec.Lock(e.lockPlans))
-		p.HasChanges = changed
-		return err
-	})
+	out, err := e.direct(ctx, dir, "plan", &p.HasChanges, "plan", "-no-color", "-input=false", "-detailed-exitcode",
+		"-lock="+strconv.FormatBool(e.lockPlans), "-out="+abs)
 	if err != nil {
 		return nil, err
 	}
+	p.Text = planText(out)
 
-	var raw bytes.Buffer
-	var parsed *tfjson.Plan
-	err = e.run(ctx, dir, "show -json", func(tf *tfexec.Terraform) error {
-		// ShowPlanFile decodes the JSON; capturing stdout as well keeps the
-		// exact bytes terraform wrote for consumers of Plan.JSON. Its version
-		// check also writes to that stdout, so it runs (and is cached) first.
-		if _, _, err := tf.Version(ctx, false); err != nil {
-			return err
-		}
-		tf.SetStdout(&raw)
-		var err error
-		parsed, err = tf.ShowPlanFile(ctx, abs)
-		return err
-	})
+	raw, err := e.direct(ctx, dir, "show -json", nil, "show", "-json", "-no-color", abs)
 	if err != nil {
 		return nil, err
 	}
-	p.JSON = bytes.TrimSpace(raw.Bytes())
-	summarize(p, parsed)
-
-	err = e.run(ctx, dir, "show", func(tf *tfexec.Terraform) error {
-		text, err := tf.ShowPlanFileRaw(ctx, abs)
-		p.Text = strings.TrimSpace(text)
-		return err
-	})
-	if err != nil {
-		return nil, err
+	p.JSON = bytes.TrimSpace(raw)
+	var parsed tfjson.Plan
+	if err := json.Unmarshal(p.JSON, &parsed); err != nil {
+		return nil, &Error{Command: "show -json", Dir: dir, Err: fmt.Errorf("decode the plan's JSON: %w", err)}
 	}
+	summarize(p, &parsed)
 	return p, nil
 }
 
@@ -276,20 +260,14 @@ func (e *Exec) Apply(ctx context.Context, dir string, be Backend, planFile strin
 	if err != nil {
 		return "", fmt.Errorf("terraform apply in %s: %w", dir, err)
 	}
+	if _, err := e.checkedVersion(ctx); err != nil {
+		return "", err
+	}
 	if err := e.init(ctx, dir, be); err != nil {
 		return "", err
 	}
-	var out bytes.Buffer
-	err = e.run(ctx, dir, "apply", func(tf *tfexec.Terraform) error {
-		var w io.Writer = &out
-		if lw := runlog.Writer(ctx); lw != nil {
-			defer lw.Close()
-			w = io.MultiWriter(&out, lw)
-		}
-		tf.SetStdout(w)
-		return tf.Apply(ctx, tfexec.DirOrPlan(abs))
-	})
-	return strings.TrimSpace(out.String()), err
+	out, err := e.direct(ctx, dir, "apply", nil, "apply", "-no-color", "-input=false", "-auto-approve", abs)
+	return strings.TrimSpace(string(out)), err
 }
 
 // ForceUnlock runs init and then removes the state lock lockID. For the GCS
@@ -339,17 +317,13 @@ func (e *Exec) init(ctx context.Context, dir string, be Backend) error {
 	if be.Bucket == "" {
 		return fmt.Errorf("terraform init in %s: backend bucket is empty", dir)
 	}
-	opts := []tfexec.InitOption{
-		tfexec.Reconfigure(true),
-		tfexec.Upgrade(false),
-		tfexec.BackendConfig("bucket=" + be.Bucket),
-	}
+	args := []string{"init", "-no-color", "-input=false", "-backend=true", "-get=true", "-upgrade=false", "-reconfigure",
+		"-backend-config=bucket=" + be.Bucket}
 	if be.Prefix != "" {
-		opts = append(opts, tfexec.BackendConfig("prefix="+be.Prefix))
+		args = append(args, "-backend-config=prefix="+be.Prefix)
 	}
-	return e.run(ctx, dir, "init", func(tf *tfexec.Terraform) error {
-		return tf.Init(ctx, opts...)
-	})
+	_, err := e.direct(ctx, dir, "init", nil, args...)
+	return err
 }
 
 // run executes one terraform command in dir with a fresh tfexec handle, so
@@ -361,18 +335,14 @@ func (e *Exec) run(ctx context.Context, dir, name string, fn func(*tfexec.Terraf
 	}
 	var stderr bytes.Buffer
 	tf.SetStderr(&stderr)
-	// The run's log (the runs page) gets what a person watching terraform
-	// would see; the JSON and text renderings of the plan are not output.
-	// (apply keeps its stdout and tees it there itself.)
-	if lw := runlog.Writer(ctx); lw != nil && streamed(name) {
-		tf.SetStdout(lw)
-		tf.SetStderr(io.MultiWriter(&stderr, lw))
-		defer lw.Close()
+	if w := e.watched(name); w != nil {
+		tf.SetStdout(w)
+		tf.SetStderr(io.MultiWriter(&stderr, w))
 	}
 	start := time.Now()
 	err = fn(tf)
 	elapsed := time.Since(start)
-	e.metrics.TerraformExit(metrics.CommandOf(name), err)
+	e.exited(name, err)
 	if err != nil {
 		ce := &Error{Command: name, Dir: dir, Stderr: trimDiagnostics(stderr.String(), stderrMax), Err: err}
 		if name == "apply" && isStale(stderr.String()) {
@@ -386,11 +356,6 @@ func (e *Exec) run(ctx context.Context, dir, name string, fn func(*tfexec.Terraf
 	e.logger.LogAttrs(ctx, slog.LevelDebug, "terraform command",
 		slog.String("command", name), slog.String("dir", dir), slog.Duration("duration", elapsed))
 	return nil
-}
-
-// streamed reports whether a command's output belongs in the run's log.
-func streamed(name string) bool {
-	return name == "init" || name == "plan" || name == "apply" || name == "force-unlock"
 }
 
 func (e *Exec) terraform(dir string) (*tfexec.Terraform, error) {
@@ -469,5 +434,34 @@ func summarize(p *Plan, plan *tfjson.Plan) {
 			addr += " (deposed object " + rc.DeposedKey + ")"
 		}
 		p.Changes = append(p.Changes, ResourceChange{Address: addr, Actions: names})
+	}
+}
+
+// CLIConfig is the terraform CLI configuration tfpr runs with. An explicit
+// provider_installation turns off terraform's implied plugin directories,
+// among them terraform.d/plugins in the working directory: without it a
+// PR could ship a "provider" binary that runs during plan.
+const CLIConfig = `# Written by tfpr. Providers come only from their registries.
+disable_checkpoint = true
+provider_installation {
+  direct {}
+}
+`
+
+// watched returns where command name's output goes, or nil: commands that
+// print for people are watched; show -json's data is not, nor the version
+// tfpr asks for itself.
+func (e *Exec) watched(name string) io.Writer {
+	if e.output == nil || strings.HasPrefix(name, "show") || name == "version" {
+		return nil
+	}
+	return e.output
+}
+
+// exited reports command name's end to OnExit; the version check is
+// tfpr's own bookkeeping, not a run's command.
+func (e *Exec) exited(name string, err error) {
+	if e.onExit != nil && name != "version" {
+		e.onExit(name, ExitCode(err))
 	}
 }
