@@ -1,5 +1,6 @@
-# tfpr's image: a static tfpr, a pinned terraform and git (tfpr mirrors
-# repositories with git), running as a non-root user.
+# tfpr's image: a static tfpr, a pinned terraform, git (tfpr mirrors
+# repositories with git) and bubblewrap (each terraform run's sandbox with
+# TFPR_EXECUTOR=local), running as a non-root user.
 #   docker build -t REGISTRY/tfpr:TAG .
 # TERRAFORM_VERSION and TERRAFORM_SHA256 pin the binary; change both together
 # (the sums are in terraform_<version>_SHA256SUMS on releases.hashicorp.com).
@@ -24,7 +25,7 @@ RUN curl -fsSLo /tmp/terraform.zip "https://releases.hashicorp.com/terraform/${T
  && unzip -d /out /tmp/terraform.zip terraform
 
 FROM debian:${DEBIAN}-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates git \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates git bubblewrap \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd -g 65532 tfpr && useradd -u 65532 -g tfpr -d /var/lib/tfpr -s /usr/sbin/nologin tfpr \
  && install -d -o tfpr -g tfpr -m 0700 /var/lib/tfpr

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -192,12 +193,27 @@ func TestExampleOverlayRenders(t *testing.T) {
 		if role.Namespace != "tfpr-runs" {
 			t.Errorf("Role %s is in namespace %q, want only tfpr-runs", role.Name, role.Namespace)
 		}
+		secrets := false
 		for _, rule := range role.Rules {
 			for _, res := range rule.Resources {
-				if res != "jobs" && res != "pods" && res != "pods/log" {
-					t.Errorf("Role %s grants %v on %q; the executor needs jobs, pods and pods/log only", role.Name, rule.Verbs, res)
+				switch res {
+				case "jobs", "pods", "pods/log":
+				case "secrets":
+					// Each Job's run token is a Secret tfpr writes and the
+					// Job owns; tfpr never reads a Secret back.
+					secrets = true
+					for _, v := range rule.Verbs {
+						if v != "create" && v != "patch" && v != "delete" {
+							t.Errorf("Role %s may %s secrets; the executor only creates, patches (owner) and deletes them", role.Name, v)
+						}
+					}
+				default:
+					t.Errorf("Role %s grants %v on %q; the executor needs jobs, pods, pods/log and secrets only", role.Name, rule.Verbs, res)
 				}
 			}
+		}
+		if !secrets {
+			t.Errorf("Role %s cannot create the Secret that carries a Job's run token", role.Name)
 		}
 	}
 	rb := byKind["RoleBinding"][0].(*rbacv1.RoleBinding)
@@ -228,6 +244,22 @@ func checkDeployment(t *testing.T, d *appsv1.Deployment, cm *corev1.ConfigMap) {
 	sc := c.SecurityContext
 	if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
 		t.Errorf("container security context = %+v, want a read-only root and no privilege escalation", sc)
+	}
+	// A pod's sandboxed workers die with it: a rollout must wait out a
+	// whole run (TFPR_RUN_BUDGET, 1h unless set) and the shutdown grace.
+	for _, k := range []string{"TFPR_RUN_BUDGET", "TFPR_SHUTDOWN_GRACE"} {
+		v, ok := cm.Data[k]
+		if !ok {
+			v = map[string]string{"TFPR_RUN_BUDGET": "1h", "TFPR_SHUTDOWN_GRACE": "30m"}[k]
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Errorf("%s=%q: %v", k, v, err)
+			continue
+		}
+		if g := pod.TerminationGracePeriodSeconds; g == nil || time.Duration(*g)*time.Second < d {
+			t.Errorf("terminationGracePeriodSeconds is shorter than %s %s: a rollout would kill running applies", k, v)
+		}
 	}
 	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
 		t.Errorf("resources = %+v, want CPU requests and a memory limit", c.Resources)

@@ -1,8 +1,9 @@
 // Package runlog carries each run's log from whatever executes it (the
 // worker's log stream, which internal/runapi receives the same way from a
-// local sandbox or a Kubernetes Job) to whoever watches it (the runs page). Writers Append
-// lines under the run's id and Finish it; readers Subscribe and get what
-// was written so far, then every new line as it arrives.
+// local sandbox or a Kubernetes Job) to whoever watches it (the runs
+// page). Writers Append lines under the run's id and Finish it; readers
+// Subscribe and get what was written so far, then every new line as it
+// arrives.
 //
 // Every line is masked with internal/redact on the way in, so nothing that
 // reaches a reader can hold a credential terraform printed. Memory is
