@@ -116,9 +116,9 @@ func verdictText(v Verdict, why NotRun) md.Markdown {
 }
 
 type rowView struct {
-	Project, Result                  md.Markdown
-	Add, Change, Destroy, Replace    md.Markdown
-	Also, Policy                     md.Markdown
+	Project, Result               md.Markdown
+	Add, Change, Destroy, Replace md.Markdown
+	Also, Policy                  md.Markdown
 }
 
 func row(r Result) rowView {
