@@ -10,9 +10,12 @@ import (
 
 // Page is one comment of a round: the first is the living comment, the
 // rest numbered follow-ups. Marker is Body's first line.
-type Page struct {
-	Marker string
-	Body   string
+type Page = githubapp.MarkedComment
+
+// CommentFamily is the start every marker of a round's comments shares:
+// plans have one living comment per PR, applies one per merge commit.
+func CommentFamily(kind, sha string) string {
+	return strings.TrimSuffix(CommentMarker(kind, sha, 1), " -->")
 }
 
 const (

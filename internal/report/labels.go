@@ -1,17 +1,17 @@
 package report
 
+import "github.com/tfpr/tfpr/internal/githubapp"
+
 // Label is a PR label tfpr keeps in sync with the latest plan round.
-type Label struct {
-	Name, Color, Description string
-}
+type Label = githubapp.Label
 
 // The labels tfpr owns; any other label on a PR is left alone.
 var (
-	LabelDestroy   = Label{"tfpr:destroy", "b60205", "tfpr: the plan destroys or replaces resources"}
-	LabelChanges   = Label{"tfpr:changes", "fbca04", "tfpr: the plan changes infrastructure"}
-	LabelNoChanges = Label{"tfpr:no-changes", "0e8a16", "tfpr: the plan changes nothing"}
-	LabelError     = Label{"tfpr:error", "d93f0b", "tfpr: a plan failed"}
-	LabelPolicy    = Label{"tfpr:policy", "5319e7", "tfpr: a policy denied a project"}
+	LabelDestroy   = Label{Name: "tfpr:destroy", Color: "b60205", Description: "tfpr: the plan destroys or replaces resources"}
+	LabelChanges   = Label{Name: "tfpr:changes", Color: "fbca04", Description: "tfpr: the plan changes infrastructure"}
+	LabelNoChanges = Label{Name: "tfpr:no-changes", Color: "0e8a16", Description: "tfpr: the plan changes nothing"}
+	LabelError     = Label{Name: "tfpr:error", Color: "d93f0b", Description: "tfpr: a plan failed"}
+	LabelPolicy    = Label{Name: "tfpr:policy", Color: "5319e7", Description: "tfpr: a policy denied a project"}
 )
 
 // Labels lists every label tfpr manages, so a round can remove those that
