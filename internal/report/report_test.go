@@ -169,6 +169,9 @@ func TestCommentGolden(t *testing.T) {
 		{"apply_failed", Round{Kind: "apply", SHA: sha, PR: 4, Results: []Result{{Project: "microservices/alpha/dev", Outcome: ApplyFailed,
 			Notes: []string{"The state changed after the reviewed plan was made, so tfpr re-planned on the merge commit."}, Output: "Error: creating bucket: 409 already exists"}}}},
 		{"none", Round{Kind: "plan", SHA: sha, At: at}},
+		// The README shows this one.
+		{"readme_example", planRound(planned(t, "microservices/alpha/dev", "adds"), planned(t, "microservices/alpha/prod", "replace"),
+			deniedInModule("microservices/beta/dev"), planned(t, "microservices/gamma/dev", "nochange"))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
