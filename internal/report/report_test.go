@@ -255,3 +255,19 @@ func TestCheckRun(t *testing.T) {
 		t.Fatalf("a plan-stage deny must fail the check, got %q", w.Conclusion)
 	}
 }
+
+// The README's example comment is the golden file, so it cannot drift from
+// what tfpr renders.
+func TestREADMEShowsTheExample(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := os.ReadFile(filepath.Join("testdata", "readme_example.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "`````markdown\n"+string(ex)+"`````\n") {
+		t.Error("README.md does not show testdata/readme_example.golden as it is; paste it again after -update")
+	}
+}
