@@ -22,11 +22,17 @@ type MarkedComment struct {
 	Body   string
 }
 
+// ownComment is a comment tfpr's App wrote.
+type ownComment struct {
+	id   int64
+	body string
+}
+
 // ownComments maps the marker (first line) of each comment tfpr's App wrote
-// on number, among those starting with family, to its id; the newest wins.
+// on number, among those starting with family, to it; the newest wins.
 // Comments by people never count, whatever they contain.
-func (c *Client) ownComments(ctx context.Context, number int, family string) (map[string]int64, error) {
-	out := map[string]int64{}
+func (c *Client) ownComments(ctx context.Context, number int, family string) (map[string]ownComment, error) {
+	out := map[string]ownComment{}
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	for page := 0; page < maxCommentPages; page++ {
 		cs, resp, err := c.gh.Issues.ListComments(ctx, c.owner, c.name, number, opts)
@@ -39,7 +45,7 @@ func (c *Client) ownComments(ctx context.Context, number int, family string) (ma
 			}
 			first, _, _ := strings.Cut(cm.GetBody(), "\n")
 			if strings.HasPrefix(first, family) {
-				out[first] = cm.GetID()
+				out[first] = ownComment{id: cm.GetID(), body: cm.GetBody()}
 			}
 		}
 		if resp.NextPage == 0 {
@@ -65,12 +71,12 @@ func (c *Client) PublishLiving(ctx context.Context, number int, family string, p
 		if !strings.HasPrefix(p.Body, p.Marker+"\n") || !strings.HasPrefix(p.Marker, family) {
 			return ids, fmt.Errorf("comment %d of %s#%d does not start with its marker %q", i+1, c.FullName(), number, p.Marker)
 		}
-		id, ok := have[p.Marker]
+		old, ok := have[p.Marker]
 		delete(have, p.Marker)
 		if ok {
-			err := c.EditComment(ctx, id, p.Body)
+			err := c.EditComment(ctx, old.id, p.Body)
 			if err == nil {
-				ids[i] = id
+				ids[i] = old.id
 				continue
 			}
 			if !IsNotFound(err) {
@@ -81,12 +87,23 @@ func (c *Client) PublishLiving(ctx context.Context, number int, family string, p
 			return ids, err
 		}
 	}
-	for _, id := range have {
-		if err := c.DeleteComment(ctx, id); err != nil && !IsNotFound(err) {
+	for _, old := range have {
+		if err := c.DeleteComment(ctx, old.id); err != nil && !IsNotFound(err) {
 			return ids, err
 		}
 	}
 	return ids, nil
+}
+
+// LivingComment returns the id and body of tfpr's comment on number whose
+// first line is marker; found is false when there is none.
+func (c *Client) LivingComment(ctx context.Context, number int, marker string) (id int64, body string, found bool, err error) {
+	have, err := c.ownComments(ctx, number, marker)
+	if err != nil {
+		return 0, "", false, err
+	}
+	old, ok := have[marker]
+	return old.id, old.body, ok, nil
 }
 
 // EditComment replaces the body of comment id.

@@ -19,8 +19,9 @@ func CommentFamily(kind, sha string) string {
 }
 
 const (
-	// limit leaves room under GitHub's cap for masking that lengthens text.
-	limit = githubapp.MaxCommentChars - 1024
+	// limit leaves room under GitHub's cap for masking that lengthens text
+	// and for a reply to a command (see WithReply).
+	limit = githubapp.MaxCommentChars - 4096
 	// minBody is the least plan text worth showing in a comment: less is
 	// replaced by the cut note alone.
 	minBody = 1200

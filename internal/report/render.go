@@ -3,6 +3,7 @@ package report
 import (
 	"embed"
 	"fmt"
+	"sort"
 	"strings"
 	"text/template"
 
@@ -212,8 +213,12 @@ func section(r Round, res Result) sectionView {
 		}
 	}
 	sv.Status = status(r.Kind, res, v)
-	for _, f := range sortFindings(res.Findings) {
+	shown, more := capFindings(res.Findings)
+	for _, f := range shown {
 		sv.Findings = append(sv.Findings, findingLine(r, f))
+	}
+	if more > 0 {
+		sv.Findings = append(sv.Findings, md.Markdown(fmt.Sprintf("… and %d more; the check run annotates every finding.", more)))
 	}
 	if v == VerdictDenied || v == VerdictError || v == VerdictApplyFailed {
 		sv.Open = true
@@ -291,4 +296,27 @@ func findingLine(r Round, f policy.Finding) md.Markdown {
 		return md.Sprintf("~~%s **%s** %s %s~~ suppressed: %s", icon, md.Text(f.Rule), place, md.Text(f.Message), md.Text(f.SuppressReason))
 	}
 	return md.Sprintf("%s **%s** %s %s", icon, md.Text(f.Rule), place, md.Text(f.Message))
+}
+
+// maxFindings bounds the findings a section lists: a PR can make thousands.
+const maxFindings = 30
+
+// capFindings picks the findings a section lists, denials first, in file
+// order, and how many it leaves out.
+func capFindings(fs []policy.Finding) ([]policy.Finding, int) {
+	if len(fs) <= maxFindings {
+		return sortFindings(fs), 0
+	}
+	out := append([]policy.Finding(nil), fs...)
+	rank := func(f policy.Finding) int {
+		switch {
+		case f.Suppressed:
+			return 2
+		case f.Severity == policy.SeverityDeny:
+			return 0
+		}
+		return 1
+	}
+	sort.SliceStable(out, func(i, j int) bool { return rank(out[i]) < rank(out[j]) })
+	return sortFindings(out[:maxFindings]), len(fs) - maxFindings
 }

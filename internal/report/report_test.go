@@ -271,3 +271,20 @@ func TestREADMEShowsTheExample(t *testing.T) {
 		t.Error("README.md does not show testdata/readme_example.golden as it is; paste it again after -update")
 	}
 }
+
+// A PR making thousands of findings still gets a comment within limits
+// that lists the denials first and counts the rest.
+func TestManyFindingsAreCapped(t *testing.T) {
+	var fs []policy.Finding
+	for i := range 5000 {
+		fs = append(fs, policy.Finding{Rule: "TFPR007", Severity: policy.SeverityWarn, Message: "no labels", File: "microservices/a/dev/main.tf", Line: i + 1})
+	}
+	fs = append(fs, policy.Finding{Rule: "TFPR001", Severity: policy.SeverityDeny, Message: "external", File: "zz/main.tf", Line: 9})
+	ps := Render(planRound(Result{Project: "microservices/a/dev", Outcome: Denied, Findings: fs}))
+	if len(ps) != 1 || len(ps[0].Body) > githubapp.MaxCommentChars {
+		t.Fatalf("%d comments, first %d characters", len(ps), len(ps[0].Body))
+	}
+	if !strings.Contains(ps[0].Body, "**TFPR001**") || !strings.Contains(ps[0].Body, "… and 4971 more; the check run annotates every finding.") {
+		t.Errorf("the denial must be listed and the rest counted:\n%s", ps[0].Body[:3000])
+	}
+}
