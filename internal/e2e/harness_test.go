@@ -140,6 +140,10 @@ n=$(date +%%s%%N)-$$
 printf '%%s|%%s\n' "$PWD" "$*" >> %[1]q/invocations
 env > %[1]q/env.$n
 if [ "$1" = apply ] && [ -f %[1]q/slow-apply ]; then sleep 2; fi
+if [ "$1" = plan ] && [ -f %[1]q/hold-plan ]; then
+	touch %[1]q/plan-held
+	while [ -f %[1]q/hold-plan ]; do sleep 0.05; done
+fi
 exec %[2]q "$@"
 `, logDir, real)
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {

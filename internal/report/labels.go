@@ -22,6 +22,9 @@ func Labels() []Label {
 
 // LabelsFor is the set of tfpr labels a PR carries after round r.
 func LabelsFor(r Round) []Label {
+	if len(r.Results) == 0 {
+		return []Label{LabelNoChanges} // the PR no longer touches any project
+	}
 	var has [VerdictApplyFailed + 1]bool
 	for _, res := range r.Results {
 		has[verdictOf(res)] = true

@@ -27,6 +27,7 @@ func TestLabelsFor(t *testing.T) {
 		{"outputs only", []Result{planned(t, "a", "outputs")}, "[tfpr:changes]"},
 		{"error", []Result{errored(t, "a"), planned(t, "b", "nochange")}, "[tfpr:error]"},
 		{"denied", []Result{deniedInModule("a"), planned(t, "b", "adds")}, "[tfpr:changes tfpr:policy]"},
+		{"no project affected", nil, "[tfpr:no-changes]"},
 		{"nothing ran", []Result{{Project: "a", Outcome: Skipped, NotRun: NotRunFork}}, "[]"},
 	} {
 		if got := labelNames(LabelsFor(planRound(tc.results...))); got != tc.want {

@@ -8,17 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tfpr/tfpr/internal/githubapp"
+	"github.com/tfpr/tfpr/internal/report"
 	"github.com/tfpr/tfpr/internal/store"
 )
-
-const helpText = "tfpr commands (comment on a pull request):\n\n" +
-	"| command | what it does | who |\n|---|---|---|\n" +
-	"| `tfpr plan` | re-plan every affected project at the PR head | write access |\n" +
-	"| `tfpr plan -p DIR` | re-plan only project DIR (repeatable) | write access |\n" +
-	"| `tfpr apply` | on a merged PR: apply plans held for approval; on an apply-failure issue: retry the failed apply | a code owner of the project, or an approver |\n" +
-	"| `tfpr approve RULE` | override a plan-stage policy denial for this PR head | configured approvers, not the PR author |\n" +
-	"| `tfpr unblock` | on an apply-failure issue: let later merges of the project apply again | a code owner of the project, or an approver |\n" +
-	"| `tfpr help` | this text | anyone |\n"
 
 // command carries out a `tfpr ...` comment after checking who asked.
 func (r *Runner) command(ctx context.Context, j store.Job) error {
@@ -27,17 +20,16 @@ func (r *Runner) command(ctx context.Context, j store.Job) error {
 		return err
 	}
 	args := commandArgs(j.Body)
-	reply := func(text string) error {
-		_, err := gh.Comment(ctx, j.PR, "@"+j.Actor+" "+text)
-		return err
-	}
+	// Answers are a reaction on the command plus text in the living
+	// comment, never a comment per command.
+	reply := func(text string) error { return r.answer(ctx, gh, j, githubapp.ReactionSeen, text, false) }
+	done := func(text string) error { return r.answer(ctx, gh, j, githubapp.ReactionDone, text, false) }
 	if len(args) == 0 || args[0] == "help" {
-		return reply(helpText)
+		return r.answer(ctx, gh, j, githubapp.ReactionDone, "the commands tfpr knows:", true)
 	}
 	verb := args[0]
-	known := map[string]bool{"plan": true, "apply": true, "approve": true, "unblock": true}
-	if !known[verb] {
-		return reply(fmt.Sprintf("`tfpr %s` is not a tfpr command.\n\n%s", verb, helpText))
+	if !slices.Contains(report.Verbs, verb) {
+		return r.answer(ctx, gh, j, githubapp.ReactionConfused, report.UnknownCommand(verb), false)
 	}
 	if verb == "approve" {
 		return r.approve(ctx, j, args[1:], reply)
@@ -48,7 +40,7 @@ func (r *Runner) command(ctx context.Context, j store.Job) error {
 	}
 	if !slices.Contains([]string{"admin", "maintain", "write"}, perm) {
 		r.log.Warn("command refused", "user", j.Actor, "permission", perm, "command", verb)
-		return reply(fmt.Sprintf("`tfpr %s` needs write access to %s; you have %s. Nothing was run.", verb, j.Repo.FullName, perm))
+		return r.answer(ctx, gh, j, githubapp.ReactionRefused, fmt.Sprintf("`tfpr %s` needs write access to %s; you have %s. Nothing was run.", verb, j.Repo.FullName, perm), false)
 	}
 	switch verb {
 	case "plan":
@@ -66,9 +58,17 @@ func (r *Runner) command(ctx context.Context, j store.Job) error {
 		if err != nil {
 			return reply(err.Error())
 		}
-		_, err = r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: j.Repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
-			Author: pr.Author, Fork: pr.Fork, Trigger: "comment:" + j.Actor, Projects: projects})
-		return err
+		if _, err = r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: j.Repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
+			Author: pr.Author, Fork: pr.Fork, Trigger: "comment:" + j.Actor, Projects: projects}); err != nil {
+			return err
+		}
+		if j.CommentID > 0 {
+			// The reply is the re-planned living comment itself.
+			if err := gh.React(ctx, j.CommentID, githubapp.ReactionDone); err != nil {
+				r.log.Warn("react to command", "comment", j.CommentID, "err", err)
+			}
+		}
+		return nil
 	case "apply":
 		return r.retryApply(ctx, j, reply)
 	case "unblock":
@@ -85,7 +85,7 @@ func (r *Runner) command(ctx context.Context, j store.Job) error {
 				return err
 			}
 			r.poke()
-			return reply(fmt.Sprintf("unblocked `%s`: queued applies of it run again, in merge order.", p))
+			return done(fmt.Sprintf("unblocked `%s`: queued applies of it run again, in merge order.", p))
 		}
 		b, err := r.store.BlockByIssue(ctx, j.Repo.FullName, j.PR)
 		if errors.Is(err, store.ErrNotFound) {

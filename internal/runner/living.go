@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/report"
@@ -72,7 +73,7 @@ func (r *Runner) completeCheck(ctx context.Context, s *session, id int64, cr git
 // aggregate `tfpr` check, the living comment and, for plans, the PR's
 // labels. A round that ran only some projects (full false) shows the
 // others as last reported at the same commit.
-func (r *Runner) publishRound(ctx context.Context, s *session, repo store.Repo, round report.Round, full bool, checks map[string]int64) error {
+func (r *Runner) publishRound(ctx context.Context, s *session, round report.Round, full bool, checks map[string]int64) error {
 	var errs []error
 	for _, res := range round.Results {
 		if err := r.completeCheck(ctx, s, checks[res.Project], report.Check(round.Kind, round.SHA, res)); err != nil {
@@ -81,7 +82,7 @@ func (r *Runner) publishRound(ctx context.Context, s *session, repo store.Repo, 
 	}
 	whole := round
 	if round.PR > 0 {
-		merged, err := r.remember(ctx, repo.FullName, round, full)
+		merged, err := r.remember(ctx, s.gh.FullName(), round, full)
 		if err != nil {
 			r.log.Warn("living comment shows this round only", "pr", round.PR, "err", err)
 		} else {
@@ -111,6 +112,22 @@ func (r *Runner) publishRound(ctx context.Context, s *session, repo store.Repo, 
 		return fmt.Errorf("report %s of %s: %w", round.Kind, short(round.SHA), errors.Join(errs...))
 	}
 	return nil
+}
+
+// publishNothing reports a PR head that affects no project: a neutral
+// aggregate check, so branch protection can require it on every PR, and,
+// when the living comment showed projects before (the PR was reverted), an
+// updated comment and labels instead of a stale plan.
+func (r *Runner) publishNothing(ctx context.Context, s *session, j store.Job) error {
+	round := report.Round{Kind: "plan", SHA: j.HeadSHA, PR: j.PR, RepoURL: repoURL(j.Repo), At: time.Now()}
+	prev, err := r.store.Reported(ctx, j.Repo.FullName, j.PR, family("plan", ""))
+	if err != nil {
+		return err
+	}
+	if len(prev) == 0 || len(j.Projects) > 0 {
+		return r.completeCheck(ctx, s, 0, report.Aggregate(round))
+	}
+	return r.publishRound(ctx, s, round, true, nil)
 }
 
 // remember records the round's results for its living comment and returns
