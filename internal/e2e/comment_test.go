@@ -27,6 +27,18 @@ func (h *harness) planShownFor(pr int, sha string) bool {
 	return len(h.commentsContaining(pr, "tfpr plan for `"+sha[:7]+"`")) > 0
 }
 
+// planRounds counts the completed plan check runs of project at sha: one
+// per plan round, as the living comment is edited rather than re-posted.
+func (h *harness) planRounds(project, sha string) int {
+	n := 0
+	for _, cr := range h.checkRuns("tfpr plan: "+project, sha) {
+		if cr.Status == "completed" {
+			n++
+		}
+	}
+	return n
+}
+
 func (h *harness) checkRuns(name, sha string) []githubtest.CheckRun {
 	var out []githubtest.CheckRun
 	for _, cr := range h.repo.CheckRuns() {

@@ -76,6 +76,9 @@ func (r *Runner) completeCheck(ctx context.Context, s *session, id int64, cr git
 func (r *Runner) publishRound(ctx context.Context, s *session, round report.Round, full bool, checks map[string]int64) error {
 	var errs []error
 	for _, res := range round.Results {
+		if res.NotRun == report.NotRunCap {
+			continue // named in the comment only: no check run
+		}
 		if err := r.completeCheck(ctx, s, checks[res.Project], report.Check(round.Kind, round.SHA, res)); err != nil {
 			errs = append(errs, err)
 		}
