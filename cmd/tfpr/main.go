@@ -33,6 +33,8 @@ Usage:
   tfpr lint [flags] [DIR...]   check Terraform HCL against the policies, locally
   tfpr policy test [DIR]       run the Rego unit tests of a policy directory
   tfpr audit [flags]           list applies: who merged, who approved, commit, plan, outcome
+  tfpr new-service NAME --owners @org/team [flags]
+                               add a service's directories and CODEOWNERS lines
   tfpr version                 print the version
 `
 
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runPolicyTest(ctx, args[2:], stdout, stderr)
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr)
+	case "new-service":
+		return runNewService(ctx, args[1:], stdout, stderr)
 	case "version", "-v", "--version":
 		fmt.Fprintln(stdout, "tfpr", version)
 		return 0

@@ -1,0 +1,19 @@
+terraform {
+  backend "gcs" {}
+}
+
+module "base" {
+  source = "../../../modules/service-base"
+
+  service = "orders"
+  env     = "dev"
+  owner   = "team-orders"
+}
+
+resource "terraform_data" "queue" {
+  input = "${module.base.project}-orders-queue"
+}
+
+output "runner" {
+  value = module.base.runner
+}
