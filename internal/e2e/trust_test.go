@@ -271,7 +271,7 @@ func TestPlanStageDenialNeedsApproval(t *testing.T) {
 	}
 
 	h.deliver("issue_comment", h.repo.CommentPayload(t, 3, "lead-carol", "tfpr approve TFPR102"))
-	eventually(t, 2*time.Minute, "re-plan after approval", func() bool { return len(h.commentsContaining(3, "tfpr plan for")) > 1 })
+	eventually(t, 2*time.Minute, "re-plan after approval", func() bool { return h.planRounds("microservices/alpha/dev", head) > 1 })
 	eventually(t, time.Minute, "passing check", func() bool {
 		var last string
 		for _, cr := range h.repo.CheckRuns() {
