@@ -83,16 +83,18 @@ func (r *Runner) publishRound(ctx context.Context, s *session, round report.Roun
 			errs = append(errs, err)
 		}
 	}
-	whole := round
+	whole, complete := round, full
 	if round.PR > 0 {
 		merged, err := r.remember(ctx, s.gh.FullName(), round, full)
 		if err != nil {
 			r.log.Warn("living comment shows this round only", "pr", round.PR, "err", err)
 		} else {
-			whole = merged
+			whole, complete = merged, true
 		}
 	}
-	if round.Kind == "plan" {
+	// The aggregate judges the whole PR: a partial round whose other
+	// projects are unknown must not turn it green.
+	if round.Kind == "plan" && complete {
 		if err := r.completeCheck(ctx, s, checks[""], report.Aggregate(whole)); err != nil {
 			errs = append(errs, err)
 		}
@@ -127,7 +129,12 @@ func (r *Runner) publishNothing(ctx context.Context, s *session, j store.Job) er
 	if err != nil {
 		return err
 	}
-	if len(prev) == 0 || len(j.Projects) > 0 {
+	if len(j.Projects) > 0 {
+		// `tfpr plan -p` naming nothing affected: the last full round's
+		// verdict stands (a neutral check here would pass a denied PR).
+		return nil
+	}
+	if len(prev) == 0 {
 		return r.completeCheck(ctx, s, 0, report.Aggregate(round))
 	}
 	return r.publishRound(ctx, s, round, true, nil)
