@@ -8,8 +8,11 @@ TERRAFORM = $$(scripts/tools.sh)
 
 all: build
 
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/tfpr ./cmd/tfpr
+	$(GO) build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)" -o bin/tfpr ./cmd/tfpr
 
 # Prints nothing but makes sure a terraform (or OpenTofu) binary exists:
 # terraform from PATH, else OpenTofu built from source and cached in ~/.cache/tfpr.

@@ -258,6 +258,34 @@ else
 	fi
 fi
 
+section "tfpr lint on the fabric-shaped corpus (modules calling modules, every dir a project)"
+# Wall, CPU and peak RSS of one run on one core, median of LINT_RUNS by wall.
+fabric="$work/fabric"
+if [[ ! -x "$work/tfpr-bench" ]] || ! fabric_line="$("$work/tfpr-bench" fabric "$fabric" 2>&1)"; then
+	fail "fabric-shaped corpus"
+elif [[ ! -x /usr/bin/time ]]; then
+	note "/usr/bin/time is missing; fabric-shaped lint figures skipped"
+	summary+=("$(printf '%-54s %9s' "tfpr lint, fabric-shaped corpus" "skipped")")
+else
+	echo "corpus: $fabric_line"
+	pin=()
+	command -v taskset >/dev/null && pin=(taskset -c 0)
+	runs=()
+	for ((i = 0; i < LINT_RUNS; i++)); do
+		# tfpr lint exits 1: the OpenTofu files are denied, as in fabric.
+		(cd "$fabric" && /usr/bin/time -f '%e %U %S %M' -o "$work/fabric.time" "${pin[@]}" "$BIN" lint . >/dev/null 2>&1)
+		runs+=("$(cat "$work/fabric.time")")
+	done
+	read -r wall user sys kb < <(printf '%s\n' "${runs[@]}" | sort -n | awk '{ r[NR] = $0 } END { print r[int((NR + 1) / 2)] }')
+	if [[ -z "${kb:-}" ]]; then
+		fail "tfpr lint on the fabric-shaped corpus"
+	else
+		record "tfpr lint fabric-shaped: wall, 1 core (median of $LINT_RUNS)" "$wall" s
+		record "tfpr lint fabric-shaped: CPU" "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f\n", u + s }')" s
+		record "tfpr lint fabric-shaped: peak RSS" "$(awk -v k="$kb" 'BEGIN { printf "%.0f\n", k / 1024 }')" MiB "<" 100
+	fi
+fi
+
 printf '\n==== tfpr bench summary (%s cores, %d s) ====\n' "$cores" "$SECONDS"
 printf '%-54s %9s %-7s %-10s %s\n' figure value unit target verdict
 printf '%s\n' "${summary[@]}"

@@ -8,10 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,13 +24,19 @@ import (
 	"github.com/tfpr/tfpr/policies"
 )
 
-const lintUsage = `usage: tfpr lint [--format text|json|sarif|github] [--policy-dir DIR] [--timeout D] [DIR...]
+const lintUsage = `usage: tfpr lint [flags] [DIR...]
 
-Lints every Terraform project (a directory declaring a backend) under each
-DIR (default ".") with the local modules it calls, before any terraform
-command runs. Exit status: 0 clean, 1 a deny finding, 2 usage or config error.
+Lints what each DIR (default ".") holds, before any terraform command runs:
+every Terraform project (a directory declaring a backend) with the local
+modules it calls, and every module (a directory of .tf files without a
+backend) that no linted project calls, with every policy that can apply to
+a module. Flags may come before or after the DIRs. Exit status: 0 clean,
+1 a deny finding, 2 usage or config error or no Terraform files found.
 
 `
+
+// lintMemoryLimit is the soft heap limit of `tfpr lint`.
+const lintMemoryLimit = 512 << 20
 
 // runLint implements `tfpr lint`.
 func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -38,6 +44,8 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset.SetOutput(stderr)
 	format := fset.String("format", "text", "output `format`: text, json, sarif or github")
 	policyDir := fset.String("policy-dir", os.Getenv("TFPR_POLICY_DIR"), "`DIR` of .rego policies instead of the built-in ones (env TFPR_POLICY_DIR)")
+	paramsFile := fset.String("params", os.Getenv("TFPR_POLICY_PARAMS_FILE"), "JSON `FILE` overriding the policies' parameters, as the server's (env TFPR_POLICY_PARAMS_FILE)")
+	inputOf := fset.String("input", "", "print the policy input document of the project or module in `DIR` as JSON, and lint nothing")
 	timeout := policy.DefaultLintTimeout
 	if v := os.Getenv("TFPR_LINT_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -52,11 +60,15 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, lintUsage)
 		fset.PrintDefaults()
 	}
-	if err := fset.Parse(args); err != nil {
+	dirs, err := parseInterleaved(fset, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	if *inputOf != "" {
+		return printInput(ctx, *inputOf, stdout, stderr)
 	}
 	write, ok := writerFor(*format)
 	if !ok {
@@ -74,22 +86,35 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
+	// That goal alone lets the heap reach five times what lint keeps (900
+	// MB on a fabric-sized monorepo); a soft limit above what it keeps
+	// there (under 200 MB) halves the peak for no measurable CPU.
+	// GOMEMLIMIT in the environment still decides.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(lintMemoryLimit))
+	}
 	if timeout <= 0 {
 		fmt.Fprintf(stderr, "tfpr lint: --timeout must be positive, got %s\n", timeout)
 		return 2
 	}
-	engine, err := policy.New(ctx, pfs, policy.Options{NoCache: true, LintTimeout: timeout})
+	var params map[string]any
+	if *paramsFile != "" {
+		if params, err = policy.ReadParams(*paramsFile); err != nil {
+			fmt.Fprintf(stderr, "tfpr lint: %v\n", err)
+			return 2
+		}
+	}
+	engine, err := policy.New(ctx, pfs, policy.Options{NoCache: true, LintTimeout: timeout, Params: params})
 	if err != nil {
 		fmt.Fprintf(stderr, "tfpr lint: policies%s: %v\n", inDir(*policyDir), err)
 		return 2
 	}
-	dirs := fset.Args()
 	if len(dirs) == 0 {
 		dirs = []string{"."}
 	}
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	findings, projects, err := lintDirs(lctx, engine, dirs)
+	findings, counts, err := lintDirs(lctx, engine, dirs)
 	if err != nil && ctx.Err() == nil && lctx.Err() != nil {
 		// Fail closed: whatever was not linted in time is not a pass.
 		findings, err = []policy.Finding{{Rule: policy.RuleLintTimeout, Title: "lint did not finish", Severity: policy.SeverityDeny,
@@ -99,15 +124,17 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tfpr lint: %v\n", err)
 		return 2
 	}
-	if projects == 0 {
-		fmt.Fprintf(stderr, "tfpr lint: no Terraform projects (directories with a backend block) under %s\n", strings.Join(dirs, ", "))
+	if counts.projects+counts.modules == 0 && !policy.Blocking(findings) {
+		// Linting nothing is not a pass: a wrong path must not look clean.
+		fmt.Fprintf(stderr, "tfpr lint: no Terraform files (*.tf, *.tf.json) under %s\n", strings.Join(dirs, ", "))
+		return 2
 	}
 	if err := write(stdout, findings, engine.Rules()); err != nil {
 		fmt.Fprintf(stderr, "tfpr lint: write report: %v\n", err)
 		return 2
 	}
 	if *format == "text" {
-		fmt.Fprintln(stderr, summary(findings, projects))
+		fmt.Fprintln(stderr, summary(findings, counts))
 	}
 	if policy.Blocking(findings) {
 		return 1
@@ -141,12 +168,14 @@ func policyFS(dir string) (fs.FS, error) {
 // lintDirs lints the projects under each dir. Paths in findings are made
 // relative to the working directory when the dir is inside it, else they
 // are prefixed with the dir as given.
-func lintDirs(ctx context.Context, engine *policy.Engine, dirs []string) ([]policy.Finding, int, error) {
+func lintDirs(ctx context.Context, engine *policy.Engine, dirs []string) ([]policy.Finding, lintCounts, error) {
+	var counts lintCounts
 	cwd, err := os.Getwd()
 	if err != nil {
-		return nil, 0, fmt.Errorf("working directory: %w", err)
+		return nil, counts, fmt.Errorf("working directory: %w", err)
 	}
 	trees := map[string]*policy.Tree{}
+	scans := map[string]map[string]bool{}
 	defer func() {
 		for _, t := range trees {
 			t.Close()
@@ -154,51 +183,55 @@ func lintDirs(ctx context.Context, engine *policy.Engine, dirs []string) ([]poli
 	}()
 	seen := map[string]bool{}
 	var all []policy.Finding
-	projects := 0
 	for _, d := range dirs {
 		abs, err := filepath.Abs(d)
 		if err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", d, err)
+			return nil, counts, fmt.Errorf("%s: %w", d, err)
 		}
 		if st, err := os.Stat(abs); err != nil {
-			return nil, 0, err
+			return nil, counts, err
 		} else if !st.IsDir() {
-			return nil, 0, fmt.Errorf("%s is not a directory", d)
+			return nil, counts, fmt.Errorf("%s is not a directory", d)
 		}
-		// Scan from the working directory when possible so modules called
-		// from outside DIR (../../modules/x) are found and linted too.
-		root, display := cwd, ""
-		sub, err := filepath.Rel(cwd, abs)
-		if err != nil || sub == ".." || strings.HasPrefix(sub, ".."+string(filepath.Separator)) {
-			root, display, sub = abs, d, "."
-		}
-		sub = filepath.ToSlash(sub)
+		root, sub := lintRoot(cwd, abs)
 		t := trees[root]
 		if t == nil {
 			if t, err = engine.OpenTree(ctx, root); err != nil {
-				return nil, 0, err
+				return nil, counts, err
 			}
 			trees[root] = t
 		}
-		// seen only changes between dirs, so the workers may read it.
-		linted, err := lintUnder(ctx, t, root, sub, func(p string) bool { return seen[root+"\x00"+p] })
-		if err != nil {
-			return nil, 0, err
+		if scans[root] == nil {
+			if scans[root], err = terraformDirs(ctx, root); err != nil {
+				return nil, counts, fmt.Errorf("list Terraform dirs under %s: %w", d, err)
+			}
 		}
-		for _, l := range linted {
+		// seen only changes between dirs, so the workers may read it.
+		done := func(p string) bool { return seen[root+"\x00"+p] }
+		linted, err := lintUnder(ctx, t, root, scans[root], sub, done)
+		if err != nil {
+			return nil, counts, err
+		}
+		counts.projects += len(linted)
+		modules, err := lintModules(ctx, t, scans[root], sub, linted, done)
+		if err != nil {
+			return nil, counts, err
+		}
+		counts.modules += len(modules)
+		for _, l := range append(linted, modules...) {
 			seen[root+"\x00"+l.dir] = true
-			projects++
 			for _, f := range l.findings {
-				if display != "" {
-					f.File = path.Join(filepath.ToSlash(display), f.File)
-				}
+				f.File = displayPath(cwd, root, f.File, filepath.IsAbs(d))
 				all = append(all, f)
 			}
 		}
 	}
 	// A module shared by several projects yields the same finding for each.
-	return dedupe(all), projects, nil
+	return dedupe(all), counts, nil
 }
+
+// lintCounts is what one run linted.
+type lintCounts struct{ projects, modules int }
 
 type linted struct {
 	dir      string   // repo-relative, "." for the root
@@ -212,12 +245,10 @@ type linted struct {
 // nothing is parsed twice, and each project is linted as soon as it is
 // found so its files can be dropped. The graph is project.Scan's: if any
 // file involved cannot be read or parsed, project.Scan decides instead.
-func lintUnder(ctx context.Context, t *policy.Tree, root, sub string, done func(string) bool) ([]linted, error) {
-	if scanned, err := terraformDirs(ctx, root); err == nil {
-		out, ok, err := streamProjects(ctx, t, scanned, sub, done)
-		if err != nil || ok {
-			return out, err
-		}
+func lintUnder(ctx context.Context, t *policy.Tree, root string, scanned map[string]bool, sub string, done func(string) bool) ([]linted, error) {
+	out, ok, err := streamProjects(ctx, t, root, scanned, sub, done)
+	if err != nil || ok {
+		return out, err
 	}
 	return scanAndLint(ctx, t, root, sub, done)
 }
@@ -245,9 +276,9 @@ func scanAndLint(ctx context.Context, t *policy.Tree, root, sub string, done fun
 	return out, err
 }
 
-// streamProjects is lintUnder's fast path. ok is false when some file
-// could not be read or parsed, so project.Scan must decide.
-func streamProjects(ctx context.Context, t *policy.Tree, scanned map[string]bool, sub string, done func(string) bool) ([]linted, bool, error) {
+// streamProjects is lintUnder's fast path. ok is false when some dir
+// could not be read, so project.Scan must decide.
+func streamProjects(ctx context.Context, t *policy.Tree, root string, scanned map[string]bool, sub string, done func(string) bool) ([]linted, bool, error) {
 	var candidates []string
 	for d := range scanned {
 		if within(d, sub) {
@@ -255,17 +286,22 @@ func streamProjects(ctx context.Context, t *policy.Tree, scanned map[string]bool
 		}
 	}
 	sort.Strings(candidates)
+	g, err := newGraphReader(t, root)
+	if err != nil {
+		return nil, false, nil
+	}
+	defer g.close()
 	results := make([]*linted, len(candidates))
-	err := parallel(ctx, len(candidates), func(ctx context.Context, i int) (bool, error) {
+	err = parallel(ctx, len(candidates), func(ctx context.Context, i int) (bool, error) {
 		d := candidates[i]
-		info, err := t.Dir(ctx, d)
-		if err != nil || !info.Clean {
-			return false, ctx.Err()
+		info, ok, err := g.dir(ctx, d)
+		if !ok || err != nil {
+			return ok, err
 		}
 		if !info.Backend || done(d) {
 			return true, nil
 		}
-		modules, ok, err := modulesOf(ctx, t, scanned, d, info)
+		modules, ok, err := modulesOf(ctx, scanned, d, info, g.dir)
 		if !ok || err != nil {
 			return ok, err
 		}
@@ -292,10 +328,54 @@ func streamProjects(ctx context.Context, t *policy.Tree, scanned map[string]bool
 	return out, true, nil
 }
 
+// graphReader reads the module graph from the parse the policies use.
+// Files that parse misses (refused, unreadable, broken) are read the way
+// project.Scan reads them, so the graph is Scan's without parsing every
+// file twice.
+type graphReader struct {
+	t    *policy.Tree
+	root *os.Root
+}
+
+func newGraphReader(t *policy.Tree, root string) (*graphReader, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", root, err)
+	}
+	return &graphReader{t: t, root: r}, nil
+}
+
+func (g *graphReader) close() { g.root.Close() }
+
+// dir is Tree.Dir completed with project.FileDecls for the files the
+// policy parse could not read whole. ok is false when the dir or one of
+// its files cannot be read at all.
+func (g *graphReader) dir(ctx context.Context, d string) (policy.DirInfo, bool, error) {
+	info, err := g.t.Dir(ctx, d)
+	if err != nil {
+		return info, false, ctx.Err()
+	}
+	for _, rel := range info.Unparsed {
+		decls, err := project.FileDecls(g.root, rel)
+		if err != nil {
+			return info, false, ctx.Err()
+		}
+		info.Backend = info.Backend || decls.Backend
+		for _, c := range decls.Calls {
+			if !slices.Contains(info.Calls, c) {
+				info.Calls = append(info.Calls, c)
+			}
+		}
+	}
+	slices.Sort(info.Calls)
+	return info, true, nil
+}
+
 // modulesOf lists the local modules project calls, directly or through
 // other modules, as Graph.Modules does: breadth-first through the calls of
-// scanned dirs. ok is false when a module could not be read or parsed.
-func modulesOf(ctx context.Context, t *policy.Tree, scanned map[string]bool, project string, info policy.DirInfo) ([]string, bool, error) {
+// scanned dirs, each read by dir. ok is false when dir says a module could
+// not be read.
+func modulesOf(ctx context.Context, scanned map[string]bool, project string, info policy.DirInfo, dir func(context.Context, string) (policy.DirInfo, bool, error)) ([]string, bool, error) {
 	var out []string
 	visited := map[string]bool{project: true}
 	for queue := []string{project}; len(queue) > 0; queue = queue[1:] {
@@ -304,9 +384,10 @@ func modulesOf(ctx context.Context, t *policy.Tree, scanned map[string]bool, pro
 			continue
 		}
 		if cur != project {
+			var ok bool
 			var err error
-			if info, err = t.Dir(ctx, cur); err != nil || !info.Clean {
-				return nil, false, ctx.Err()
+			if info, ok, err = dir(ctx, cur); !ok || err != nil {
+				return nil, ok, err
 			}
 		}
 		for _, c := range info.Calls {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -234,7 +235,7 @@ func TestProjectsFromOwnParse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok, err := streamProjects(ctx, tree, scanned, sub, none)
+		got, ok, err := streamProjects(ctx, tree, root, scanned, sub, none)
 		if err != nil || !ok {
 			t.Fatalf("%s: fast path did not finish: ok=%v, %v", sub, ok, err)
 		}
@@ -248,45 +249,78 @@ func TestProjectsFromOwnParse(t *testing.T) {
 	}
 }
 
-// TestBrokenFileFallsBack checks that a file that does not parse hands the
-// project graph to project.Scan, which still finds the project it is in.
-func TestBrokenFileFallsBack(t *testing.T) {
+// TestBrokenFilesStayOnFastPath checks that files the policies refuse or
+// cannot parse (a syntax error, an OpenTofu file, an override file) no
+// longer send the whole tree to project.Scan: only those files are read
+// the way Scan reads them, and the projects, module closures and findings
+// are exactly Scan's.
+func TestBrokenFilesStayOnFastPath(t *testing.T) {
 	ctx := context.Background()
 	root := graphTree(t)
-	// The backend is only visible to project.Scan's recovery.
-	broken := "terraform {\n  backend \"gcs\" {}\n}\nresource \"x\" {\n"
-	if err := os.WriteFile(filepath.Join(root, "microservices/x/dev/main.tf"), []byte(broken), 0o644); err != nil {
-		t.Fatal(err)
+	extra := map[string]string{
+		// The backend is only visible to project.Scan's recovery.
+		"microservices/x/dev/main.tf": "terraform {\n  backend \"gcs\" {}\n}\nresource \"x\" {\n",
+		// Module calls only in files the policies refuse.
+		"microservices/x/prod/extra.tofu":         "module \"z\" {\n  source = \"../../../modules/z\"\n}\n",
+		"modules/z/main_override.tf":              "module \"c\" {\n  source = \"../b/c\"\n}\n",
+		"modules/b/c/main.tf":                     "locals {\n  a = 1\n}\n",
+		"microservices/w/dev/backend_override.tf": "terraform {\n  backend \"gcs\" {}\n}\n",
+		"microservices/w/dev/main.tf":             "locals {\n  b = 1\n}\n",
+	}
+	for rel, content := range extra {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	engine, err := policy.New(ctx, policies.FS(), policy.Options{NoCache: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	none := func(string) bool { return false }
 	tree, err := engine.OpenTree(ctx, root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tree.Close()
+	want, err := scanAndLint(ctx, tree, root, ".", none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := engine.OpenTree(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
 	scanned, err := terraformDirs(ctx, root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := streamProjects(ctx, tree, scanned, ".", func(string) bool { return false }); ok || err != nil {
-		t.Fatalf("fast path with a broken file: ok=%v, %v; want a fallback", ok, err)
+	got, ok, err := streamProjects(ctx, fresh, root, scanned, ".", none)
+	if err != nil || !ok {
+		t.Fatalf("fast path with broken and refused files: ok=%v, %v; want it to finish", ok, err)
 	}
-	got, err := lintUnder(ctx, tree, root, ".", func(string) bool { return false })
-	if err != nil {
-		t.Fatal(err)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("fast path differs from project.Scan's graph:\n got %+v\nwant %+v", got, want)
 	}
-	var parse *policy.Finding
+	byDir := map[string]linted{}
 	for _, l := range got {
-		for _, f := range l.findings {
-			if l.dir == "microservices/x/dev" && f.Rule == policy.RuleParse {
-				parse = &f
-			}
-		}
+		byDir[l.dir] = l
 	}
-	if parse == nil || parse.File != "microservices/x/dev/main.tf" || parse.Severity != policy.SeverityDeny {
-		t.Errorf("broken project not linted with its parse error: %+v", got)
+	var parse bool
+	for _, f := range byDir["microservices/x/dev"].findings {
+		parse = parse || (f.Rule == policy.RuleParse && f.File == "microservices/x/dev/main.tf" && f.Severity == policy.SeverityDeny)
+	}
+	if !parse {
+		t.Errorf("broken project not linted with its parse error: %+v", byDir["microservices/x/dev"])
+	}
+	if m := byDir["microservices/x/prod"].modules; !slices.Contains(m, "modules/z") || !slices.Contains(m, "modules/b/c") {
+		t.Errorf("modules called from refused files are missing from microservices/x/prod: %v", m)
+	}
+	if _, ok := byDir["microservices/w/dev"]; !ok {
+		t.Errorf("project whose backend is in an override file not linted: %+v", got)
 	}
 }

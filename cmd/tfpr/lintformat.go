@@ -12,7 +12,7 @@ import (
 // Output formats of `tfpr lint`: text, json, github workflow commands and
 // SARIF 2.1.0.
 
-func summary(fs []policy.Finding, projects int) string {
+func summary(fs []policy.Finding, counts lintCounts) string {
 	var deny, warn, suppressed int
 	for _, f := range fs {
 		switch {
@@ -24,7 +24,7 @@ func summary(fs []policy.Finding, projects int) string {
 			warn++
 		}
 	}
-	return fmt.Sprintf("tfpr lint: %d projects, %d deny, %d warn, %d suppressed", projects, deny, warn, suppressed)
+	return fmt.Sprintf("tfpr lint: %d projects, %d modules, %d deny, %d warn, %d suppressed", counts.projects, counts.modules, deny, warn, suppressed)
 }
 
 type lintWriter func(w io.Writer, fs []policy.Finding, rules []policy.RuleInfo) error

@@ -12,7 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
+	"runtime/debug"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -23,19 +23,19 @@ import (
 	"github.com/tfpr/tfpr/internal/store"
 )
 
-// version is stamped at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 const usage = `tfpr automates Terraform through GitHub pull requests.
 
 Usage:
-  tfpr server [flags]          run the GitHub App webhook server (tfpr server -h lists settings)
+  tfpr server [--check] [flags]  run the GitHub App webhook server (tfpr server -h lists settings;
+                               --check validates them all and exits)
   tfpr lint [flags] [DIR...]   check Terraform HCL against the policies, locally
   tfpr policy test [DIR]       run the Rego unit tests of a policy directory
+  tfpr policy list [DIR]       list the rules of a policy directory
   tfpr audit [flags]           list applies: who merged, who approved, commit, plan, outcome
   tfpr new-service NAME --owners @org/team [flags]
                                add a service's directories and CODEOWNERS lines
-  tfpr version                 print the version
+  tfpr worker [flags]          run one terraform run for a server (started by tfpr's executors)
+  tfpr version                 print the version, commit and build date
 `
 
 func main() {
@@ -51,21 +51,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "server":
-		return runServer(ctx, args[1:], stderr)
+		return runServer(ctx, args[1:], stdout, stderr)
 	case "lint":
 		return runLint(ctx, args[1:], stdout, stderr)
 	case "policy":
-		if len(args) < 2 || args[1] != "test" {
-			fmt.Fprintln(stderr, "usage: tfpr policy test [DIR]")
-			return 2
-		}
-		return runPolicyTest(ctx, args[2:], stdout, stderr)
+		return runPolicy(ctx, args[1:], stdout, stderr)
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr)
 	case "new-service":
 		return runNewService(ctx, args[1:], stdout, stderr)
+	case "worker":
+		return runWorker(ctx, args[1:], stderr)
 	case "version", "-v", "--version":
-		fmt.Fprintln(stdout, "tfpr", version)
+		fmt.Fprint(stdout, currentBuild(debug.ReadBuildInfo))
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -75,7 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func runServer(ctx context.Context, args []string, stderr io.Writer) int {
+func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	args, check := stripCheck(args)
 	cfg, fs, err := config.FromEnv("tfpr server", args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -87,7 +86,16 @@ func runServer(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
-	log := redact.Logger(slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)})))
+	mode := checkStart
+	if check {
+		mode = checkFull
+	}
+	problems, warnings := checkServer(ctx, cfg, os.Environ(), mode)
+	if code := reportCheck(stdout, stderr, problems, warnings, check); code != 0 || check {
+		return code
+	}
+	lvl, _ := config.ParseLogLevel(cfg.LogLevel)
+	log := redact.Logger(slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl})))
 	srv, err := server.New(ctx, cfg, server.Options{Log: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "tfpr server: %v\n", err)
@@ -105,25 +113,26 @@ func runServer(ctx context.Context, args []string, stderr io.Writer) int {
 	return 0
 }
 
-func level(s string) slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
-		return slog.LevelInfo
-	}
-	return l
-}
-
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tfpr audit", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data-dir", envOr("TFPR_DATA_DIR", "./.tfpr"), "tfpr data directory (env TFPR_DATA_DIR)")
+	dataDir := fs.String("data-dir", envOr("TFPR_DATA_DIR", "./.tfpr"), "tfpr data `DIR` holding the store (env TFPR_DATA_DIR)")
 	limit := fs.Int("limit", 100, "how many applies, newest first")
+	format := fs.String("format", "text", "output `format`: text or json")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "tfpr audit: unknown --format %q (want text or json)\n", *format)
 		return 2
 	}
 	path := filepath.Join(*dataDir, "tfpr.db")
 	if _, err := os.Stat(path); err != nil {
-		fmt.Fprintf(stderr, "tfpr audit: no store at %s: %v\n", path, err)
+		fmt.Fprintf(stderr, "tfpr audit: no store in data dir %s (%s): %v\n"+
+			"point --data-dir (or TFPR_DATA_DIR) at the server's TFPR_DATA_DIR\n", *dataDir, path, errors.Unwrap(err))
 		return 1
 	}
 	st, err := store.OpenSQLite(ctx, path)
@@ -136,6 +145,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		fmt.Fprintf(stderr, "tfpr audit: %v\n", err)
 		return 1
+	}
+	if *format == "json" {
+		return writeAuditJSON(stdout, stderr, runs)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FINISHED\tREPO\tPROJECT\tCOMMIT\tPR\tMERGED BY\tAPPROVED BY\tRETRIED BY\tPLAN\tOUTCOME\tSUMMARY")

@@ -5,9 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tfpr/tfpr/internal/project"
 )
 
 func TestParseStatus(t *testing.T) {
@@ -241,6 +244,43 @@ func TestWriteLintCorpus(t *testing.T) {
 		}
 	}
 	if _, err := WriteLintCorpus(context.Background(), root); err == nil {
+		t.Fatal("writing over an existing corpus should fail")
+	}
+}
+
+// TestWriteFabricCorpus checks the shape the fabric-shaped figures rely on,
+// as project.Scan sees it: every directory a project, modules reached
+// through modules, leaf modules with many callers.
+func TestWriteFabricCorpus(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	c, err := WriteFabricCorpus(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Files != 4788 || len(c.Projects) != 798 {
+		t.Fatalf("corpus has %d .tf files and %d projects, want 4788 and 798", c.Files, len(c.Projects))
+	}
+	g, err := project.Scan(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(g.Projects()); n != len(c.Projects) {
+		t.Errorf("project.Scan finds %d projects, want every one of the %d dirs", n, len(c.Projects))
+	}
+	stage := "c0/fast/stages/s00"
+	closure := g.Modules(stage)
+	if len(closure) <= fabricStageCalls {
+		t.Errorf("%s reaches %d modules, want more than its %d direct calls (modules calling modules): %v", stage, len(closure), fabricStageCalls, closure)
+	}
+	leaf := "c0/modules/m000"
+	if !slices.Contains(closure, leaf) {
+		t.Errorf("%s does not reach the leaf %s three levels down: %v", stage, leaf, closure)
+	}
+	if n := len(g.Callers(leaf)); n < 3 {
+		t.Errorf("leaf module %s has %d direct callers, want several", leaf, n)
+	}
+	if _, err := WriteFabricCorpus(ctx, root); err == nil {
 		t.Fatal("writing over an existing corpus should fail")
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tfpr/tfpr/internal/executor"
 )
 
 // Config is the whole of tfpr's configuration.
@@ -50,6 +52,15 @@ type Config struct {
 	InsecureSharedIdentity bool
 	StatePrefixTemplate    string
 	MaxProjectsPerPR       int
+
+	// Where terraform runs (see runs.go).
+	Executor       executor.Kind
+	InternalAddr   string
+	InternalURL    string
+	SandboxBinds   []executor.Bind
+	WorkerBin      string
+	RunBudget      time.Duration
+	IAMCredentials string
 }
 
 // field describes one setting once, so the flag, its env twin and the help
@@ -60,12 +71,27 @@ type field struct {
 	set              func(string) error
 }
 
+// argNames are the value names -h shows for each flag.
+var argNames = map[string]string{
+	"addr": "HOST:PORT", "github-app-id": "ID", "github-private-key-file": "FILE", "github-webhook-secret": "SECRET",
+	"webhook-body-budget": "SIZE", "github-api-url": "URL", "state-bucket": "BUCKET", "plan-bucket": "BUCKET",
+	"plan-encryption-key-file": "FILE", "data-dir": "DIR", "policy-dir": "DIR", "policy-params-file": "FILE",
+	"lint-timeout": "DURATION", "terraform-bin": "PATH", "parallelism": "N", "resync-interval": "DURATION",
+	"shutdown-grace": "DURATION", "repo-allowlist": "OWNER/NAME,...", "allow-fork-prs": "BOOL",
+	"approver-teams": "ORG/SLUG,...", "approver-users": "LOGIN,...", "apply-on-drift": "apply|wait",
+	"impersonate-template": "TEMPLATE", "plan-impersonate-template": "TEMPLATE", "platform-project": "PROJECT",
+	"insecure-shared-identity": "BOOL", "state-prefix-template": "TEMPLATE", "max-projects-per-pr": "N",
+	"terraform-env": "NAME,...", "log-level": "LEVEL", "executor": "local|kubernetes|unsandboxed",
+	"internal-addr": "HOST:PORT", "internal-url": "URL", "sandbox-bind": "PATH[:rw],...", "worker-bin": "PATH",
+	"run-budget": "DURATION", "iam-credentials-endpoint": "URL",
+}
+
 func (c *Config) fields() []field {
 	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
 	list := func(p *[]string) func(string) error {
 		return func(v string) error { *p = splitList(v); return nil }
 	}
-	return []field{
+	return append([]field{
 		{"addr", "TFPR_ADDR", "listen address", ":8080", str(&c.Addr)},
 		{"github-app-id", "TFPR_GITHUB_APP_ID", "GitHub App id (required)", "", func(v string) error {
 			if v == "" {
@@ -103,8 +129,8 @@ func (c *Config) fields() []field {
 		{"shutdown-grace", "TFPR_SHUTDOWN_GRACE", "how long SIGTERM waits for running applies", "30m", duration(&c.ShutdownGrace)},
 		{"repo-allowlist", "TFPR_REPO_ALLOWLIST", "comma-separated owner/name globs tfpr acts on (empty: all the App is installed on)", "", list(&c.RepoAllowlist)},
 		{"allow-fork-prs", "TFPR_ALLOW_FORK_PRS", "run terraform for PRs from forks (lint always runs)", "false", boolean(&c.AllowForkPRs)},
-		{"approver-teams", "TFPR_APPROVER_TEAMS", "comma-separated org/team slugs allowed to `tfpr approve`", "", list(&c.ApproverTeams)},
-		{"approver-users", "TFPR_APPROVER_USERS", "comma-separated logins allowed to `tfpr approve`", "", list(&c.ApproverUsers)},
+		{"approver-teams", "TFPR_APPROVER_TEAMS", "comma-separated org/team slugs allowed to tfpr approve", "", list(&c.ApproverTeams)},
+		{"approver-users", "TFPR_APPROVER_USERS", "comma-separated logins allowed to tfpr approve", "", list(&c.ApproverUsers)},
 		{"apply-on-drift", "TFPR_APPLY_ON_DRIFT", "when the merge re-plan differs from the reviewed plan: apply or wait", "apply", func(v string) error {
 			if v != "apply" && v != "wait" {
 				return fmt.Errorf("must be apply or wait, got %q", v)
@@ -127,7 +153,7 @@ func (c *Config) fields() []field {
 		}},
 		{"terraform-env", "TFPR_TERRAFORM_ENV", "comma-separated extra environment variable names passed through to terraform", "", list(&c.TerraformEnv)},
 		{"log-level", "TFPR_LOG_LEVEL", "debug, info, warn or error", "info", str(&c.LogLevel)},
-	}
+	}, c.runFields()...)
 }
 
 func duration(p *time.Duration) func(string) error {
@@ -195,6 +221,7 @@ func Load(name string, args []string, getenv func(string) string) (*Config, *fla
 		}
 		fs.Func(f.name, fmt.Sprintf("%s (env %s, default %q)", f.usage, f.env, f.def), f.set)
 	}
+	fs.Usage = func() { printUsage(fs, name) }
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
 	}
@@ -228,6 +255,7 @@ func (c *Config) ValidateServer() error {
 	if !strings.HasSuffix(c.APIURL, "/") {
 		c.APIURL += "/"
 	}
+	errs = append(errs, c.checkSettings()...)
 	for _, g := range c.RepoAllowlist {
 		if _, err := path.Match(g, ""); err != nil {
 			errs = append(errs, fmt.Errorf("TFPR_REPO_ALLOWLIST: bad glob %q: %w", g, err))

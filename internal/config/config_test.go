@@ -72,7 +72,7 @@ func TestWebhookBodyBudgetSizes(t *testing.T) {
 }
 func validate(t *testing.T, env map[string]string) error {
 	t.Helper()
-	base := map[string]string{"TFPR_GITHUB_APP_ID": "1", "TFPR_GITHUB_PRIVATE_KEY_FILE": "k.pem", "TFPR_GITHUB_WEBHOOK_SECRET": "s", "TFPR_STATE_BUCKET": "b"}
+	base := map[string]string{"TFPR_GITHUB_APP_ID": "1", "TFPR_GITHUB_PRIVATE_KEY_FILE": "k.pem", "TFPR_GITHUB_WEBHOOK_SECRET": "s", "TFPR_STATE_BUCKET": "acme-tfstate"}
 	for k, v := range env {
 		base[k] = v
 	}
@@ -91,7 +91,7 @@ func TestSharedIdentityNeedsExplicitConsent(t *testing.T) {
 	if err := validate(t, map[string]string{"TFPR_INSECURE_SHARED_IDENTITY": "true"}); err != nil {
 		t.Fatalf("explicit shared identity: %v", err)
 	}
-	if err := validate(t, map[string]string{"TFPR_IMPERSONATE_TEMPLATE": "tf-{service}-{env}@{platform_project}.iam.gserviceaccount.com"}); err != nil {
+	if err := validate(t, map[string]string{"TFPR_IMPERSONATE_TEMPLATE": "tf-{service}-{env}@{platform_project}.iam.gserviceaccount.com", "TFPR_PLATFORM_PROJECT": "acme-platform"}); err != nil {
 		t.Fatalf("a template: %v", err)
 	}
 }

@@ -43,9 +43,12 @@ func TestMergesApplyInMergeOrder(t *testing.T) {
 	eventually(t, 3*time.Minute, "both applies", func() bool {
 		return len(h.commentsContaining(1, "tfpr apply for")) > 0 && len(h.commentsContaining(2, "tfpr apply for")) > 0
 	})
-	dirs := h.appliesIn("microservices/alpha/dev")
-	if len(dirs) != 2 || !strings.Contains(dirs[0], m1[:12]) || !strings.Contains(dirs[1], m2[:12]) {
-		t.Fatalf("applies ran in %v, want %s then %s", dirs, m1[:12], m2[:12])
+	// Runs see only their bundle, so the order shows in what each apply
+	// had: the second merge added extra.tf.
+	files, _ := os.ReadFile(filepath.Join(h.logDir, "apply-files"))
+	if applies := strings.Split(strings.TrimSpace(string(files)), "\n"); len(applies) != 2 ||
+		strings.Contains(applies[0], "extra.tf") || !strings.Contains(applies[1], "extra.tf") {
+		t.Fatalf("applies of %s then %s saw %q, want extra.tf only in the second", m1[:12], m2[:12], applies)
 	}
 	if c := h.commentsContaining(1, "tfpr apply for")[0]; !strings.Contains(c, "Applied the plan reviewed on PR #1") {
 		t.Errorf("PR #1 was planned at its final head on the merged code, so its reviewed plan should be applied:\n%s", c)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tfpr/tfpr/internal/executor"
 	"github.com/tfpr/tfpr/internal/githubtest"
 	"github.com/tfpr/tfpr/internal/store"
 	"github.com/tfpr/tfpr/internal/testenv"
@@ -46,26 +48,18 @@ func binary(t *testing.T) string {
 	return tfprBinary.path
 }
 
-// killWrapper is a terraform stand-in that records invocations and, when a
-// control file says so, SIGKILLs tfpr (its parent) around an apply.
-func killWrapper(t *testing.T, real, logDir, ctrl string) string {
+// gateWrapper is a terraform stand-in that records invocations and holds
+// each apply, after saying so in logDir/applying, until ctrl/resume exists:
+// the test kills what it wants meanwhile. It runs inside the sandbox, so it
+// reaches the test only through those two (bound) directories.
+func gateWrapper(t *testing.T, real, logDir, ctrl string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "terraform")
 	script := fmt.Sprintf(`#!/bin/sh
 printf '%%s|%%s\n' "$PWD" "$*" >> %[1]q/invocations
 if [ "$1" = apply ]; then
-  if [ -f %[2]q/kill-before-apply ]; then rm -f %[2]q/kill-before-apply; kill -9 $PPID; sleep 5; exit 1; fi
-  if [ -f %[2]q/kill-during-apply ]; then
-    rm -f %[2]q/kill-during-apply
-    (sleep 0.1; kill -9 $PPID) &
-    exec %[3]q "$@"
-  fi
-  if [ -f %[2]q/kill-after-apply ]; then
-    rm -f %[2]q/kill-after-apply
-    %[3]q "$@"; rc=$?
-    [ $rc = 0 ] && echo done >> %[1]q/applied
-    kill -9 $PPID; exit $rc
-  fi
+  echo start >> %[1]q/applying
+  i=0; while [ ! -f %[2]q/resume ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done
   %[3]q "$@"; rc=$?
   [ $rc = 0 ] && echo done >> %[1]q/applied
   exit $rc
@@ -140,13 +134,19 @@ func TestApplySurvivesCrashes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the tfpr binary")
 	}
-	for _, point := range []string{"after-ack", "kill-before-apply", "kill-during-apply", "kill-after-apply"} {
+	for _, point := range []string{"after-ack", "server-killed-mid-apply", "worker-killed-while-server-down"} {
 		t.Run(point, func(t *testing.T) {
 			h := &harness{t: t, secret: []byte("crash-secret"), data: t.TempDir(), logDir: t.TempDir()}
 			ctrl := t.TempDir()
 			h.gh = githubtest.New(t, githubtest.Options{})
 			h.repo = h.gh.AddRepo(t, owner, repoName, installation)
 			h.gcs = testenv.FakeGCS(t, bucket)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			internal := ln.Addr().String() // fixed across restarts, as in production
+			ln.Close()
 			h.env = map[string]string{
 				"TFPR_GITHUB_APP_ID":           fmt.Sprint(h.gh.AppID()),
 				"TFPR_GITHUB_PRIVATE_KEY_FILE": h.gh.WritePrivateKey(t, t.TempDir()),
@@ -154,8 +154,10 @@ func TestApplySurvivesCrashes(t *testing.T) {
 				"TFPR_GITHUB_API_URL":          h.gh.APIURL(),
 				"TFPR_STATE_BUCKET":            bucket,
 				"TFPR_DATA_DIR":                h.data,
-				"TFPR_TERRAFORM_BIN":           killWrapper(t, testenv.Terraform(t), h.logDir, ctrl),
+				"TFPR_TERRAFORM_BIN":           gateWrapper(t, testenv.Terraform(t), h.logDir, ctrl),
 				"TFPR_RESYNC_INTERVAL":         "1h",
+				"TFPR_INTERNAL_ADDR":           internal,
+				"TFPR_SANDBOX_BIND":            h.logDir + ":rw," + ctrl,
 
 				"TFPR_INSECURE_SHARED_IDENTITY": "true",
 				"TFPR_REPO_ALLOWLIST":           owner + "/" + repoName,
@@ -163,59 +165,115 @@ func TestApplySurvivesCrashes(t *testing.T) {
 			before := seed(t, h.repo)
 			alphaPR(t, h, 1, "change", "crash-"+point)
 			merge := h.repo.Merge(t, 1, "lead-carol")
+			// A second merge of the project queues behind the first.
+			h.repo.Commit(t, "second", map[string]string{
+				"microservices/alpha/dev/extra.tf": "resource \"terraform_data\" \"second\" {\n  input = \"v3\"\n}\n",
+			}, "alpha: second")
+			h.repo.OpenPR(t, 2, "second", "dev-bob")
+			merge2 := h.repo.Merge(t, 2, "lead-carol")
+			if point == "after-ack" {
+				os.WriteFile(filepath.Join(ctrl, "resume"), nil, 0o600)
+			}
 
 			p := h.startProcess(t)
-			if point != "after-ack" {
-				os.WriteFile(filepath.Join(ctrl, point), nil, 0o600)
-			}
-			if code := h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", before, merge)); code != http.StatusAccepted {
+			if code := h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", before, merge2)); code != http.StatusAccepted {
 				t.Fatalf("push: status %d", code)
 			}
-			if point == "after-ack" {
-				p.cmd.Process.Signal(syscall.SIGKILL)
+			if point != "after-ack" {
+				eventually(t, 2*time.Minute, "the first apply to start", func() bool {
+					b, _ := os.ReadFile(filepath.Join(h.logDir, "applying"))
+					return len(b) > 0
+				})
 			}
-			if !p.exited(2 * time.Minute) {
-				t.Fatalf("tfpr was not killed at %s", point)
+			p.cmd.Process.Signal(syscall.SIGKILL)
+			if !p.exited(time.Minute) {
+				t.Fatal("tfpr did not die")
+			}
+			if point == "worker-killed-while-server-down" {
+				killWorkers(t, h.data)
+				os.WriteFile(filepath.Join(ctrl, "resume"), nil, 0o600)
 			}
 
-			h.startProcess(t) // the restart must finish what the crash interrupted
-			eventually(t, 3*time.Minute, "apply reported after restart", func() bool {
-				return len(h.commentsContaining(1, "Apply complete")) > 0
+			h.startProcess(t)
+			if point == "server-killed-mid-apply" {
+				// Released only now, so the restarted server finds it alive.
+				time.AfterFunc(500*time.Millisecond, func() { os.WriteFile(filepath.Join(ctrl, "resume"), nil, 0o600) })
+			}
+			eventually(t, 3*time.Minute, "both applies reported after restart", func() bool {
+				return len(h.commentsContaining(1, "Apply complete")) > 0 && len(h.commentsContaining(2, "Apply complete")) > 0
 			})
 			state := string(h.gcs.Object(t, stateObject("microservices/alpha/dev", "default.tfstate")))
-			if !strings.Contains(state, "crash-"+point) {
-				t.Fatalf("state does not hold the merged change:\n%s", state)
+			if !strings.Contains(state, "crash-"+point) || !strings.Contains(state, `"second"`) {
+				t.Fatalf("state does not hold both merges:\n%s", state)
 			}
 			if lock := h.gcs.Object(t, stateObject("microservices/alpha/dev", "default.tflock")); lock != nil {
 				t.Fatalf("a state lock was left behind: %s", lock)
 			}
-			applied, _ := os.ReadFile(filepath.Join(h.logDir, "applied"))
-			completed := strings.Count(string(applied), "done")
-			switch point {
-			case "kill-during-apply":
-				// The killed apply may or may not have finished; either way
-				// nothing may be applied on top of a finished one.
-				if completed > 1 {
-					t.Fatalf("%d completed applies, want at most 1 besides the interrupted one", completed)
-				}
-			default:
-				if completed != 1 {
-					t.Fatalf("%d completed applies, want exactly 1", completed)
-				}
+			if n := h.invocations("force-unlock", ""); n != 0 {
+				t.Fatalf("%d force-unlocks; no lock outlived its holder here", n)
 			}
-			// One apply run for the merge, succeeded.
+			applied, _ := os.ReadFile(filepath.Join(h.logDir, "applied"))
+			if completed := strings.Count(string(applied), "done"); completed != 2 {
+				t.Fatalf("%d completed applies, want exactly 2 (one per merge, none twice)", completed)
+			}
+			if n := len(h.commentsContaining(1, "Apply complete")); n != 1 {
+				t.Fatalf("the first apply was reported %d times", n)
+			}
 			st, err := store.OpenSQLite(context.Background(), filepath.Join(h.data, "tfpr.db"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer st.Close()
 			runs, _ := st.ListRuns(context.Background(), "apply", 10)
-			if len(runs) != 1 || runs[0].Status != store.StatusSucceeded || runs[0].SHA != merge {
-				t.Fatalf("apply runs = %+v, want one succeeded run at the merge commit", runs)
+			if len(runs) != 2 || runs[0].Status != store.StatusSucceeded || runs[1].Status != store.StatusSucceeded {
+				t.Fatalf("apply runs = %+v, want two succeeded runs", runs)
 			}
-			if point != "after-ack" && !strings.Contains(h.commentsContaining(1, "Apply complete")[0], "interrupted") {
-				t.Errorf("the apply comment should say the first attempt was interrupted:\n%s", h.commentsContaining(1, "Apply complete")[0])
+			first := h.commentsContaining(1, "Apply complete")[0]
+			switch point {
+			case "server-killed-mid-apply":
+				if !strings.Contains(first, "carried on without it") {
+					t.Errorf("the adopted apply's comment should say tfpr restarted while it ran:\n%s", first)
+				}
+				if n := h.invocations("plan", "microservices/alpha/dev"); n != 2 {
+					t.Errorf("%d plans; an adopted apply is not planned again", n)
+				}
+			case "worker-killed-while-server-down":
+				if !strings.Contains(first, "interrupted") {
+					t.Errorf("the apply comment should say the first attempt was interrupted:\n%s", first)
+				}
 			}
+			_ = merge
 		})
 	}
+}
+
+// killWrapper-free killing: the worker of every open run, found through
+// the handle the dead server stored.
+func killWorkers(t *testing.T, data string) {
+	t.Helper()
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(data, "tfpr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	open, err := st.OpenWorkerRuns(context.Background())
+	if err != nil || len(open) == 0 {
+		t.Fatalf("open worker runs: %v %+v", err, open)
+	}
+	for _, w := range open {
+		var h executor.Handle
+		if err := json.Unmarshal([]byte(w.Handle), &h); err != nil || h.PID <= 0 {
+			t.Fatalf("handle of run %d: %v %q", w.ID, err, w.Handle)
+		}
+		syscall.Kill(h.PID, syscall.SIGKILL)
+		eventually(t, time.Minute, "the worker to die", func() bool {
+			return syscall.Kill(h.PID, 0) != nil || isZombie(h.PID)
+		})
+	}
+}
+
+func isZombie(pid int) bool {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && len(b) > i+2 && b[i+2] == 'Z'
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +68,10 @@ func start(t *testing.T, extra map[string]string) *harness {
 		// tests run terraform as the test process, and say so.
 		"TFPR_INSECURE_SHARED_IDENTITY": "true",
 		"TFPR_REPO_ALLOWLIST":           owner + "/" + repoName,
+		// Every run goes through a sandboxed `tfpr worker`.
+		"TFPR_WORKER_BIN":    testenv.TfprBinary(t),
+		"TFPR_INTERNAL_ADDR": "127.0.0.1:0",
+		"TFPR_SANDBOX_BIND":  h.logDir + ":rw",
 	}
 	for k, v := range extra {
 		h.env[k] = v
@@ -144,6 +150,7 @@ if [ "$1" = plan ] && [ -f %[1]q/hold-plan ]; then
 	touch %[1]q/plan-held
 	while [ -f %[1]q/hold-plan ]; do sleep 0.05; done
 fi
+if [ "$1" = apply ]; then ls *.tf | tr '\n' ' ' >> %[1]q/apply-files; echo >> %[1]q/apply-files; fi
 exec %[2]q "$@"
 `, logDir, real)
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
@@ -235,3 +242,22 @@ func testLogger(t *testing.T) *slog.Logger {
 	})
 	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// fakeIAM is the IAM Credentials API at its HTTP boundary: it mints a
+// token naming the account asked for, for tfpr's own (test) token only.
+func fakeIAM(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, "/v1/projects/-/serviceAccounts/")
+		sa, ok2 := strings.CutSuffix(rest, ":generateAccessToken")
+		if !ok || !ok2 || r.Header.Get("Authorization") != "Bearer fake" {
+			http.Error(w, "denied", http.StatusForbidden)
+			return
+		}
+		fmt.Fprintf(w, `{"accessToken":%q,"expireTime":%q}`, mintedFor(sa), time.Now().Add(time.Hour).Format(time.RFC3339))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// mintedFor is the token fakeIAM mints for service account sa.
+func mintedFor(sa string) string { return "ya29.minted-for-" + sa }

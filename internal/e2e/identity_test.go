@@ -60,6 +60,7 @@ func TestSameDirInTwoRepositoriesRunsAsTwoAccounts(t *testing.T) {
 		"TFPR_REPO_ALLOWLIST":           "acme/*",
 		"TFPR_IMPERSONATE_TEMPLATE":     "tf-{repo}-{service}-{env}@acme-platform.iam.gserviceaccount.com",
 		"TFPR_INSECURE_SHARED_IDENTITY": "false",
+		"TFPR_IAM_CREDENTIALS_ENDPOINT": fakeIAM(t),
 	})
 	other := h.gh.AddRepo(t, owner, "other-terraform", installation)
 	for i, repo := range []*githubtest.Repo{h.repo, other} {
@@ -71,8 +72,6 @@ resource "terraform_data" "db" {
 `}, "beta prod v2")
 		repo.OpenPR(t, 1, "change", "dev-bob")
 		h.deliver("pull_request", repo.PullRequestPayload(t, 1, "opened"))
-		// Impersonation cannot reach Google's IAM API offline, so the plan
-		// fails; what matters is whom terraform was told to be.
 		eventually(t, 2*time.Minute, fmt.Sprintf("plan comment in repository %d", i+1), func() bool {
 			for _, c := range repo.Comments(1) {
 				if strings.Contains(c.Body, "tfpr plan for") {
@@ -87,10 +86,8 @@ resource "terraform_data" "db" {
 		"tf-microservices-terraform-beta-prod@acme-platform.iam.gserviceaccount.com",
 		"tf-other-terraform-beta-prod@acme-platform.iam.gserviceaccount.com",
 	} {
-		for _, v := range []string{"GOOGLE_IMPERSONATE_SERVICE_ACCOUNT=" + sa, "GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT=" + sa} {
-			if !strings.Contains(envs, v) {
-				t.Errorf("no terraform run had %s", v)
-			}
+		if v := "GOOGLE_OAUTH_ACCESS_TOKEN=" + mintedFor(sa) + "\n"; !strings.Contains(envs, v) {
+			t.Errorf("no terraform run had %s", v)
 		}
 	}
 	var prefixes []string

@@ -118,12 +118,11 @@ func TestTerraformEnvironmentIsScrubbedAndImpersonates(t *testing.T) {
 		"TFPR_IMPERSONATE_TEMPLATE":     "tf-{service}-{env}@{platform_project}.iam.gserviceaccount.com",
 		"TFPR_PLATFORM_PROJECT":         "acme-platform",
 		"TFPR_INSECURE_SHARED_IDENTITY": "false",
+		"TFPR_IAM_CREDENTIALS_ENDPOINT": fakeIAM(t),
 	})
 	seed(t, h.repo)
 	alphaPR(t, h, 8, "env", "env-change")
 	h.deliver("pull_request", h.repo.PullRequestPayload(t, 8, "opened"))
-	// Impersonation cannot reach Google's IAM API offline, so the plan
-	// fails; what matters is the environment terraform was given.
 	eventually(t, 2*time.Minute, "plan result", func() bool { return len(h.commentsContaining(8, "tfpr plan for")) > 0 })
 	envs := h.terraformEnvs()
 	if len(envs) == 0 {
@@ -140,10 +139,15 @@ func TestTerraformEnvironmentIsScrubbedAndImpersonates(t *testing.T) {
 		if bytes.Contains([]byte(env), bytes.TrimSpace(key)[40:80]) {
 			t.Errorf("terraform's environment contains the App private key")
 		}
+		// Only a token minted for the project's own account: nothing that
+		// could impersonate anyone, and never tfpr's own token.
 		const sa = "tf-alpha-dev@acme-platform.iam.gserviceaccount.com"
-		for _, v := range []string{"GOOGLE_IMPERSONATE_SERVICE_ACCOUNT=" + sa, "GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT=" + sa} {
-			if !strings.Contains(env, v) {
-				t.Errorf("terraform's environment lacks %s:\n%s", v, env)
+		if !strings.Contains(env, "GOOGLE_OAUTH_ACCESS_TOKEN="+mintedFor(sa)+"\n") {
+			t.Errorf("terraform's environment lacks the token minted for %s:\n%s", sa, env)
+		}
+		for _, f := range []string{"IMPERSONATE", "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_OAUTH_ACCESS_TOKEN=fake"} {
+			if strings.Contains(env, f) {
+				t.Errorf("terraform's environment holds %s:\n%s", f, env)
 			}
 		}
 	}

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 
 	"google.golang.org/api/googleapi"
@@ -111,6 +110,3 @@ func notFound(err error) bool {
 	var ge *googleapi.Error
 	return errors.As(err, &ge) && ge.Code == http.StatusNotFound
 }
-
-// Env is os.Getenv, for New's getenv.
-func Env(k string) string { return os.Getenv(k) }

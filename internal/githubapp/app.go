@@ -18,8 +18,7 @@ import (
 	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
-	"github.com/google/go-github/v75/github"
-	tokengh "github.com/google/go-github/v88/github" // the version ghinstallation's token options are typed with
+	"github.com/google/go-github/v88/github"
 )
 
 // Options configures App.
@@ -50,6 +49,9 @@ func New(opts Options) (*App, error) {
 	if !strings.HasSuffix(opts.APIURL, "/") {
 		opts.APIURL += "/"
 	}
+	if err := CheckPrivateKey(opts.PrivateKey); err != nil {
+		return nil, fmt.Errorf("GitHub App private key: %w", err)
+	}
 	atr, err := ghinstallation.NewAppsTransport(opts.Transport, opts.AppID, opts.PrivateKey)
 	if err != nil {
 		return nil, fmt.Errorf("load GitHub App private key: %w", err)
@@ -63,16 +65,16 @@ func New(opts Options) (*App, error) {
 	}, nil
 }
 
-func (a *App) permissions() *tokengh.InstallationPermissions {
-	p := &tokengh.InstallationPermissions{
-		Contents:     tokengh.Ptr("read"),
-		PullRequests: tokengh.Ptr("write"),
-		Checks:       tokengh.Ptr("write"),
-		Issues:       tokengh.Ptr("write"),
-		Metadata:     tokengh.Ptr("read"),
+func (a *App) permissions() *github.InstallationPermissions {
+	p := &github.InstallationPermissions{
+		Contents:     github.Ptr("read"),
+		PullRequests: github.Ptr("write"),
+		Checks:       github.Ptr("write"),
+		Issues:       github.Ptr("write"),
+		Metadata:     github.Ptr("read"),
 	}
 	if a.opts.TeamApprovers {
-		p.Members = tokengh.Ptr("read")
+		p.Members = github.Ptr("read")
 	}
 	return p
 }
@@ -93,16 +95,13 @@ func (a *App) Repo(installation int64, fullName string) (*Client, error) {
 	}
 	tr := ghinstallation.NewFromAppsTransport(a.apps, installation)
 	tr.BaseURL = a.apps.BaseURL
-	tr.InstallationTokenOptions = &tokengh.InstallationTokenOptions{
+	tr.InstallationTokenOptions = &github.InstallationTokenOptions{
 		Repositories: []string{name},
 		Permissions:  a.permissions(),
 	}
-	gh := github.NewClient(&http.Client{Transport: tr, Timeout: 60 * time.Second})
-	if a.enter {
-		var err error
-		if gh, err = gh.WithEnterpriseURLs(a.opts.APIURL, a.opts.APIURL); err != nil {
-			return nil, fmt.Errorf("GitHub API URL %q: %w", a.opts.APIURL, err)
-		}
+	gh, err := a.client(tr)
+	if err != nil {
+		return nil, err
 	}
 	c := &Client{gh: gh, tr: tr, owner: owner, name: name}
 	a.clients[key] = c
@@ -133,3 +132,17 @@ func (c *Client) FullName() string { return c.owner + "/" + c.name }
 // sent through it is not masked: add a helper here for anything that
 // posts text.
 func (c *Client) API() *github.Client { return c.gh }
+
+// client is a REST client sending through tr, at the Enterprise URL when
+// one is configured.
+func (a *App) client(tr http.RoundTripper) (*github.Client, error) {
+	opts := []github.ClientOptionsFunc{github.WithHTTPClient(&http.Client{Transport: tr, Timeout: 60 * time.Second})}
+	if a.enter {
+		opts = append(opts, github.WithEnterpriseURLs(a.opts.APIURL, a.opts.APIURL))
+	}
+	gh, err := github.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("GitHub API URL %q: %w", a.opts.APIURL, err)
+	}
+	return gh, nil
+}

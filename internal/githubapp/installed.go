@@ -3,12 +3,9 @@ package githubapp
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
-	"github.com/google/go-github/v75/github"
-	tokengh "github.com/google/go-github/v88/github"
+	"github.com/google/go-github/v88/github"
 )
 
 // maxInstallationPages bounds the installation listing: tfpr only needs to
@@ -19,12 +16,9 @@ const maxInstallationPages = 10
 // installed on, across its installations. Each installation is asked with a
 // token that may read metadata only.
 func (a *App) InstalledRepos(ctx context.Context, limit int) ([]string, error) {
-	apps := github.NewClient(&http.Client{Transport: a.apps, Timeout: 60 * time.Second})
-	if a.enter {
-		var err error
-		if apps, err = apps.WithEnterpriseURLs(a.opts.APIURL, a.opts.APIURL); err != nil {
-			return nil, fmt.Errorf("GitHub API URL %q: %w", a.opts.APIURL, err)
-		}
+	apps, err := a.client(a.apps)
+	if err != nil {
+		return nil, err
 	}
 	var out []string
 	opts := &github.ListOptions{PerPage: 100}
@@ -54,13 +48,10 @@ func (a *App) InstalledRepos(ctx context.Context, limit int) ([]string, error) {
 func (a *App) installationRepos(ctx context.Context, installation int64, limit int) ([]string, error) {
 	tr := ghinstallation.NewFromAppsTransport(a.apps, installation)
 	tr.BaseURL = a.apps.BaseURL
-	tr.InstallationTokenOptions = &tokengh.InstallationTokenOptions{Permissions: &tokengh.InstallationPermissions{Metadata: tokengh.Ptr("read")}}
-	gh := github.NewClient(&http.Client{Transport: tr, Timeout: 60 * time.Second})
-	if a.enter {
-		var err error
-		if gh, err = gh.WithEnterpriseURLs(a.opts.APIURL, a.opts.APIURL); err != nil {
-			return nil, fmt.Errorf("GitHub API URL %q: %w", a.opts.APIURL, err)
-		}
+	tr.InstallationTokenOptions = &github.InstallationTokenOptions{Permissions: &github.InstallationPermissions{Metadata: github.Ptr("read")}}
+	gh, err := a.client(tr)
+	if err != nil {
+		return nil, err
 	}
 	list, _, err := gh.Apps.ListRepos(ctx, &github.ListOptions{PerPage: min(max(limit, 1), 100)})
 	if err != nil {

@@ -2,11 +2,12 @@ package githubapp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
-	"github.com/google/go-github/v75/github"
+	"github.com/google/go-github/v88/github"
 
 	"github.com/tfpr/tfpr/internal/redact"
 )
@@ -22,17 +23,23 @@ type MarkedComment struct {
 	Body   string
 }
 
-// ownComment is a comment tfpr's App wrote.
-type ownComment struct {
-	id   int64
-	body string
+// OwnComment is a comment tfpr's App wrote, with its first line (its
+// marker, for a living comment).
+type OwnComment struct {
+	ID     int64
+	Marker string
+	Body   string
 }
 
-// ownComments maps the marker (first line) of each comment tfpr's App wrote
-// on number, among those starting with family, to it; the newest wins.
-// Comments by people never count, whatever they contain.
-func (c *Client) ownComments(ctx context.Context, number int, family string) (map[string]ownComment, error) {
-	out := map[string]ownComment{}
+// ErrNotFound is wrapped by EditComment and DeleteComment when the comment
+// is gone (a person deleted it).
+var ErrNotFound = errors.New("not found on GitHub")
+
+// OwnComments lists, oldest first, the comments tfpr's App wrote on number
+// whose first line starts with prefix. Comments by people never count,
+// whatever they contain.
+func (c *Client) OwnComments(ctx context.Context, number int, prefix string) ([]OwnComment, error) {
+	var out []OwnComment
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	for page := 0; page < maxCommentPages; page++ {
 		cs, resp, err := c.gh.Issues.ListComments(ctx, c.owner, c.name, number, opts)
@@ -44,8 +51,8 @@ func (c *Client) ownComments(ctx context.Context, number int, family string) (ma
 				continue
 			}
 			first, _, _ := strings.Cut(cm.GetBody(), "\n")
-			if strings.HasPrefix(first, family) {
-				out[first] = ownComment{id: cm.GetID(), body: cm.GetBody()}
+			if strings.HasPrefix(first, prefix) {
+				out = append(out, OwnComment{ID: cm.GetID(), Marker: first, Body: cm.GetBody()})
 			}
 		}
 		if resp.NextPage == 0 {
@@ -56,56 +63,6 @@ func (c *Client) ownComments(ctx context.Context, number int, family string) (ma
 	return out, nil
 }
 
-// PublishLiving makes number's comments of a family (markers starting with
-// family) read pages: each page edits the comment carrying its marker, or
-// is posted when there is none (or a person deleted it), and comments of
-// the family left over from a longer earlier round are deleted. It returns
-// the ids of the pages' comments.
-func (c *Client) PublishLiving(ctx context.Context, number int, family string, pages []MarkedComment) ([]int64, error) {
-	have, err := c.ownComments(ctx, number, family)
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]int64, len(pages))
-	for i, p := range pages {
-		if !strings.HasPrefix(p.Body, p.Marker+"\n") || !strings.HasPrefix(p.Marker, family) {
-			return ids, fmt.Errorf("comment %d of %s#%d does not start with its marker %q", i+1, c.FullName(), number, p.Marker)
-		}
-		old, ok := have[p.Marker]
-		delete(have, p.Marker)
-		if ok {
-			err := c.EditComment(ctx, old.id, p.Body)
-			if err == nil {
-				ids[i] = old.id
-				continue
-			}
-			if !IsNotFound(err) {
-				return ids, err
-			}
-		}
-		if ids[i], err = c.Comment(ctx, number, p.Body); err != nil {
-			return ids, err
-		}
-	}
-	for _, old := range have {
-		if err := c.DeleteComment(ctx, old.id); err != nil && !IsNotFound(err) {
-			return ids, err
-		}
-	}
-	return ids, nil
-}
-
-// LivingComment returns the id and body of tfpr's comment on number whose
-// first line is marker; found is false when there is none.
-func (c *Client) LivingComment(ctx context.Context, number int, marker string) (id int64, body string, found bool, err error) {
-	have, err := c.ownComments(ctx, number, marker)
-	if err != nil {
-		return 0, "", false, err
-	}
-	old, ok := have[marker]
-	return old.id, old.body, ok, nil
-}
-
 // EditComment replaces the body of comment id.
 func (c *Client) EditComment(ctx context.Context, id int64, body string) error {
 	body = redact.String(body)
@@ -113,7 +70,7 @@ func (c *Client) EditComment(ctx context.Context, id int64, body string) error {
 		return fmt.Errorf("comment %d on %s is %d characters, over GitHub's %d", id, c.FullName(), len(body), MaxCommentChars)
 	}
 	if _, _, err := c.gh.Issues.EditComment(ctx, c.owner, c.name, id, &github.IssueComment{Body: github.Ptr(body)}); err != nil {
-		return fmt.Errorf("edit comment %d on %s: %w", id, c.FullName(), err)
+		return fmt.Errorf("edit comment %d on %s: %w", id, c.FullName(), notFound(err))
 	}
 	return nil
 }
@@ -121,7 +78,7 @@ func (c *Client) EditComment(ctx context.Context, id int64, body string) error {
 // DeleteComment deletes comment id.
 func (c *Client) DeleteComment(ctx context.Context, id int64) error {
 	if _, err := c.gh.Issues.DeleteComment(ctx, c.owner, c.name, id); err != nil {
-		return fmt.Errorf("delete comment %d on %s: %w", id, c.FullName(), err)
+		return fmt.Errorf("delete comment %d on %s: %w", id, c.FullName(), notFound(err))
 	}
 	return nil
 }
@@ -184,7 +141,7 @@ func (c *Client) SyncLabels(ctx context.Context, number int, want, managed []Lab
 		if !has[strings.ToLower(l.Name)] || wanted[strings.ToLower(l.Name)] {
 			continue
 		}
-		if _, err := c.gh.Issues.RemoveLabelForIssue(ctx, c.owner, c.name, number, l.Name); err != nil && !IsNotFound(err) {
+		if _, err := c.gh.Issues.RemoveLabelForIssue(ctx, c.owner, c.name, number, l.Name); err != nil && !isNotFound(err) {
 			return fmt.Errorf("remove label %s from %s#%d: %w", l.Name, c.FullName(), number, err)
 		}
 	}
@@ -198,7 +155,7 @@ func (c *Client) ensureLabel(ctx context.Context, l Label) error {
 	if err == nil {
 		return nil
 	}
-	if !IsNotFound(err) {
+	if !isNotFound(err) {
 		return fmt.Errorf("get label %s of %s: %w", l.Name, c.FullName(), err)
 	}
 	_, resp, err := c.gh.Issues.CreateLabel(ctx, c.owner, c.name, &github.Label{Name: github.Ptr(l.Name), Color: github.Ptr(l.Color), Description: github.Ptr(l.Description)})
@@ -206,4 +163,18 @@ func (c *Client) ensureLabel(ctx context.Context, l Label) error {
 		return fmt.Errorf("create label %s on %s: %w", l.Name, c.FullName(), err)
 	}
 	return nil
+}
+
+// isNotFound reports whether err is GitHub's 404.
+func isNotFound(err error) bool {
+	var er *github.ErrorResponse
+	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound
+}
+
+// notFound turns GitHub's 404 into ErrNotFound, keeping GitHub's message.
+func notFound(err error) error {
+	if isNotFound(err) {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
 }

@@ -2,6 +2,7 @@ package githubapp_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -28,10 +29,6 @@ func newClient(t *testing.T) (*githubapp.Client, *githubtest.Repo) {
 	return c, repo
 }
 
-func page(marker, text string) githubapp.MarkedComment {
-	return githubapp.MarkedComment{Marker: marker, Body: marker + "\n" + text}
-}
-
 func bodies(repo *githubtest.Repo) []string {
 	var out []string
 	for _, c := range repo.Comments(1) {
@@ -40,73 +37,48 @@ func bodies(repo *githubtest.Repo) []string {
 	return out
 }
 
-// Rounds edit the comment carrying their marker instead of posting anew;
-// follow-ups come and go with the round's length; a comment a person
-// deleted is posted again; a person's comment quoting the marker is never
-// touched.
-func TestPublishLivingEditsInPlace(t *testing.T) {
+// tfpr finds its own comments by their first line, past the first page of
+// a busy PR, and never a person's comment quoting a marker; a comment a
+// person deleted answers ErrNotFound, which tells tfpr to post it again.
+func TestOwnCommentsAndDeletedOnes(t *testing.T) {
 	c, repo := newClient(t)
 	ctx := context.Background()
 	const fam = "<!-- tfpr:plan"
-	m1, m2, m3 := fam+" -->", fam+" part=2 -->", fam+" part=3 -->"
+	m1, m2 := fam+" -->", fam+" part=2 -->"
 	repo.AddComment(t, 1, "dev-bob", m1+"\nquoting tfpr")
-
-	ids, err := c.PublishLiving(ctx, 1, fam, []githubapp.MarkedComment{page(m1, "round 1")})
+	id1, err := c.Comment(ctx, 1, m1+"\nround 1")
 	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := c.PublishLiving(ctx, 1, fam, []githubapp.MarkedComment{page(m1, "round 2")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := bodies(repo); len(got) != 2 || got[1] != m1+"\nround 2" || again[0] != ids[0] || got[0] != m1+"\nquoting tfpr" {
-		t.Fatalf("after two rounds: comments %q, ids %v then %v; want the person's and one edited tfpr comment", got, ids, again)
-	}
-
-	if _, err := c.PublishLiving(ctx, 1, fam, []githubapp.MarkedComment{page(m1, "round 3"), page(m2, "part 2"), page(m3, "part 3")}); err != nil {
-		t.Fatal(err)
-	}
-	if got := bodies(repo); len(got) != 4 || got[1] != m1+"\nround 3" || got[3] != m3+"\npart 3" {
-		t.Fatalf("with follow-ups: %q", got)
-	}
-	if _, err := c.PublishLiving(ctx, 1, fam, []githubapp.MarkedComment{page(m1, "round 4")}); err != nil {
-		t.Fatal(err)
-	}
-	if got := bodies(repo); len(got) != 2 || got[1] != m1+"\nround 4" {
-		t.Fatalf("follow-ups of a longer round must go: %q", got)
-	}
-
-	if err := c.DeleteComment(ctx, ids[0]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.PublishLiving(ctx, 1, fam, []githubapp.MarkedComment{page(m1, "round 5")}); err != nil {
-		t.Fatalf("a deleted living comment must be posted again, not fail: %v", err)
-	}
-	if got := bodies(repo); len(got) != 2 || got[1] != m1+"\nround 5" {
-		t.Fatalf("after deletion: %q", got)
-	}
-	if _, err := c.PublishLiving(ctx, 1, fam, []githubapp.MarkedComment{{Marker: m1, Body: "no marker"}}); err == nil {
-		t.Fatal("a page not starting with its marker was published")
-	}
-}
-
-// The living comment is found past the first page of a busy PR's comments.
-func TestPublishLivingFindsItsCommentOnLaterPages(t *testing.T) {
-	c, repo := newClient(t)
-	ctx := context.Background()
-	const fam = "<!-- tfpr:plan"
-	if _, err := c.PublishLiving(ctx, 1, fam, []githubapp.MarkedComment{page(fam+" -->", "round 1")}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 250 {
 		repo.AddComment(t, 1, "dev-bob", fmt.Sprintf("comment %d", i))
 	}
-	if _, err := c.PublishLiving(ctx, 1, fam, []githubapp.MarkedComment{page(fam+" -->", "round 2")}); err != nil {
+	id2, err := c.Comment(ctx, 1, m2+"\npart 2")
+	if err != nil {
 		t.Fatal(err)
 	}
-	got := bodies(repo)
-	if len(got) != 251 || got[0] != fam+" -->\nround 2" {
-		t.Fatalf("%d comments, first %q; want 251 with the first edited", len(got), got[0])
+	own, err := c.OwnComments(ctx, 1, fam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []githubapp.OwnComment{{ID: id1, Marker: m1, Body: m1 + "\nround 1"}, {ID: id2, Marker: m2, Body: m2 + "\npart 2"}}
+	if !slices.Equal(own, want) {
+		t.Fatalf("own comments = %+v, want %+v", own, want)
+	}
+	if err := c.EditComment(ctx, id1, m1+"\nround 2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := bodies(repo); got[1] != m1+"\nround 2" || got[0] != m1+"\nquoting tfpr" {
+		t.Fatalf("after an edit: %q", got[:2])
+	}
+	if err := c.DeleteComment(ctx, id2); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EditComment(ctx, id2, m2+"\nagain"); !errors.Is(err, githubapp.ErrNotFound) {
+		t.Fatalf("editing a deleted comment: %v, want ErrNotFound", err)
+	}
+	if err := c.DeleteComment(ctx, id2); !errors.Is(err, githubapp.ErrNotFound) {
+		t.Fatalf("deleting a deleted comment: %v, want ErrNotFound", err)
 	}
 }
 
@@ -149,18 +121,19 @@ func TestSyncLabelsAndReactions(t *testing.T) {
 }
 
 // Edited comments pass the same masker as new ones.
-func TestLivingCommentsAreMasked(t *testing.T) {
+func TestEditedCommentsAreMasked(t *testing.T) {
 	c, repo := newClient(t)
 	ctx := context.Background()
 	token := "ya29.a0AfH6SMBx3kZq9LwQ7abcdefghijklmnop"
-	m := "<!-- tfpr:plan -->"
-	for _, text := range []string{"first " + token, "edited " + token} {
-		if _, err := c.PublishLiving(ctx, 1, "<!-- tfpr:plan", []githubapp.MarkedComment{page(m, text)}); err != nil {
-			t.Fatal(err)
-		}
+	id, err := c.Comment(ctx, 1, "first "+token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EditComment(ctx, id, "edited "+token); err != nil {
+		t.Fatal(err)
 	}
 	got := bodies(repo)
 	if len(got) != 1 || strings.Contains(got[0], "ya29.") || !strings.Contains(got[0], "edited «redacted»") {
-		t.Fatalf("living comment %q leaks the token or was not edited", got)
+		t.Fatalf("comment %q leaks the token or was not edited", got)
 	}
 }

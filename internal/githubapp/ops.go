@@ -2,13 +2,12 @@ package githubapp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/google/go-github/v75/github"
+	"github.com/google/go-github/v88/github"
 
 	"github.com/tfpr/tfpr/internal/redact"
 )
@@ -313,12 +312,6 @@ func (c *Client) CloseIssue(ctx context.Context, number int, body string) error 
 		return fmt.Errorf("close %s#%d: %w", c.FullName(), number, err)
 	}
 	return nil
-}
-
-// IsNotFound reports whether err is GitHub's 404.
-func IsNotFound(err error) bool {
-	var er *github.ErrorResponse
-	return errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound
 }
 
 func short(sha string) string {

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/google/go-github/v75/github"
+	"github.com/google/go-github/v88/github"
 )
 
 // fixture is a fake with acme/infra on installation 7 and PR #1 open from
@@ -323,11 +323,11 @@ func TestIssues(t *testing.T) {
 func TestUnknownRouteAndRequestLog(t *testing.T) {
 	t.Parallel()
 	s, _, gh := fixture(t)
-	req, err := gh.NewRequest("GET", "repos/acme/infra/no-such-thing", nil)
+	req, err := gh.NewRequest(context.Background(), "GET", "repos/acme/infra/no-such-thing", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := gh.Do(context.Background(), req, nil)
+	resp, err := gh.Do(req, nil)
 	if statusOf(t, resp, err) != http.StatusNotFound {
 		t.Fatal("unknown route did not answer 404")
 	}

@@ -18,8 +18,7 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/golang-jwt/jwt/v4"
-	"github.com/google/go-github/v75/github"
-	ghv88 "github.com/google/go-github/v88/github"
+	"github.com/google/go-github/v88/github"
 )
 
 func signJWT(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
@@ -149,7 +148,7 @@ func TestTokenReachesOnlyItsRepositories(t *testing.T) {
 
 	tests := []struct {
 		name        string
-		opts        *ghv88.InstallationTokenOptions
+		opts        *github.InstallationTokenOptions
 		owner, repo string
 		status      int
 	}{
@@ -158,9 +157,9 @@ func TestTokenReachesOnlyItsRepositories(t *testing.T) {
 		{"other repo of the installation", nil, "acme", "network", http.StatusOK},
 		{"repo of another installation", nil, "globex", "infra", http.StatusNotFound},
 		{"no such repo", nil, "acme", "missing", http.StatusNotFound},
-		{"token limited by name, inside", &ghv88.InstallationTokenOptions{Repositories: []string{"infra"}}, "acme", "infra", http.StatusOK},
-		{"token limited by name, outside", &ghv88.InstallationTokenOptions{Repositories: []string{"infra"}}, "acme", "network", http.StatusNotFound},
-		{"token limited by ID, outside", &ghv88.InstallationTokenOptions{RepositoryIDs: []int64{infra.id}}, "acme", "network", http.StatusNotFound},
+		{"token limited by name, inside", &github.InstallationTokenOptions{Repositories: []string{"infra"}}, "acme", "infra", http.StatusOK},
+		{"token limited by name, outside", &github.InstallationTokenOptions{Repositories: []string{"infra"}}, "acme", "network", http.StatusNotFound},
+		{"token limited by ID, outside", &github.InstallationTokenOptions{RepositoryIDs: []int64{infra.id}}, "acme", "network", http.StatusNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -198,20 +197,20 @@ func TestTokenRequestsAreCheckedAndRecorded(t *testing.T) {
 	infra.OpenPR(t, 1, "feature", "alice")
 	ctx := context.Background()
 
-	_, err := installation(t, s, s.PrivateKeyPEM(), 7, &ghv88.InstallationTokenOptions{Repositories: []string{"globex-only"}}).Token(ctx)
+	_, err := installation(t, s, s.PrivateKeyPEM(), 7, &github.InstallationTokenOptions{Repositories: []string{"globex-only"}}).Token(ctx)
 	var he *ghinstallation.HTTPError
 	if !errors.As(err, &he) || he.Response.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("token for a repo outside the installation: err = %v, want 422", err)
 	}
-	_, err = installation(t, s, s.PrivateKeyPEM(), 7, &ghv88.InstallationTokenOptions{Permissions: &ghv88.InstallationPermissions{Contents: ghv88.Ptr("write")}}).Token(ctx)
+	_, err = installation(t, s, s.PrivateKeyPEM(), 7, &github.InstallationTokenOptions{Permissions: &github.InstallationPermissions{Contents: github.Ptr("write")}}).Token(ctx)
 	if !errors.As(err, &he) || he.Response.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("token asking for more than the App holds: err = %v, want 422", err)
 	}
 
 	// A token limited to checks cannot comment.
-	itr := installation(t, s, s.PrivateKeyPEM(), 7, &ghv88.InstallationTokenOptions{
+	itr := installation(t, s, s.PrivateKeyPEM(), 7, &github.InstallationTokenOptions{
 		Repositories: []string{"infra"},
-		Permissions:  &ghv88.InstallationPermissions{Checks: ghv88.Ptr("write")},
+		Permissions:  &github.InstallationPermissions{Checks: github.Ptr("write")},
 	})
 	gh := client(t, s, itr)
 	_, resp, err := gh.Issues.CreateComment(ctx, "acme", "infra", 1, &github.IssueComment{Body: github.Ptr("hi")})

@@ -7,13 +7,12 @@ import (
 	"testing"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
-	"github.com/google/go-github/v75/github"
-	ghv88 "github.com/google/go-github/v88/github"
+	"github.com/google/go-github/v88/github"
 )
 
 // installation builds the transport tfpr builds: App JWT -> installation
 // token through ghinstallation, against the fake's API base URL.
-func installation(t *testing.T, s *Server, key []byte, id int64, opts *ghv88.InstallationTokenOptions) *ghinstallation.Transport {
+func installation(t *testing.T, s *Server, key []byte, id int64, opts *github.InstallationTokenOptions) *ghinstallation.Transport {
 	t.Helper()
 	atr, err := ghinstallation.NewAppsTransport(http.DefaultTransport, s.AppID(), key)
 	if err != nil {
@@ -28,7 +27,7 @@ func installation(t *testing.T, s *Server, key []byte, id int64, opts *ghv88.Ins
 
 func client(t *testing.T, s *Server, tr http.RoundTripper) *github.Client {
 	t.Helper()
-	c, err := github.NewClient(&http.Client{Transport: tr}).WithEnterpriseURLs(s.APIURL(), s.APIURL())
+	c, err := github.NewClient(github.WithHTTPClient(&http.Client{Transport: tr}), github.WithEnterpriseURLs(s.APIURL(), s.APIURL()))
 	if err != nil {
 		t.Fatalf("WithEnterpriseURLs: %v", err)
 	}

@@ -160,6 +160,9 @@ func New(ctx context.Context, policies fs.FS, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkParams(opts.Params, modules); err != nil {
+		return nil, err
+	}
 	progressDecl := &ast.Builtin{Name: progressBuiltin, Decl: types.NewFunction(types.Args(types.S), types.B)}
 	compiler := newCompiler().WithBuiltins(map[string]*ast.Builtin{progressBuiltin: progressDecl})
 	if compiler.Compile(modules); compiler.Failed() {

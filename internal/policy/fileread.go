@@ -95,12 +95,35 @@ func collectCalls(n hclsyntax.Node, line int) []funcCall {
 	return calls
 }
 
+// pathBaseOf reads path.module, path.root or path.cwd.
+func pathBaseOf(t hcl.Traversal) (pathBase, bool) {
+	if len(t) != 2 || t.RootName() != "path" {
+		return 0, false
+	}
+	attr, ok := t[1].(hcl.TraverseAttr)
+	if !ok {
+		return 0, false
+	}
+	switch attr.Name {
+	case "module":
+		return baseModule, true
+	case "root", "cwd":
+		return baseCwd, true
+	}
+	return 0, false
+}
+
 // staticPath returns the path an argument names when it is a string literal
 // or a literal after ${path.module}, ${path.root} or ${path.cwd}.
 func staticPath(e hclsyntax.Expression) pathArg {
 	switch x := e.(type) {
 	case *hclsyntax.TemplateWrapExpr:
 		return staticPath(x.Wrapped)
+	case *hclsyntax.ScopeTraversalExpr:
+		// A bare path.module, as in fileset(path.module, "files/*.yaml").
+		if base, ok := pathBaseOf(x.Traversal); ok {
+			return pathArg{value: ".", base: base}
+		}
 	case *hclsyntax.LiteralValueExpr:
 		if x.Val.Type().FriendlyName() == "string" && x.Val.IsKnown() && !x.Val.IsNull() {
 			return pathArg{value: nonEmpty(x.Val.AsString())}
@@ -116,20 +139,11 @@ func staticPath(e hclsyntax.Expression) pathArg {
 				}
 				b.WriteString(part.Val.AsString())
 			case *hclsyntax.ScopeTraversalExpr:
-				if i != 0 || len(part.Traversal) != 2 || part.Traversal.RootName() != "path" {
+				pb, ok := pathBaseOf(part.Traversal)
+				if i != 0 || !ok {
 					return pathArg{}
 				}
-				attr, ok := part.Traversal[1].(hcl.TraverseAttr)
-				if !ok {
-					return pathArg{}
-				}
-				switch attr.Name {
-				case "module":
-					base = baseModule
-				case "root", "cwd":
-				default:
-					return pathArg{}
-				}
+				base = pb
 				b.WriteString(".")
 			default:
 				return pathArg{}
@@ -229,7 +243,11 @@ func (cc *callChecker) check(s callSite, c funcCall) []Finding {
 			"%s() is a provider-defined function: it runs provider code during plan, which may read files or call out; the platform team can allow it by name in allowed_provider_functions", c.fn)}
 	}
 	if c.path.value == "" {
-		return readFinding("%s() reads a path tfpr cannot check before plan; use a literal path inside the module, e.g. %s(\"${path.module}/files/x.json\")", c.fn, c.fn)
+		example := c.fn + `("${path.module}/files/x.json")`
+		if name == "fileset" {
+			example = c.fn + `("${path.module}/files", "*.json")`
+		}
+		return readFinding("%s() reads a path tfpr cannot check before plan; use a literal path inside the module, e.g. %s", c.fn, example)
 	}
 	target, outside := s.resolve(c.path)
 	if outside != "" {
@@ -268,6 +286,10 @@ func (cc *callChecker) checkPattern(s callSite, c funcCall, dir string) []Findin
 	}
 	if bad == "" {
 		return nil
+	}
+	if p.value == "" {
+		return []Finding{s.finding(RuleFileRead, "file read outside the repository", c,
+			"fileset() with a computed pattern lists files tfpr cannot check before plan; use a literal pattern without \"..\", e.g. fileset(\"${path.module}/files\", \"*.json\")")}
 	}
 	return []Finding{s.finding(RuleFileRead, "file read outside the repository", c,
 		"fileset(%q, %q): the pattern %s; use a literal pattern without \"..\", e.g. fileset(\"${path.module}/files\", \"*.json\")", c.path.value, p.value, bad)}

@@ -26,6 +26,11 @@ func TestFileReadsStayInTheRepository(t *testing.T) {
 		{"computed in template", `file("${var.dir}/x")`, true},
 		{"nested call", `base64encode(filebase64(join("", ["/pr", "oc/self/environ"])))`, true},
 		{"symlinked file", `file("${path.module}/files/link")`, true},
+		{"fileset in a module dir", `fileset("${path.module}/files", "*.json")`, false},
+		{"fileset from bare path.module", `fileset(path.module, "files/*.json")`, false},
+		{"fileset from bare path.root", `fileset(path.root, "files/*.json")`, false},
+		{"fileset from bare path.module leaving", `fileset(path.module, "../../../../../*")`, true},
+		{"fileset from another attribute", `fileset(path.other, "*.json")`, true},
 	}
 	e := newEngine(t)
 	for _, tt := range tests {
@@ -74,5 +79,35 @@ func TestFileReadsStayInTheRepository(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("file() in a .tf.json template not caught: %+v", got)
+	}
+}
+
+// The fix a finding suggests is itself a call that passes.
+func TestFileReadHintIsAValidCall(t *testing.T) {
+	const dir = "microservices/alpha/dev"
+	root := t.TempDir()
+	proj := filepath.Join(root, dir)
+	os.MkdirAll(proj, 0o755)
+	os.WriteFile(filepath.Join(proj, "main.tf"), []byte("terraform {\n  backend \"gcs\" {}\n}\n\nvariable \"d\" {\n  type = string\n}\n\noutput \"x\" {\n  value = fileset(var.d, \"*.json\")\n}\n"), 0o644)
+	got, err := newEngine(t).LintProject(context.Background(), root, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg string
+	for _, f := range got {
+		if f.Rule == policy.RuleFileRead {
+			msg = f.Message
+		}
+	}
+	const hint = `fileset("${path.module}/files", "*.json")`
+	if !strings.HasSuffix(msg, hint) {
+		t.Fatalf("message %q does not end in %s", msg, hint)
+	}
+	os.WriteFile(filepath.Join(proj, "main.tf"), []byte("terraform {\n  backend \"gcs\" {}\n}\n\noutput \"x\" {\n  value = "+hint+"\n}\n"), 0o644)
+	got, _ = newEngine(t).LintProject(context.Background(), root, dir, nil)
+	for _, f := range got {
+		if f.Rule == policy.RuleFileRead {
+			t.Errorf("the suggested call is denied: %+v", f)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/tfpr/tfpr/internal/project"
 )
 
 // modulePart is one directory read as one Terraform module: the project's
@@ -78,13 +79,9 @@ func typeIndexTerm(xs ...*typeIndex) *ast.Term {
 }
 
 // projectTerm returns input.project; service and env come from the
-// microservices/<service>/<env> layout when the dir follows it.
+// microservices/<service>/<env> layout when the dir is exactly that.
 func projectTerm(dir string) *ast.Term {
-	service, env := "", ""
-	parts := strings.Split(dir, "/")
-	if n := len(parts); n >= 3 && parts[n-3] == "microservices" {
-		service, env = parts[n-2], parts[n-1]
-	}
+	service, env, _ := project.ServiceEnv(dir)
 	return ast.ObjectTerm(item("dir", str(dir)), item("service", str(service)), item("env", str(env)))
 }
 

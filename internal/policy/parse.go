@@ -93,6 +93,9 @@ type dirFiles struct {
 	files    []*sourceFile
 	findings []Finding // unreadable, skipped or invalid files
 	unsafe   []Finding // see unsafePaths; they count when dir is a project
+	// unparsed are the files terraform loads whose blocks are not all in
+	// files: refused, unreadable or with syntax errors.
+	unparsed []string
 	// vars are the .tfvars files terraform loads when dir is a project.
 	vars []*varsFile
 	// key fingerprints the names, contents and findings, for caches that
@@ -119,7 +122,7 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 		return df, nil
 	}
 	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
-	df.unsafe = unsafePaths(dir, entries)
+	df.unsafe = unsafePaths(root, dir, entries)
 	// Without an Engine cache nothing outlives the Tree and no key is needed.
 	var h hash.Hash
 	if cache != nil {
@@ -136,6 +139,11 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 		f := Finding{Rule: RuleParse, Title: "too many files", Severity: SeverityDeny, File: dirOrDot(dir),
 			Message: fmt.Sprintf("%s holds %d Terraform files, over the %d tfpr checks in one directory; terraform would load them all, so split the directory", dirOrDot(dir), loaded, maxFilesPerDir)}
 		df.findings = append(df.findings, f)
+		for _, e := range entries {
+			if !e.IsDir() && tfsource.Loaded(e.Name()) {
+				df.unparsed = append(df.unparsed, path.Join(dir, e.Name()))
+			}
+		}
 		if h != nil {
 			fmt.Fprintf(h, "\x00!%s", f.Message)
 			df.key = string(h.Sum(nil))
@@ -162,7 +170,12 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 		var f *Finding
 		switch kind {
 		case tfsource.Override:
-			f = &Finding{Rule: RuleUnsafePath, Title: "override file", Severity: SeverityDeny, File: rel, Line: 1, EndLine: 1,
+			// At what it overrides, past any license header.
+			line := 1
+			if src, rf := readEntry(root, d, e, rel); rf == nil {
+				line = firstCodeLine(src)
+			}
+			f = &Finding{Rule: RuleUnsafePath, Title: "override file", Severity: SeverityDeny, File: rel, Line: line, EndLine: line,
 				Message: fmt.Sprintf("%s is an override file: terraform merges it over the other files after they are read, so it could change what the policies approved; put its blocks in a normal .tf file", rel)}
 		case tfsource.Tofu:
 			// Denied rather than linted: OpenTofu would use it in place of
@@ -176,6 +189,7 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 		}
 		if f != nil {
 			df.findings = append(df.findings, *f)
+			df.unparsed = append(df.unparsed, rel)
 			if h != nil {
 				fmt.Fprintf(h, "\x00!%s\x00%s\x00%s", rel, f.Severity, f.Message)
 			}
@@ -189,11 +203,46 @@ func readDir(ctx context.Context, root *os.Root, dir string, cache *fileCache, k
 		sf := cache.parse(rel, sum, src, kit)
 		df.findings = append(df.findings, sf.findings...)
 		df.files = append(df.files, sf)
+		if len(sf.findings) > 0 {
+			df.unparsed = append(df.unparsed, rel)
+		}
 	}
 	if h != nil {
 		df.key = string(h.Sum(nil))
 	}
 	return df, nil
+}
+
+// firstCodeLine returns the line of the first thing in src that is not a
+// comment or blank, 1 when there is none.
+func firstCodeLine(src []byte) int {
+	inBlock := false
+	for i, line := range strings.Split(string(src), "\n") {
+		t := strings.TrimSpace(line)
+		for t != "" {
+			if inBlock {
+				end := strings.Index(t, "*/")
+				if end < 0 {
+					t = ""
+					break
+				}
+				inBlock, t = false, strings.TrimSpace(t[end+2:])
+				continue
+			}
+			if strings.HasPrefix(t, "/*") {
+				inBlock, t = true, t[2:]
+				continue
+			}
+			if strings.HasPrefix(t, "#") || strings.HasPrefix(t, "//") {
+				t = ""
+			}
+			break
+		}
+		if t != "" {
+			return i + 1
+		}
+	}
+	return 1
 }
 
 func dirOrDot(dir string) string {
@@ -444,11 +493,16 @@ func (fp *fileParse) fillJSONBody(rb *rawBlock, body hcl.Body, nested bool) {
 	}
 	if remain != nil {
 		attrs, _ := remain.JustAttributes()
+		resource := !nested && (rb.typ == "resource" || rb.typ == "data" || rb.typ == "ephemeral")
 		for _, a := range attrs {
 			if objs, ok := objectList(a.Expr); ok {
 				for _, o := range objs {
 					rb.blocks = append(rb.blocks, fp.jsonObjectBlock(a.Name, o))
 				}
+				continue
+			}
+			if resource && singleBlock(a.Expr) {
+				rb.blocks = append(rb.blocks, fp.jsonObjectBlock(a.Name, a.Expr))
 				continue
 			}
 			rb.attrs = append(rb.attrs, fp.newAttr(a.Name, a.Expr, a.Range.Start.Line, a.Range.End.Line))
@@ -463,6 +517,29 @@ func (fp *fileParse) fillJSONBody(rb *rawBlock, body hcl.Body, nested bool) {
 		rb.end = max(rb.end, b.end)
 	}
 	fp.kit.finish(rb, nested)
+}
+
+// singleBlock reports whether expr, in a resource body, is one nested
+// block written as a single object ("allow": {"protocol": "tcp", ...}),
+// which HCL's JSON syntax reads as one block when the schema says so.
+// Without the provider's schema, the object's values decide: the map
+// attributes of resources (labels, metadata, tags) hold strings, while a
+// block holding a list, a number, a bool or an object is a block.
+func singleBlock(expr hcl.Expression) bool {
+	pairs, diags := hcl.ExprMap(expr)
+	if diags.HasErrors() {
+		return false
+	}
+	for _, p := range pairs {
+		v, d := p.Value.Value(nil)
+		if d.HasErrors() {
+			continue // a template: a string
+		}
+		if !v.Type().Equals(cty.String) {
+			return true
+		}
+	}
+	return false
 }
 
 // objectList reports whether expr is a JSON array whose elements are all
@@ -497,6 +574,10 @@ func (fp *fileParse) jsonObjectBlock(typ string, expr hcl.Expression) *rawBlock 
 			for _, o := range objs {
 				rb.blocks = append(rb.blocks, fp.jsonObjectBlock(name, o))
 			}
+			continue
+		}
+		if singleBlock(p.Value) {
+			rb.blocks = append(rb.blocks, fp.jsonObjectBlock(name, p.Value))
 			continue
 		}
 		rb.attrs = append(rb.attrs, fp.newAttr(name, p.Value, p.Key.Range().Start.Line, p.Value.Range().End.Line))

@@ -21,10 +21,6 @@ func str(s string) *ast.Term { return ast.StringTerm(s) }
 
 func item(k string, v *ast.Term) [2]*ast.Term { return ast.Item(ast.InternedTerm(k), v) }
 
-func rangeTerm(start, end int) *ast.Term {
-	return ast.ObjectTerm(item("start_line", ast.InternedTerm(start)), item("end_line", ast.InternedTerm(end)))
-}
-
 // termKit holds the terms parsed files share: the keys of the input
 // document's objects, empty collections, and ranges and attributes seen
 // before (a line range, or an attribute with the same source text on the

@@ -2,7 +2,9 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"slices"
@@ -22,6 +24,10 @@ type Tree struct {
 	mu    sync.Mutex
 	dirs  map[string]*lazy[*dirFiles]
 	parts map[partKey]*lazy[*modulePart]
+	// called marks the dirs some project called as a module: Forget keeps
+	// their parse, so a dir that is both a project and a module is read
+	// once however its callers and its own lint are ordered.
+	called map[string]bool
 }
 
 type partKey struct{ dir, module string }
@@ -36,20 +42,23 @@ func (e *Engine) OpenTree(ctx context.Context, root string) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open checkout %s: %w", root, err)
 	}
-	return &Tree{e: e, root: r, kit: newTermKit(e.funcs), dirs: map[string]*lazy[*dirFiles]{}, parts: map[partKey]*lazy[*modulePart]{}}, nil
+	return &Tree{e: e, root: r, kit: newTermKit(e.funcs), dirs: map[string]*lazy[*dirFiles]{}, parts: map[partKey]*lazy[*modulePart]{}, called: map[string]bool{}}, nil
 }
 
 // Close releases the checkout.
 func (t *Tree) Close() error { return t.root.Close() }
 
 // Forget drops what the Tree holds of dir as a project, to free the memory
-// once the project is linted. A later use of dir reads it again; modules
-// it calls stay.
+// once the project is linted. The parse stays while dir is also a module
+// some project called; otherwise a later use of dir reads it again.
+// Modules it calls stay.
 func (t *Tree) Forget(dir string) {
 	dir = cleanRel(dir)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.dirs, dir)
+	if !t.called[dir] {
+		delete(t.dirs, dir)
+	}
 	delete(t.parts, partKey{dir, ""})
 }
 
@@ -91,6 +100,10 @@ type DirInfo struct {
 	// Clean is set when every file was read and parsed without error, so
 	// the above is exactly what terraform sees.
 	Clean bool
+	// Unparsed are the repo-relative paths of the files terraform loads
+	// that were refused, unreadable or did not parse: Backend and Calls
+	// leave them out, so the module graph must read them its own way.
+	Unparsed []string
 }
 
 // Dir reads dir (once per Tree) and reports its backend and module calls.
@@ -104,8 +117,11 @@ func (t *Tree) Dir(ctx context.Context, dir string) (DirInfo, error) {
 	if df.err != nil {
 		return DirInfo{}, df.err
 	}
-	info := DirInfo{Clean: len(df.findings) == 0}
+	info := DirInfo{Clean: len(df.findings) == 0, Unparsed: slices.Clip(df.unparsed)}
 	for _, f := range df.files {
+		if len(f.findings) > 0 {
+			continue
+		}
 		for _, b := range f.blocks {
 			switch {
 			case b.typ == "terraform" && len(b.labels) == 0:
@@ -177,23 +193,26 @@ func (t *Tree) config(ctx context.Context, dir string, modules []string) (*confi
 	}
 	parts := []*modulePart{own}
 	seen := map[string]bool{dir: true}
+	read := []*dirFiles{df}
+	var missing []*dirFiles
 	for _, m := range modules {
 		m = cleanRel(m)
 		if seen[m] {
 			continue
 		}
 		seen[m] = true
+		t.mu.Lock()
+		t.called[m] = true
+		t.mu.Unlock()
 		mf, err := t.read(ctx, m)
 		if err != nil {
 			return nil, err
 		}
 		if mf.err != nil {
-			findings = append(findings, Finding{
-				Rule: RuleParse, Title: "module not linted", Severity: SeverityDeny, File: dir,
-				Message: fmt.Sprintf("cannot read local module %s: %v", m, unwrap(mf.err)),
-			})
+			missing = append(missing, mf)
 			continue
 		}
+		read = append(read, mf)
 		p, err := t.part(ctx, mf, m)
 		if err != nil {
 			return nil, err
@@ -202,5 +221,41 @@ func (t *Tree) config(ctx context.Context, dir string, modules []string) (*confi
 		findings = append(findings, mf.findings...)
 		findings = append(findings, cc.dir(dir, mf)...)
 	}
+	for _, mf := range missing {
+		// At the call's source, where the fix goes, once every caller is read.
+		file, line := moduleCallSite(read, mf.dir)
+		if file == "" {
+			file = dirOrDot(dir)
+		}
+		msg := fmt.Sprintf("cannot read local module %s: %v", dirOrDot(mf.dir), unwrap(mf.err))
+		if errors.Is(mf.err, fs.ErrNotExist) {
+			msg = fmt.Sprintf("local module %s does not exist; terraform init would fail", dirOrDot(mf.dir))
+		}
+		findings = append(findings, Finding{
+			Rule: RuleParse, Title: "module not linted", Severity: SeverityDeny, File: file, Line: line, EndLine: line, Message: msg,
+		})
+	}
 	return newConfig(dir, parts, findings), nil
+}
+
+// moduleCallSite returns the file and line of the source of the first module
+// block among dirs that calls the local module in target.
+func moduleCallSite(dirs []*dirFiles, target string) (string, int) {
+	for _, df := range dirs {
+		for _, f := range df.files {
+			for _, b := range f.blocks {
+				if b.typ != "module" || len(b.labels) != 1 {
+					continue
+				}
+				source := b.staticString("source")
+				if !strings.HasPrefix(source, "./") && !strings.HasPrefix(source, "../") {
+					continue
+				}
+				if cleanRel(path.Join(dirOrDot(df.dir), source)) == target {
+					return f.path, b.attr("source").start
+				}
+			}
+		}
+	}
+	return "", 0
 }

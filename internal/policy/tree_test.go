@@ -368,7 +368,9 @@ func TestTreeDir(t *testing.T) {
 		// A labelled terraform block declares nothing; escaping and
 		// computed sources are no local calls.
 		{"labelled", policy.DirInfo{Clean: true}},
-		{"broken", policy.DirInfo{Backend: true, Clean: false}},
+		// A file that did not parse declares nothing here: it is listed
+		// for the module graph to read the way project.Scan does.
+		{"broken", policy.DirInfo{Clean: false, Unparsed: []string{"broken/main.tf"}}},
 	}
 	for _, tc := range tests {
 		got, err := tree.Dir(ctx, tc.dir)

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"strings"
 
@@ -23,6 +24,20 @@ var unsafeNames = map[string]string{
 	"terraform.rc": "terraform CLI configuration does not belong in the repository",
 }
 
+// writtenNames are the files terraform itself writes in its working
+// directory.
+var writtenNames = map[string]bool{
+	".terraform.lock.hcl": true, "terraform.tfstate": true, "terraform.tfstate.backup": true,
+	".terraform.tfstate.lock.info": true, "crash.log": true,
+}
+
+// insideRoot reports whether the symlink file resolves to something inside
+// the checkout: os.Root refuses to follow links out of it.
+func insideRoot(root *os.Root, file string) bool {
+	_, err := root.Stat(file)
+	return err == nil
+}
+
 // unsafePaths denies what a PR could put in the project directory to run
 // code during plan without any .tf file saying so: plugin directories and
 // symlinks (terraform writes .terraform, the lock file and its plan files
@@ -30,7 +45,7 @@ var unsafeNames = map[string]string{
 // It is a check on the checkout, not a Rego rule, because it is about what
 // terraform will execute, which no policy may switch off. entries are the
 // directory's entries as read (symlinks not followed).
-func unsafePaths(dir string, entries []fs.DirEntry) []Finding {
+func unsafePaths(root *os.Root, dir string, entries []fs.DirEntry) []Finding {
 	var out []Finding
 	for _, e := range entries {
 		name := e.Name()
@@ -38,9 +53,15 @@ func unsafePaths(dir string, entries []fs.DirEntry) []Finding {
 		why, bad := unsafeNames[name]
 		switch {
 		case bad:
-		case e.Type()&fs.ModeSymlink != 0 && !tfsource.Loaded(name):
-			why = "a symlink in a project directory can redirect terraform's writes (.terraform, the lock file, plan files) outside the checkout"
+		case e.Type()&fs.ModeSymlink == 0 || tfsource.Loaded(name):
+			continue
+		case writtenNames[name]:
+			why = fmt.Sprintf("terraform writes %s in its working directory, and a symlink would redirect that write anywhere on the host", name)
+		case !insideRoot(root, file):
+			why = "a symlink leaving the checkout (or pointing nowhere) can redirect what terraform reads or writes through it to anywhere on the host"
 		default:
+			// A link to a file or directory of the checkout: terraform
+			// reads what the link names, which tfpr reads too.
 			continue
 		}
 		out = append(out, Finding{

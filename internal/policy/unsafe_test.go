@@ -30,6 +30,13 @@ func TestUnsafePathsDenyBeforeTerraform(t *testing.T) {
 		{"symlinked lock file", func(t *testing.T, proj string) {
 			os.Symlink("../../../../x", filepath.Join(proj, ".terraform.lock.hcl"))
 		}, dir + "/.terraform.lock.hcl"},
+		{"lock file linked inside the repository", func(t *testing.T, proj string) {
+			os.WriteFile(filepath.Join(proj, "lock"), nil, 0o644)
+			os.Symlink("lock", filepath.Join(proj, ".terraform.lock.hcl"))
+		}, dir + "/.terraform.lock.hcl"},
+		{"tfvars leaving the repository", func(t *testing.T, proj string) {
+			os.Symlink("/etc/hostname", filepath.Join(proj, "prod.tfvars"))
+		}, dir + "/prod.tfvars"},
 	}
 	e := newEngine(t)
 	for _, tt := range tests {
@@ -57,4 +64,51 @@ func TestUnsafePathsDenyBeforeTerraform(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Symlinks to files of the checkout that terraform never writes through,
+// as monorepos share tfvars between environments, are not denied.
+func TestSymlinksInsideTheRepositoryPass(t *testing.T) {
+	const dir = "microservices/alpha/dev"
+	root := t.TempDir()
+	proj := filepath.Join(root, dir)
+	os.MkdirAll(filepath.Join(root, "shared"), 0o755)
+	os.MkdirAll(proj, 0o755)
+	os.WriteFile(filepath.Join(proj, "main.tf"), []byte("terraform {\n  backend \"gcs\" {}\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "shared/common.tfvars"), []byte("x = 1\n"), 0o644)
+	os.Symlink("../../../shared/common.tfvars", filepath.Join(proj, "common.tfvars"))
+	os.Symlink("../../../shared", filepath.Join(proj, "shared"))
+	got, err := newEngine(t).LintProject(context.Background(), root, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range got {
+		if f.Rule == policy.RuleUnsafePath {
+			t.Errorf("symlink inside the repository denied: %+v", f)
+		}
+	}
+}
+
+// An override file is denied at its first block, past a license header,
+// where a reviewer sees what it overrides.
+func TestOverrideFileDeniedAtItsFirstBlock(t *testing.T) {
+	const dir = "microservices/alpha/dev"
+	root := t.TempDir()
+	proj := filepath.Join(root, dir)
+	os.MkdirAll(proj, 0o755)
+	os.WriteFile(filepath.Join(proj, "main.tf"), []byte("terraform {\n  backend \"gcs\" {}\n}\n"), 0o644)
+	os.WriteFile(filepath.Join(proj, "providers_override.tf"), []byte("/**\n * Copyright\n */\n\n# why\n// more\nterraform {\n  required_providers {}\n}\n"), 0o644)
+	got, err := newEngine(t).LintProject(context.Background(), root, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range got {
+		if f.Rule == policy.RuleUnsafePath && f.File == dir+"/providers_override.tf" {
+			if f.Line != 7 {
+				t.Errorf("override denied at line %d, want 7 (its terraform block)", f.Line)
+			}
+			return
+		}
+	}
+	t.Fatalf("override file not denied: %+v", got)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"regexp"
 	"strings"
 
@@ -169,4 +170,33 @@ func (r *fileResult) addDiags(rel string, diags hcl.Diagnostics) {
 		}
 		r.diags = append(r.diags, diag)
 	}
+}
+
+// Decls is what one Terraform file declares about the module graph, read
+// the way Scan reads it.
+type Decls struct {
+	// Backend is set when the file declares a backend (or, when it does
+	// not parse, appears to).
+	Backend bool
+	// Calls are the repo-relative dirs of the local modules it calls that
+	// stay inside the repository, in file order.
+	Calls []string
+}
+
+// FileDecls reads rel (a repo-relative slash path below root) as Scan does
+// and returns its backend and local module calls, so a caller that parsed
+// most files its own way can place the ones it could not parse exactly as
+// Scan would. Only I/O failures are errors.
+func FileDecls(root *os.Root, rel string) (Decls, error) {
+	res, err := parseFile(root, rel)
+	if err != nil {
+		return Decls{}, fmt.Errorf("read module graph of %s: %w", rel, err)
+	}
+	d := Decls{Backend: len(res.backends) > 0}
+	for _, mc := range res.modules {
+		if target, local, escapes := resolveSource(path.Dir(rel), mc.source); local && !escapes {
+			d.Calls = append(d.Calls, target)
+		}
+	}
+	return d, nil
 }

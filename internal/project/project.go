@@ -265,3 +265,16 @@ func resolveSource(fromDir, source string) (target string, local, escapes bool) 
 	}
 	return target, true, false
 }
+
+// ServiceEnv reads a project dir laid out as exactly
+// microservices/<service>/<env>: the service and environment it belongs to,
+// which choose its identity and its name rules. Any other dir, deeper ones
+// included, belongs to no service: a directory placed under another
+// team's tree cannot pass for that team's project.
+func ServiceEnv(dir string) (service, env string, ok bool) {
+	parts := strings.Split(strings.Trim(dir, "/"), "/")
+	if len(parts) != 3 || parts[0] != "microservices" || parts[1] == "" || parts[2] == "" {
+		return "", "", false
+	}
+	return parts[1], parts[2], true
+}

@@ -374,3 +374,23 @@ func TestScanHostileFiles(t *testing.T) {
 		t.Errorf("directory with main.tofu not found as a project: %v", g.Projects())
 	}
 }
+
+func TestServiceEnvIsExactlyTheLayout(t *testing.T) {
+	tests := []struct {
+		dir, service, env string
+		ok                bool
+	}{
+		{"microservices/alpha/dev", "alpha", "dev", true},
+		{"/microservices/alpha/dev/", "alpha", "dev", true},
+		{"platform/microservices/alpha/dev", "", "", false},
+		{"microservices/beta/alpha/prod", "", "", false},
+		{"microservices/alpha", "", "", false},
+		{"microservices//dev", "", "", false},
+	}
+	for _, tt := range tests {
+		s, e, ok := ServiceEnv(tt.dir)
+		if s != tt.service || e != tt.env || ok != tt.ok {
+			t.Errorf("ServiceEnv(%q) = %q, %q, %v", tt.dir, s, e, ok)
+		}
+	}
+}

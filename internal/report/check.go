@@ -12,6 +12,19 @@ import (
 // CheckName is the check-run name of a project for a kind of run.
 func CheckName(kind, project string) string { return "tfpr " + kind + ": " + project }
 
+// ExternalID is the external id of the check run of a kind ("plan",
+// "apply") for a project: it brings a re-run request back to the project.
+func ExternalID(kind, project string) string { return kind + ":" + project }
+
+// ParseExternalID reads an ExternalID; ok is false for any other id.
+func ParseExternalID(id string) (kind, project string, ok bool) {
+	kind, project, ok = strings.Cut(id, ":")
+	if !ok || kind == "" || project == "" {
+		return "", "", false
+	}
+	return kind, project, true
+}
+
 // Check renders one project's result as a completed check run at sha. Its
 // summary is the project's section of the comment; its text the whole
 // output, cut (head and tail kept) only past GitHub's limit.
@@ -19,7 +32,7 @@ func Check(kind, sha string, r Result) githubapp.CheckRun {
 	cr := githubapp.CheckRun{
 		Name:       CheckName(kind, r.Project),
 		HeadSHA:    sha,
-		ExternalID: kind + ":" + r.Project,
+		ExternalID: ExternalID(kind, r.Project),
 		Status:     "completed",
 	}
 	switch r.Outcome {
@@ -95,7 +108,7 @@ func InProgressAggregate(kind, sha string, projects int) githubapp.CheckRun {
 // InProgress is the check run shown while a project's run is under way.
 func InProgress(kind, sha, project string) githubapp.CheckRun {
 	return githubapp.CheckRun{
-		Name: CheckName(kind, project), HeadSHA: sha, ExternalID: kind + ":" + project,
+		Name: CheckName(kind, project), HeadSHA: sha, ExternalID: ExternalID(kind, project),
 		Status: "in_progress", Title: kind + " running", Summary: string(md.Sprintf("tfpr is running %s for %s.", md.Text(kind), md.Code(project))),
 	}
 }

@@ -288,3 +288,14 @@ func TestManyFindingsAreCapped(t *testing.T) {
 		t.Errorf("the denial must be listed and the rest counted:\n%s", ps[0].Body[:3000])
 	}
 }
+
+func TestExternalIDRoundTrips(t *testing.T) {
+	if k, p, ok := ParseExternalID(ExternalID("plan", "microservices/a/dev")); !ok || k != "plan" || p != "microservices/a/dev" {
+		t.Errorf("round trip = %q %q %v", k, p, ok)
+	}
+	for _, id := range []string{"", "plan", "plan:", ":microservices/a/dev", "someone-else"} {
+		if _, _, ok := ParseExternalID(id); ok {
+			t.Errorf("ParseExternalID(%q) accepted", id)
+		}
+	}
+}

@@ -2,227 +2,248 @@ package runner
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
+	"strings"
+	"time"
 
+	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/report"
 	"github.com/tfpr/tfpr/internal/store"
+	"github.com/tfpr/tfpr/internal/terraform"
+	"github.com/tfpr/tfpr/internal/workspace"
 )
 
-// expandMerge queues one apply per affected project for every first-parent
-// commit of the default branch between the repo's cursor and the job's
-// commit, oldest first. However a merge is announced (closed PR, push,
-// redelivery, resync) the unique (project, commit) key makes it one apply.
-// A commit the default branch does not reach is never applied, and a PR
-// that landed as several commits (a rebase merge) is applied once, at its
-// last commit.
-func (r *Runner) expandMerge(ctx context.Context, j store.Job) error {
-	branch := j.Repo.DefaultBranch
-	l := r.lockOf(r.repos, j.Repo.FullName)
-	l.Lock()
-	defer l.Unlock()
-	s, err := r.open(ctx, j.Repo, fmt.Sprintf("+refs/heads/%s:refs/heads/%s", branch, branch))
-	if err != nil {
-		return err
-	}
-	target := j.SHA
-	if target == "" || !r.ws.Has(ctx, s.repo, target) {
-		target = "refs/heads/" + branch
-	} else if err := r.checkOnBranch(ctx, s, j.Repo, target, j.PR); err != nil {
-		return err
-	}
-	cursor, err := r.store.Cursor(ctx, j.Repo.FullName)
-	if err != nil {
-		return err
-	}
-	from := cursor
-	if from == "" || !r.ws.Has(ctx, s.repo, from) {
-		// First merge tfpr sees: start from the push's before, or just this
-		// commit. Never skip ahead: an apply of an unchanged project is a
-		// no-op, a skipped merge is an apply lost.
-		from = j.Before
-		if from != "" && !r.ws.Has(ctx, s.repo, from) {
-			from = ""
-		}
-	}
-	commits, err := r.ws.FirstParents(ctx, s.repo, from, target)
-	if err != nil {
-		return err
-	}
-	if len(commits) == 0 {
-		return nil // already queued up to here
-	}
-	head := commits[len(commits)-1]
-	var landed []landing
-	for _, c := range commits {
-		affected, err := r.affectedBy(ctx, s, c)
-		if err != nil {
-			return err
-		}
-		if len(affected) > 0 {
-			landed = append(landed, landing{SHA: c, Merge: r.mergeOf(ctx, s, j, c), Projects: affected})
-		}
-	}
-	for _, u := range finalStates(landed) {
-		if u.Folded > 0 {
-			r.log.Info("PR landed as several commits; applying its final state once", "pr", u.Merge.PR, "sha", short(u.SHA), "skipped", u.Folded)
-		}
-		for _, p := range u.Projects {
-			id, created, err := r.store.CreateRun(ctx, store.Run{Kind: "apply", Repo: j.Repo.FullName, Project: p, PR: u.Merge.PR, SHA: u.SHA,
-				Trigger: j.Trigger, MergedBy: u.Merge.MergedBy, JobID: j.ID})
-			if err != nil {
-				return err
-			}
-			if created {
-				r.log.Info("apply queued", "run", id, "project", p, "sha", short(u.SHA), "pr", u.Merge.PR)
-				r.sayIfBlocked(ctx, s, j.Repo.FullName, p, u.Merge.PR)
-			}
-		}
-	}
-	return r.store.SetCursor(ctx, j.Repo.FullName, head)
+// applyState carries one apply through its steps.
+type applyState struct {
+	run     store.Run
+	s       *session
+	co      *workspace.Checkout
+	scratch string // private dir outside the checkout for plan files
+	merge   store.Merge
+	lint    []policy.Finding // HCL-stage findings, kept apart from the plan's
+	result  report.Result
+	// retry is set when the apply failed before terraform touched
+	// anything (GitHub, git or the disk failed): trying again is safe.
+	retry bool
 }
 
-// landing is a default-branch commit that changes projects, and the PR
-// that produced it.
-type landing struct {
-	SHA      string
-	Merge    store.Merge
-	Projects []string
-	Folded   int // earlier commits of the same PR folded into this one
-}
+// errBlocked: the project became blocked after the run was scheduled.
+var errBlocked = errors.New("project is blocked")
 
-// finalStates folds each run of consecutive commits from one PR (a rebase
-// merge lands a PR as one commit per PR commit) into its last commit,
-// with every project any of them changed: the reviewed plan is of the PR's
-// final state, and its intermediate states were never planned or reviewed.
-// The last commit holds all of the series' changes, so nothing is lost.
-func finalStates(in []landing) []landing {
-	var out []landing
-	for _, l := range in {
-		if n := len(out); n > 0 && l.Merge.PR > 0 && out[n-1].Merge.PR == l.Merge.PR {
-			prev := out[n-1]
-			l.Folded = prev.Folded + 1
-			l.Projects = union(prev.Projects, l.Projects)
-			out[n-1] = l
-			continue
-		}
-		out = append(out, l)
-	}
-	return out
-}
+// maxRetries bounds retries of applies that failed before terraform ran.
+const maxRetries = 5
 
-func union(a, b []string) []string {
-	out := slices.Clone(a)
-	for _, s := range b {
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// checkOnBranch refuses a commit the repository's default branch (just
-// fetched) does not reach: the mirror also holds every PR head, and only
-// what landed on the default branch may be applied.
-func (r *Runner) checkOnBranch(ctx context.Context, s *session, repo store.Repo, sha string, pr int) error {
-	on, err := r.ws.OnBranch(ctx, s.repo, sha, repo.DefaultBranch)
+// apply runs one queued apply. The run was marked running by the loop, so
+// no other apply of this project starts until it finishes.
+func (r *Runner) apply(ctx context.Context, run store.Run, interrupted bool) {
+	log := r.log.With("run", run.ID, "kind", "apply", "repo", run.Repo, "project", run.Project, "sha", short(run.SHA), "job", run.JobID)
+	ctx = withRun(withLogger(ctx, log), run.ID)
+	lock := r.lockOf(r.projects, run.Repo+"/"+run.Project)
+	lock.Lock()
+	defer lock.Unlock()
+	release, err := r.slot(ctx)
 	if err != nil {
-		return err
+		return // ctx is never cancelled for applies; kept for safety
 	}
-	if on {
-		return nil
-	}
-	err = fmt.Errorf("refused to apply %s: the default branch %s of %s does not contain that commit", sha, repo.DefaultBranch, repo.FullName)
-	r.log.Warn("apply refused: commit is not on the default branch", "repo", repo.FullName, "sha", sha, "pr", pr, "branch", repo.DefaultBranch)
-	if pr > 0 {
-		msg := fmt.Sprintf("%s\ntfpr **refused to apply** %s: it is not on %s. tfpr applies only commits the default branch contains; "+
-			"nothing was applied for this event.", report.Marker("apply"), short(sha), codeSpan(repo.DefaultBranch))
-		if _, cerr := s.gh.Comment(ctx, pr, msg); cerr != nil {
-			r.log.Warn("say apply refused", "pr", pr, "err", cerr)
-		}
-	}
-	return err
-}
+	defer release()
 
-// affectedBy lists the projects commit c changes, judged by the module
-// graph at c itself: a later commit in the same batch may remove a project
-// or a module call, and must not hide what c changed.
-func (r *Runner) affectedBy(ctx context.Context, s *session, c string) ([]string, error) {
-	files, err := r.ws.CommitFiles(ctx, s.repo, c)
-	if err != nil {
-		return nil, err
-	}
-	co, err := r.ws.Checkout(ctx, s.repo, c)
-	if err != nil {
-		return nil, err
-	}
-	defer co.Close(context.WithoutCancel(ctx))
-	g, err := project.Scan(ctx, co.Dir)
-	if err != nil {
-		return nil, err
-	}
-	return g.Affected(files), nil
-}
-
-// mergeOf finds the PR that produced commit c: from the closed event if it
-// came first, else from GitHub.
-func (r *Runner) mergeOf(ctx context.Context, s *session, j store.Job, c string) store.Merge {
-	if m, err := r.store.MergeFor(ctx, j.Repo.FullName, c); err == nil {
-		return m
-	}
-	m := store.Merge{Repo: j.Repo.FullName, SHA: c}
-	if pr, ok, err := s.gh.MergedPullRequest(ctx, c); err == nil && ok {
-		m.PR, m.HeadSHA, m.MergedBy = pr.Number, pr.HeadSHA, pr.MergedBy
-		if err := r.store.RecordMerge(ctx, m); err != nil {
-			r.log.Warn("record merge", "sha", c, "err", err)
-		}
-	} else if err != nil {
-		r.log.Warn("find PR of merge commit", "sha", c, "err", err)
-	}
-	return m
-}
-
-func (r *Runner) repoOf(ctx context.Context, fullName string) (store.Repo, error) {
-	repos, err := r.store.Repos(ctx)
-	if err != nil {
-		return store.Repo{}, err
-	}
-	for _, rp := range repos {
-		if rp.FullName == fullName {
-			return rp, nil
-		}
-	}
-	return store.Repo{}, fmt.Errorf("repository %s is unknown to tfpr", fullName)
-}
-
-// fileHash is the sha256 of a plan file, recorded for the audit trail.
-func fileHash(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return ""
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// sayIfBlocked tells a merged PR that its apply waits behind a failed one.
-func (r *Runner) sayIfBlocked(ctx context.Context, s *session, repo, p string, pr int) {
-	b, err := r.store.Blocked(ctx, repo, p)
-	if err != nil || pr == 0 {
+	st, status, err := r.doApply(ctx, run, interrupted)
+	defer st.cleanup(ctx)
+	if errors.Is(err, errBlocked) || (st.retry && r.retryLater(ctx, st.run, err)) {
 		return
 	}
-	msg := fmt.Sprintf("%s\nThe apply of `%s` for this merge is **waiting**: an earlier apply of the project failed (%s). "+
-		"It runs, in merge order, once the project is unblocked on issue #%d (`tfpr unblock` or `tfpr apply` there).", report.Marker("apply"), p, b.Reason, b.Issue)
-	if _, err := s.gh.Comment(ctx, pr, msg); err != nil {
-		r.log.Warn("say apply waits", "pr", pr, "err", err)
+	summary := string(st.result.Outcome)
+	if err != nil {
+		summary = err.Error()
+		log.Error("apply failed", "err", err)
+	} else {
+		log.Info("apply finished", "status", status)
 	}
+	st.run.Status, st.run.Summary = status, firstLine(summary)
+	var block *store.Block
+	if status == store.StatusFailed || status == store.StatusDenied {
+		block = &store.Block{Repo: run.Repo, Project: run.Project, RunID: run.ID, Reason: "apply failed at " + short(run.SHA)}
+	}
+	// Outcome and block are one transaction, before anything is reported:
+	// a crash from here on cannot apply this commit again, and no later
+	// merge of the project can slip in before the block exists.
+	if err := r.store.FinishApply(ctx, st.run, block); err != nil {
+		log.Error("record apply outcome", "err", err)
+	}
+	if st.s == nil {
+		log.Error("apply failed and GitHub is unreachable; the run and the block are recorded", "err", err)
+		return
+	}
+	r.reportApply(ctx, st, status, err)
+	if status != store.StatusWaiting && st.run.PR > 0 {
+		// The reviewed plan has served its purpose; plans can hold secrets.
+		plans, err := r.store.DeletePlans(ctx, run.Repo, st.run.PR, run.Project)
+		if err != nil {
+			log.Warn("forget applied plan", "err", err)
+		}
+		r.deletePlanFiles(ctx, plans)
+	}
+}
+
+func (st *applyState) cleanup(ctx context.Context) {
+	if st.co != nil {
+		st.co.Close(ctx)
+	}
+	if st.scratch != "" {
+		os.RemoveAll(st.scratch)
+	}
+}
+
+// retryLater puts an apply that failed before terraform ran back in the
+// queue with backoff; after maxRetries it is reported as failed instead.
+func (r *Runner) retryLater(ctx context.Context, run store.Run, cause error) bool {
+	n := run.Attempts + 1
+	if n > maxRetries {
+		return false
+	}
+	backoff := time.Duration(1<<n) * r.cfg.RetryBase
+	r.logger(ctx).Warn("apply could not start; retrying", "run", run.ID, "project", run.Project, "attempt", n, "in", backoff, "err", cause)
+	if err := r.store.RetryRun(ctx, run.ID, n, time.Now().Add(backoff), fmt.Sprintf("retry %d: %s", n, firstLine(cause.Error()))); err != nil {
+		r.logger(ctx).Error("requeue apply", "run", run.ID, "err", err)
+	}
+	return true
+}
+
+func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (*applyState, string, error) {
+	st := &applyState{run: run, result: report.Result{Project: run.Project}}
+	if _, err := r.store.Blocked(ctx, run.Repo, run.Project); err == nil {
+		if err := r.store.RequeueRun(ctx, run.ID, ""); err != nil {
+			return st, store.StatusFailed, err
+		}
+		return st, store.StatusQueued, errBlocked
+	}
+	fail := func(err error) (*applyState, string, error) { st.retry = true; return st, store.StatusFailed, err }
+	repo, err := r.repoOf(ctx, run.Repo)
+	if err != nil {
+		return fail(err)
+	}
+	if st.s, err = r.open(ctx, repo, fmt.Sprintf("+refs/heads/%s:refs/heads/%s", repo.DefaultBranch, repo.DefaultBranch)); err != nil {
+		return fail(err)
+	}
+	// Runs are queued only for default-branch commits; checked again here
+	// because an apply is the point of no return.
+	if on, err := r.ws.OnBranch(ctx, st.s.repo, run.SHA, repo.DefaultBranch); err != nil {
+		return fail(err)
+	} else if !on {
+		st.result.Outcome = report.Denied
+		return st, store.StatusDenied, fmt.Errorf("refused to apply %s: the default branch %s does not contain that commit", run.SHA, repo.DefaultBranch)
+	}
+	st.merge = r.mergeOf(ctx, st.s, store.Job{Repo: repo}, run.SHA)
+	if run.PR == 0 && st.merge.PR > 0 {
+		st.run.PR = st.merge.PR
+	}
+	if st.co, err = r.ws.Checkout(ctx, st.s.repo, run.SHA); err != nil {
+		return fail(err)
+	}
+	if st.scratch, err = r.scratchDir(); err != nil {
+		return fail(err)
+	}
+	g, err := project.Scan(ctx, st.co.Dir)
+	if err != nil {
+		return fail(err)
+	}
+	if !g.IsProject(run.Project) {
+		st.result.Outcome = report.Skipped
+		st.result.Notes = append(st.result.Notes, "The project no longer exists at this commit; nothing was applied. Destroy its resources before removing a project.")
+		return st, store.StatusSkipped, nil
+	}
+	modules := g.Modules(run.Project)
+	fp, err := r.ws.TreeID(ctx, st.s.repo, run.SHA, append([]string{run.Project}, modules...))
+	if err != nil {
+		return fail(err)
+	}
+	// The gate holds on main too: code that reached the default branch
+	// without passing the policies (an admin merge) is never applied.
+	findings, err := r.pol.LintProject(ctx, st.co.Dir, run.Project, modules)
+	st.lint, st.result.Findings = findings, findings
+	if err != nil {
+		return fail(fmt.Errorf("policy check: %w", err))
+	}
+	if policy.Blocking(findings) {
+		st.result.Outcome = report.Denied
+		return st, store.StatusDenied, errors.New("policy denied the merged code; terraform was not run")
+	}
+	if interrupted {
+		if adopted, status, err := r.adoptApply(ctx, st); adopted {
+			return st, status, err
+		}
+		st.result.Notes = append(st.result.Notes, "A previous apply of this commit was interrupted (tfpr stopped). tfpr released the state lock it left and re-planned, so nothing is applied twice blindly.")
+		if err := r.releaseStaleLock(ctx, st); err != nil {
+			return st, store.StatusFailed, err
+		}
+	}
+	fresh := interrupted
+	for {
+		plan, reviewed, err := r.planForApply(ctx, st, fp, fresh)
+		if err != nil {
+			return st, store.StatusFailed, err
+		}
+		if st.result.Outcome == report.Waiting {
+			return st, store.StatusWaiting, nil
+		}
+		status, err := r.gateAndApply(ctx, st, plan)
+		if errors.Is(err, terraform.ErrStalePlan) && reviewed {
+			// The state moved since review: plan again, through the same
+			// policy gate and drift check as any fresh plan.
+			st.result.Notes = append(st.result.Notes, "The state changed after the reviewed plan was made, so tfpr re-planned on the merge commit.")
+			fresh = true
+			continue
+		}
+		return st, status, err
+	}
+}
+
+// gateAndApply runs the plan-stage policies on plan, then applies it.
+func (r *Runner) gateAndApply(ctx context.Context, st *applyState, plan *terraform.Plan) (string, error) {
+	as, err := r.approvedRules(ctx, st.run.Repo, st.merge.PR, st.merge.HeadSHA)
+	if err != nil {
+		return store.StatusFailed, err
+	}
+	approved, approvers := as.forPlan(st.run.Project, planDigest(plan.JSON))
+	for _, u := range strings.Split(approvers, ",") {
+		if u != "" && !slices.Contains(strings.Split(st.run.ApprovedBy, ","), u) {
+			st.run.ApprovedBy = strings.TrimPrefix(st.run.ApprovedBy+","+u, ",")
+		}
+	}
+	planFindings, err := r.pol.CheckPlan(ctx, st.co.Dir, st.run.Project, plan.JSON, approved)
+	st.result.Findings = append(slices.Clone(st.lint), planFindings...)
+	if err != nil {
+		return store.StatusFailed, fmt.Errorf("plan policy check: %w", err)
+	}
+	if policy.Blocking(planFindings) {
+		st.result.Outcome = report.Denied
+		return store.StatusDenied, errors.New("plan policy denied the change; an approver can comment `tfpr approve <rule>` on the PR, then `tfpr apply` on the failure issue")
+	}
+	st.result.Plan = plan
+	st.run.PlanHash = fileHash(plan.File)
+	if !plan.HasChanges {
+		st.result.Outcome = report.Applied
+		st.result.Notes = append(st.result.Notes, "The plan had no changes; nothing to apply.")
+		return store.StatusSucceeded, nil
+	}
+	tf, err := r.tf.Terraform(st.run.Repo, st.run.Project, ModeApply)
+	if err != nil {
+		return store.StatusFailed, err
+	}
+	out, err := tf.Apply(ctx, r.projectDir(st.co, st.run.Project), r.backend(st.run.Repo, st.run.Project), plan.File)
+	st.result.Output = out
+	if errors.Is(err, terraform.ErrStalePlan) {
+		return store.StatusFailed, err
+	}
+	if err != nil {
+		st.result.Outcome = report.ApplyFailed
+		st.result.Output = strings.TrimSpace(out + "\n" + err.Error())
+		return store.StatusFailed, err
+	}
+	st.result.Outcome = report.Applied
+	return store.StatusSucceeded, nil
 }

@@ -15,10 +15,7 @@ import (
 // plan tfpr had posted when the comment arrived, and each project's plan
 // content at that head. A push after that, or a re-plan that comes out
 // different, needs a new approval.
-func (r *Runner) approve(ctx context.Context, j store.Job, args []string, reply func(string) error) error {
-	if !j.IsPR || len(args) != 1 {
-		return reply("usage on a pull request: `tfpr approve RULE-ID`.")
-	}
+func (r *Runner) approve(ctx context.Context, j store.Job, rule string, reply func(string) error) error {
 	gh, err := r.gh.Repo(j.Repo.Installation, j.Repo.FullName)
 	if err != nil {
 		return err
@@ -45,13 +42,13 @@ func (r *Runner) approve(ctx context.Context, j store.Job, args []string, reply 
 	if head == "" {
 		return reply("this pull request has no plan yet, so there is nothing to approve. Nothing was recorded.")
 	}
-	if err := r.store.Approve(ctx, store.Approval{Repo: j.Repo.FullName, PR: j.PR, HeadSHA: head, Rule: args[0], User: j.Actor, Plans: plans}); err != nil {
+	if err := r.store.Approve(ctx, store.Approval{Repo: j.Repo.FullName, PR: j.PR, HeadSHA: head, Rule: rule, User: j.Actor, Plans: plans}); err != nil {
 		return err
 	}
-	r.log.Info("policy override approved", "pr", j.PR, "rule", args[0], "by", j.Actor, "head", short(head))
+	r.logger(ctx).Info("policy override approved", "pr", j.PR, "rule", rule, "by", j.Actor, "head", short(head))
 	if pr.HeadSHA != head {
 		return reply(fmt.Sprintf("approved `%s` for %s, the head whose plan you saw. The PR has since moved to %s; "+
-			"its plan needs a new approval.", args[0], short(head), short(pr.HeadSHA)))
+			"its plan needs a new approval.", rule, short(head), short(pr.HeadSHA)))
 	}
 	// Re-plan so the check run and the comment show the override.
 	if _, err := r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: j.Repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
@@ -59,7 +56,7 @@ func (r *Runner) approve(ctx context.Context, j store.Job, args []string, reply 
 		return err
 	}
 	return reply(fmt.Sprintf("approved `%s` for %s and the plans shown for it (a new push, or a plan that comes out different, needs a new approval). "+
-		"Re-planning to show it.", args[0], short(head)))
+		"Re-planning to show it.", rule, short(head)))
 }
 
 // seenHead picks, from the newest plan per project, the head of the newest

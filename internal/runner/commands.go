@@ -6,12 +6,79 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/report"
 	"github.com/tfpr/tfpr/internal/store"
 )
+
+// Verb is what a `tfpr ...` comment asks for.
+type Verb string
+
+const (
+	VerbHelp    Verb = "help"
+	VerbPlan    Verb = "plan"
+	VerbApply   Verb = "apply"
+	VerbApprove Verb = "approve"
+	VerbUnblock Verb = "unblock"
+)
+
+// Command is a parsed `tfpr ...` comment.
+type Command struct {
+	Verb     Verb
+	Projects []string // plan -p DIR...; unblock -p DIR
+	Rule     string   // approve RULE
+}
+
+// commandError is a comment tfpr cannot carry out as written; its text
+// is the answer.
+type commandError struct {
+	verb Verb
+	text string
+}
+
+func (e *commandError) Error() string { return e.text }
+
+// parseCommand reads the first line of body addressing tfpr. The verb is
+// set whenever it is a known one, even when its arguments are wrong.
+func parseCommand(body string) (Command, error) {
+	args := commandArgs(body)
+	if len(args) == 0 || args[0] == string(VerbHelp) {
+		return Command{Verb: VerbHelp}, nil
+	}
+	cmd := Command{Verb: Verb(args[0])}
+	switch cmd.Verb {
+	case VerbPlan:
+		projects, err := planTargets(args[1:])
+		if err != nil {
+			return cmd, &commandError{VerbPlan, err.Error()}
+		}
+		cmd.Projects = projects
+	case VerbApply:
+	case VerbApprove:
+		if len(args) != 2 {
+			return cmd, &commandError{VerbApprove, "usage on a pull request: `tfpr approve RULE-ID`."}
+		}
+		cmd.Rule = args[1]
+	case VerbUnblock:
+		// Other words after unblock are ignored: it then means this issue.
+		if len(args) == 3 && args[1] == "-p" {
+			cmd.Projects = []string{strings.Trim(args[2], "/")}
+		}
+	default:
+		return Command{}, &commandError{text: report.UnknownCommand(args[0])}
+	}
+	return cmd, nil
+}
+
+// commandCall is one command being carried out.
+type commandCall struct {
+	j     store.Job
+	cmd   Command
+	gh    RepoClient
+	reply func(string) error
+	done  func(string) error // a reply to a command carried out
+}
 
 // command carries out a `tfpr ...` comment after checking who asked.
 func (r *Runner) command(ctx context.Context, j store.Job) error {
@@ -19,92 +86,108 @@ func (r *Runner) command(ctx context.Context, j store.Job) error {
 	if err != nil {
 		return err
 	}
-	args := commandArgs(j.Body)
 	// Answers are a reaction on the command plus text in the living
 	// comment, never a comment per command.
 	reply := func(text string) error { return r.answer(ctx, gh, j, githubapp.ReactionSeen, text, false) }
-	done := func(text string) error { return r.answer(ctx, gh, j, githubapp.ReactionDone, text, false) }
-	if len(args) == 0 || args[0] == "help" {
+	refuse := func(text string) error { return r.answer(ctx, gh, j, githubapp.ReactionRefused, text, false) }
+	cmd, perr := parseCommand(j.Body)
+	switch {
+	case cmd.Verb == VerbHelp:
 		return r.answer(ctx, gh, j, githubapp.ReactionDone, "the commands tfpr knows:", true)
-	}
-	verb := args[0]
-	if !slices.Contains(report.Verbs, verb) {
-		return r.answer(ctx, gh, j, githubapp.ReactionConfused, report.UnknownCommand(verb), false)
-	}
-	if verb == "approve" {
-		return r.approve(ctx, j, args[1:], reply)
+	case cmd.Verb == "":
+		return r.answer(ctx, gh, j, githubapp.ReactionConfused, perr.Error(), false)
+	case cmd.Verb == VerbApprove:
+		// Approvers are checked by approve itself; write access is not the bar.
+		if perr != nil || !j.IsPR {
+			return reply("usage on a pull request: `tfpr approve RULE-ID`.")
+		}
+		return r.approve(ctx, j, cmd.Rule, reply)
 	}
 	perm, err := gh.Permission(ctx, j.Actor)
 	if err != nil {
 		return err
 	}
 	if !slices.Contains([]string{"admin", "maintain", "write"}, perm) {
-		r.log.Warn("command refused", "user", j.Actor, "permission", perm, "command", verb)
-		return r.answer(ctx, gh, j, githubapp.ReactionRefused, fmt.Sprintf("`tfpr %s` needs write access to %s; you have %s. Nothing was run.", verb, j.Repo.FullName, perm), false)
+		r.logger(ctx).Warn("command refused", "user", j.Actor, "permission", perm, "command", cmd.Verb)
+		return refuse(fmt.Sprintf("`tfpr %s` needs write access to %s; you have %s. Nothing was run.", cmd.Verb, j.Repo.FullName, perm))
 	}
-	switch verb {
-	case "plan":
-		if !j.IsPR {
-			return reply("`tfpr plan` works on pull requests only.")
-		}
-		pr, err := gh.PullRequest(ctx, j.PR)
-		if err != nil {
-			return err
-		}
-		if pr.State != "open" {
-			return reply("this pull request is not open; nothing to plan.")
-		}
-		projects, err := planTargets(args[1:])
-		if err != nil {
-			return reply(err.Error())
-		}
-		if _, err = r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: j.Repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
-			Author: pr.Author, Fork: pr.Fork, Trigger: "comment:" + j.Actor, Projects: projects}); err != nil {
-			return err
-		}
-		if j.CommentID > 0 {
-			// The reply is the re-planned living comment itself.
-			if err := gh.React(ctx, j.CommentID, githubapp.ReactionDone); err != nil {
-				r.log.Warn("react to command", "comment", j.CommentID, "err", err)
-			}
-		}
-		return nil
-	case "apply":
+	if perr != nil {
+		return reply(perr.Error())
+	}
+	call := commandCall{j: j, cmd: cmd, gh: gh, reply: reply,
+		done: func(text string) error { return r.answer(ctx, gh, j, githubapp.ReactionDone, text, false) }}
+	switch cmd.Verb {
+	case VerbPlan:
+		return r.planCommand(ctx, call)
+	case VerbApply:
 		return r.retryApply(ctx, j, reply)
-	case "unblock":
-		if len(args) == 3 && args[1] == "-p" {
-			// Anywhere, for a block whose issue could not be opened.
-			p := strings.Trim(args[2], "/")
-			if _, err := r.store.Blocked(ctx, j.Repo.FullName, p); err != nil {
-				return reply(fmt.Sprintf("`%s` is not blocked.", p))
-			}
-			if ok, err := r.mayRelease(ctx, j, p); err != nil || !ok {
-				return refuseOwner(err, reply, "unblock", p)
-			}
-			if err := r.store.Unblock(ctx, j.Repo.FullName, p); err != nil {
-				return err
-			}
-			r.poke()
-			return done(fmt.Sprintf("unblocked `%s`: queued applies of it run again, in merge order.", p))
+	case VerbUnblock:
+		return r.unblockCommand(ctx, call)
+	}
+	return nil
+}
+
+// planCommand queues a plan of the PR head, of every affected project or
+// the ones named.
+func (r *Runner) planCommand(ctx context.Context, c commandCall) error {
+	if !c.j.IsPR {
+		return c.reply("`tfpr plan` works on pull requests only.")
+	}
+	pr, err := c.gh.PullRequest(ctx, c.j.PR)
+	if err != nil {
+		return err
+	}
+	if pr.State != "open" {
+		return c.reply("this pull request is not open; nothing to plan.")
+	}
+	if _, err = r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: c.j.Repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
+		Author: pr.Author, Fork: pr.Fork, Trigger: "comment:" + c.j.Actor, Projects: c.cmd.Projects}); err != nil {
+		return err
+	}
+	if c.j.CommentID > 0 {
+		// The reply is the re-planned living comment itself.
+		if err := c.gh.React(ctx, c.j.CommentID, githubapp.ReactionDone); err != nil {
+			r.logger(ctx).Warn("react to command", "comment", c.j.CommentID, "err", err)
 		}
-		b, err := r.store.BlockByIssue(ctx, j.Repo.FullName, j.PR)
-		if errors.Is(err, store.ErrNotFound) {
-			return reply("no project is blocked by this issue; use `tfpr unblock -p DIR` to name one.")
+	}
+	return nil
+}
+
+// unblockCommand lets later merges of a project apply again: the project
+// named with -p (anywhere, for a block whose issue could not be opened),
+// else the one this apply-failure issue blocks.
+func (r *Runner) unblockCommand(ctx context.Context, c commandCall) error {
+	j := c.j
+	if len(c.cmd.Projects) == 1 {
+		p := c.cmd.Projects[0]
+		if _, err := r.store.Blocked(ctx, j.Repo.FullName, p); err != nil {
+			return c.reply(fmt.Sprintf("`%s` is not blocked.", p))
 		}
-		if err != nil {
-			return err
+		if ok, err := r.mayRelease(ctx, j, p); err != nil || !ok {
+			return refuseOwner(err, c.reply, "unblock", p)
 		}
-		if ok, err := r.mayRelease(ctx, j, b.Project); err != nil || !ok {
-			return refuseOwner(err, reply, "unblock", b.Project)
-		}
-		r.log.Info("project unblocked", "project", b.Project, "by", j.Actor)
-		if err := r.store.Unblock(ctx, j.Repo.FullName, b.Project); err != nil {
+		if err := r.store.Unblock(ctx, j.Repo.FullName, p); err != nil {
 			return err
 		}
 		r.poke()
-		return gh.CloseIssue(ctx, j.PR, fmt.Sprintf("@%s unblocked `%s`: queued applies of it run again, in merge order.", j.Actor, b.Project))
+		return c.done(fmt.Sprintf("unblocked `%s`: queued applies of it run again, in merge order.", p))
 	}
-	return nil
+	b, err := r.store.BlockByIssue(ctx, j.Repo.FullName, j.PR)
+	if errors.Is(err, store.ErrNotFound) {
+		return c.reply("no project is blocked by this issue; use `tfpr unblock -p DIR` to name one.")
+	}
+	if err != nil {
+		return err
+	}
+	if ok, err := r.mayRelease(ctx, j, b.Project); err != nil || !ok {
+		return refuseOwner(err, c.reply, "unblock", b.Project)
+	}
+	r.logger(ctx).Info("project unblocked", "project", b.Project, "by", j.Actor)
+	if err := r.store.Unblock(ctx, j.Repo.FullName, b.Project); err != nil {
+		return err
+	}
+	r.poke()
+	return c.gh.CloseIssue(ctx, j.PR, fmt.Sprintf("@%s unblocked `%s`: queued applies of it run again, in merge order.", j.Actor, b.Project))
 }
 
 // retryApply requeues a failed apply (on its issue) or releases applies
@@ -197,61 +280,4 @@ func planTargets(args []string) ([]string, error) {
 		i++
 	}
 	return out, nil
-}
-
-// resync is the level-triggered safety net: every open PR should have a
-// plan job at its head and the default branch should be queued up to its
-// tip. Whatever a missed webhook or a crash lost is found here.
-func (r *Runner) resync(ctx context.Context) {
-	// GitHub redelivers for a few days at most; a month of finished jobs is
-	// plenty to debug with. Runs are never pruned: they are the audit trail.
-	if n, err := r.store.Prune(ctx, time.Now().Add(-30*24*time.Hour)); err != nil {
-		r.log.Warn("prune store", "err", err)
-	} else if n > 0 {
-		r.log.Info("pruned store", "rows", n)
-	}
-	repos, err := r.store.Repos(ctx)
-	if err != nil {
-		r.log.Error("resync", "err", err)
-		return
-	}
-	for _, repo := range repos {
-		if r.cfg.AllowRepo != nil && !r.cfg.AllowRepo(repo.FullName) {
-			continue
-		}
-		if err := r.resyncRepo(ctx, repo); err != nil {
-			r.log.Error("resync", "repo", repo.FullName, "err", err)
-		}
-	}
-}
-
-func (r *Runner) resyncRepo(ctx context.Context, repo store.Repo) error {
-	gh, err := r.gh.Repo(repo.Installation, repo.FullName)
-	if err != nil {
-		return err
-	}
-	prs, err := gh.OpenPullRequests(ctx, repo.DefaultBranch)
-	if err != nil {
-		return err
-	}
-	for _, pr := range prs {
-		done, err := r.store.HasJob(ctx, store.JobPR, repo.FullName, pr.Number, pr.HeadSHA)
-		if err != nil {
-			return err
-		}
-		if done {
-			continue
-		}
-		if _, err := r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
-			Author: pr.Author, Fork: pr.Fork, Trigger: "resync"}); err != nil {
-			return err
-		}
-	}
-	r.recoverCommands(ctx, gh, repo, prs)
-	if pending, err := r.store.PendingJob(ctx, store.JobMerge, repo.FullName, 0, ""); err != nil || pending {
-		return err
-	}
-	_, err = r.store.EnqueueJob(ctx, store.Job{Kind: store.JobMerge, Repo: repo, Trigger: "resync"})
-	r.poke()
-	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/tfpr/tfpr/internal/report"
 	"github.com/tfpr/tfpr/internal/store"
 	"github.com/tfpr/tfpr/webhook"
 )
@@ -21,6 +22,7 @@ func (r *Runner) Dispatch(ctx context.Context, ev webhook.Event) error {
 	if !ok {
 		return nil
 	}
+	job.Delivery = m.Delivery
 	if known, ok := r.known.Load(repo.FullName); !ok || known.(store.Repo) != repo {
 		if err := r.store.RememberRepo(ctx, repo); err != nil {
 			return err
@@ -78,7 +80,7 @@ func (r *Runner) jobFor(ctx context.Context, ev webhook.Event, repo store.Repo) 
 	case webhook.CheckRunEvent:
 		// The Re-run button on a "tfpr plan: DIR" check re-plans DIR. GitHub
 		// lets only users with write access re-run checks.
-		kind, project, ok := strings.Cut(e.ExternalID, ":")
+		kind, project, ok := report.ParseExternalID(e.ExternalID)
 		if e.Action != "rerequested" || kind != "plan" || !ok || len(e.PRs) == 0 {
 			return store.Job{}, false
 		}

@@ -2,9 +2,12 @@ package runner
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/terraform"
 )
 
@@ -35,25 +38,39 @@ func TerraformEnv(getenv func(string) string, extra []string) (map[string]string
 	return env, nil
 }
 
-// OSEnv is os.Getenv; named so callers read as configuration.
-func OSEnv(k string) string { return os.Getenv(k) }
+// localTerraform runs the terraform binary on this machine.
+type localTerraform struct {
+	bin, pluginCache, cliConfig string
+	env                         map[string]string
+	impersonate                 func(repo, project string, mode Mode) (string, error)
+	log                         *slog.Logger
+}
 
-// terraform returns an Exec whose environment is the base allowlist plus
+func newLocalTerraform(cfg Config, log *slog.Logger) (*localTerraform, error) {
+	cli := filepath.Join(cfg.DataDir, "terraform.tfrc")
+	if err := os.WriteFile(cli, []byte(cliConfig), 0o600); err != nil {
+		return nil, fmt.Errorf("write terraform CLI config: %w", err)
+	}
+	return &localTerraform{bin: cfg.TerraformBin, pluginCache: cfg.PluginCacheDir, cliConfig: cli, env: cfg.Env,
+		impersonate: cfg.Impersonate, log: log}, nil
+}
+
+// Terraform returns an Exec whose environment is the base allowlist plus
 // the project's own service account, for both the google provider and the
 // gcs backend, so one team's run cannot act with another team's rights.
 // The account depends on the repository too: the same dir in another
 // repository is another team's project.
 // Applies lock the state; PR plans do not, so a read-only plan account
 // works and a plan never blocks an apply (tfpr serialises runs itself).
-func (r *Runner) terraform(repo, project string, apply bool) (*terraform.Exec, error) {
-	env := make(map[string]string, len(r.cfg.Env)+3)
-	for k, v := range r.cfg.Env {
+func (l *localTerraform) Terraform(repo, project string, mode Mode) (Terraform, error) {
+	env := make(map[string]string, len(l.env)+3)
+	for k, v := range l.env {
 		env[k] = v
 	}
-	if _, ok := env["TF_CLI_CONFIG_FILE"]; !ok && r.cliConfig != "" {
-		env["TF_CLI_CONFIG_FILE"] = r.cliConfig
+	if _, ok := env["TF_CLI_CONFIG_FILE"]; !ok && l.cliConfig != "" {
+		env["TF_CLI_CONFIG_FILE"] = l.cliConfig
 	}
-	sa, err := r.cfg.Impersonate(repo, project, apply)
+	sa, err := l.impersonate(repo, project, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +78,7 @@ func (r *Runner) terraform(repo, project string, apply bool) (*terraform.Exec, e
 		env["GOOGLE_IMPERSONATE_SERVICE_ACCOUNT"] = sa
 		env["GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT"] = sa
 	}
-	return terraform.New(terraform.Options{Bin: r.cfg.TerraformBin, Env: env, PluginCacheDir: r.cfg.PluginCacheDir, LockPlans: apply, Log: r.log})
+	return terraform.New(terraform.Options{Bin: l.bin, Env: env, PluginCacheDir: l.pluginCache, LockPlans: mode == ModeApply, Log: l.log})
 }
 
 // backend is where project p of repository repo keeps its state.
@@ -106,30 +123,21 @@ provider_installation {
 // outside that layout is refused when a template is set: guessing its
 // service from the path would let one team place a directory that runs
 // with another team's rights.
-func Impersonator(applyTmpl, planTmpl, platformProject string) func(repo, project string, apply bool) (string, error) {
-	return func(repo, project string, apply bool) (string, error) {
+func Impersonator(applyTmpl, planTmpl, platformProject string) func(repo, dir string, mode Mode) (string, error) {
+	return func(repo, dir string, mode Mode) (string, error) {
 		tmpl := applyTmpl
-		if !apply && planTmpl != "" {
+		if mode == ModePlan && planTmpl != "" {
 			tmpl = planTmpl
 		}
 		if tmpl == "" {
 			return "", nil
 		}
-		service, env, ok := serviceEnv(project)
+		service, env, ok := project.ServiceEnv(dir)
 		if !ok {
-			return "", fmt.Errorf("project %s is not microservices/<service>/<env>, so tfpr cannot tell whose service account runs it; terraform was not run", project)
+			return "", fmt.Errorf("project %s is not microservices/<service>/<env>, so tfpr cannot tell whose service account runs it; terraform was not run", dir)
 		}
 		owner, name := splitRepo(repo)
 		return strings.NewReplacer("{owner}", owner, "{repo}", name, "{service}", service, "{env}", env,
 			"{platform_project}", platformProject).Replace(tmpl), nil
 	}
-}
-
-// serviceEnv extracts <service> and <env> from microservices/<service>/<env>.
-func serviceEnv(project string) (service, env string, ok bool) {
-	parts := strings.Split(strings.Trim(project, "/"), "/")
-	if len(parts) != 3 || parts[0] != "microservices" || parts[1] == "" || parts[2] == "" {
-		return "", "", false
-	}
-	return parts[1], parts[2], true
 }

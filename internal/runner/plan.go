@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/report"
@@ -24,7 +23,7 @@ import (
 
 // session is one repository's GitHub client plus its mirror, fetched.
 type session struct {
-	gh    *githubapp.Client
+	gh    RepoClient
 	repo  workspace.Repo
 	token string
 }
@@ -72,7 +71,7 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 		<-diffDone
 		if !r.ws.Has(ctx, s.repo, j.HeadSHA) {
 			// Force-pushed away; the push that replaced it has its own job.
-			r.log.Info("PR head no longer exists; skipping", "pr", j.PR, "sha", j.HeadSHA)
+			r.logger(ctx).Info("PR head no longer exists; skipping", "pr", j.PR, "sha", j.HeadSHA)
 			return nil
 		}
 		return err
@@ -91,7 +90,7 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 		projects = intersect(projects, j.Projects)
 	}
 	if len(projects) == 0 {
-		r.log.Info("no project affected", "pr", j.PR, "sha", j.HeadSHA, "changed", len(changed))
+		r.logger(ctx).Info("no project affected", "pr", j.PR, "sha", j.HeadSHA, "changed", len(changed))
 		return r.publishNothing(ctx, s, j)
 	}
 	projects, skipped := capProjects(projects, r.cfg.MaxProjectsPerPR)
@@ -134,22 +133,6 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 	return r.publishRound(ctx, s, round, len(j.Projects) == 0, checks)
 }
 
-// publish reports a round that had no in-progress check runs.
-func (r *Runner) publish(ctx context.Context, s *session, round report.Round) error {
-	return r.publishRound(ctx, s, round, false, nil)
-}
-
-// mask removes every known secret from text bound for GitHub, as a last
-// line of defence behind terraform's own sensitive-value masking.
-func (r *Runner) mask(text, token string) string {
-	for _, s := range append([]string{token}, r.cfg.Secrets...) {
-		if len(s) >= 6 {
-			text = strings.ReplaceAll(text, s, "***")
-		}
-	}
-	return text
-}
-
 func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Checkout, g *project.Graph, j store.Job, p string, runTF bool, approved approvals) report.Result {
 	res := report.Result{Project: p}
 	modules := g.Modules(p)
@@ -190,7 +173,7 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	defer os.RemoveAll(scratch)
 	planCtx, cancel := context.WithTimeout(ctx, r.cfg.PlanTimeout)
 	defer cancel()
-	plan, err := r.terraformPlan(planCtx, co, j.Repo.FullName, p, filepath.Join(scratch, "pr.tfplan"), false)
+	plan, err := r.terraformPlan(planCtx, co, j.Repo.FullName, p, filepath.Join(scratch, "pr.tfplan"), ModePlan)
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, err.Error()
 		r.finishRun(ctx, runID, store.StatusFailed, firstLine(err.Error()))
@@ -218,8 +201,8 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 
 // terraformPlan plans project p inside checkout co into planFile, which
 // lies outside the checkout.
-func (r *Runner) terraformPlan(ctx context.Context, co *workspace.Checkout, repo, p, planFile string, apply bool) (*terraform.Plan, error) {
-	tf, err := r.terraform(repo, p, apply)
+func (r *Runner) terraformPlan(ctx context.Context, co *workspace.Checkout, repo, p, planFile string, mode Mode) (*terraform.Plan, error) {
+	tf, err := r.tf.Terraform(repo, p, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +251,7 @@ func pathKey(p string) string {
 func (r *Runner) recordRun(ctx context.Context, run store.Run) int64 {
 	id, _, err := r.store.CreateRun(ctx, run)
 	if err != nil {
-		r.log.Error("record run", "project", run.Project, "err", err)
+		r.logger(ctx).Error("record run", "project", run.Project, "err", err)
 	}
 	return id
 }
@@ -278,7 +261,7 @@ func (r *Runner) finishRun(ctx context.Context, id int64, status, summary string
 		return
 	}
 	if err := r.store.FinishRun(context.WithoutCancel(ctx), id, status, summary); err != nil {
-		r.log.Error("record run outcome", "run", id, "err", err)
+		r.logger(ctx).Error("record run outcome", "run", id, "err", err)
 	}
 }
 
@@ -322,7 +305,7 @@ func (r *Runner) deletePlanFiles(ctx context.Context, plans []store.Plan) {
 	for _, p := range plans {
 		for _, key := range []string{p.File, p.File + ".json"} {
 			if err := r.files.Delete(ctx, key); err != nil {
-				r.log.Warn("delete plan file", "key", key, "err", err)
+				r.logger(ctx).Warn("delete plan file", "key", key, "err", err)
 			}
 		}
 	}
@@ -333,7 +316,7 @@ func (r *Runner) deletePlanFiles(ctx context.Context, plans []store.Plan) {
 func (r *Runner) contention(ctx context.Context, j store.Job, p string) []string {
 	others, err := r.store.OpenPlansFor(ctx, j.Repo.FullName, p, j.PR)
 	if err != nil {
-		r.log.Warn("look up competing PRs", "project", p, "err", err)
+		r.logger(ctx).Warn("look up competing PRs", "project", p, "err", err)
 		return nil
 	}
 	var notes []string

@@ -14,10 +14,57 @@ import (
 	"github.com/tfpr/tfpr/internal/terraform"
 )
 
+// DriftPolicy says what an apply does when the plan made on the merge
+// commit differs from the reviewed one.
+type DriftPolicy string
+
+const (
+	DriftApply DriftPolicy = "apply" // apply it and say how it differs
+	DriftWait  DriftPolicy = "wait"  // hold it for `tfpr apply`
+)
+
+// planSource is where the plan an apply applies comes from.
+type planSource int
+
+const (
+	planFresh    planSource = iota // plan again on the merge commit
+	planReviewed                   // the plan reviewed on the PR
+)
+
+// planFacts are what choosePlan decides on.
+type planFacts struct {
+	Fresh        bool // a fresh plan is required (interrupted apply, stale reviewed plan)
+	PR           int  // the PR that produced the merge commit; 0 unknown
+	PRHead       string
+	HaveReviewed bool
+	Reviewed     store.Plan
+	Fingerprint  string // tree of the project and its modules at the merge commit
+}
+
+// choosePlan decides whether the reviewed plan may be applied: only when it
+// was made at the PR's final head on the same code. Otherwise why says, for
+// the PR, why tfpr plans on the merge commit ("" when nothing needs saying).
+func choosePlan(f planFacts) (planSource, string) {
+	switch {
+	case f.Fresh:
+		return planFresh, ""
+	case f.PR == 0:
+		return planFresh, "No PR is known for this commit, so there is no reviewed plan; tfpr planned on the merge commit."
+	case !f.HaveReviewed:
+		return planFresh, fmt.Sprintf("PR #%d has no plan for this project; tfpr planned on the merge commit.", f.PR)
+	case f.PRHead != "" && f.Reviewed.HeadSHA != f.PRHead:
+		return planFresh, fmt.Sprintf("The last plan was made at %s, not at the PR's final head %s; tfpr re-planned on the merge commit.",
+			short(f.Reviewed.HeadSHA), short(f.PRHead))
+	case f.Reviewed.Fingerprint != f.Fingerprint:
+		return planFresh, "The merge commit's code for this project differs from the reviewed head (another change merged first); tfpr re-planned on the merge commit."
+	}
+	return planReviewed, ""
+}
+
 // planForApply returns the plan to apply and whether it is the reviewed
-// one: the reviewed plan when it was made at the PR's final head on the
-// same code and its files are intact, else a fresh plan on the merge
-// commit, compared value by value with the reviewed one.
+// one: the reviewed plan when choosePlan allows it and its files are
+// intact, else a fresh plan on the merge commit, compared value by value
+// with the reviewed one.
 func (r *Runner) planForApply(ctx context.Context, st *applyState, fingerprint string, fresh bool) (*terraform.Plan, bool, error) {
 	p := st.run.Project
 	reviewed, err := r.store.LatestPlan(ctx, st.run.Repo, st.merge.PR, p)
@@ -25,18 +72,9 @@ func (r *Runner) planForApply(ctx context.Context, st *applyState, fingerprint s
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, false, err
 	}
-	var why string
-	switch {
-	case fresh:
-	case st.merge.PR == 0:
-		why = "No PR is known for this commit, so there is no reviewed plan; tfpr planned on the merge commit."
-	case !haveReviewed:
-		why = fmt.Sprintf("PR #%d has no plan for this project; tfpr planned on the merge commit.", st.merge.PR)
-	case st.merge.HeadSHA != "" && reviewed.HeadSHA != st.merge.HeadSHA:
-		why = fmt.Sprintf("The last plan was made at %s, not at the PR's final head %s; tfpr re-planned on the merge commit.", short(reviewed.HeadSHA), short(st.merge.HeadSHA))
-	case reviewed.Fingerprint != fingerprint:
-		why = "The merge commit's code for this project differs from the reviewed head (another change merged first); tfpr re-planned on the merge commit."
-	default:
+	source, why := choosePlan(planFacts{Fresh: fresh, PR: st.merge.PR, PRHead: st.merge.HeadSHA, HaveReviewed: haveReviewed,
+		Reviewed: reviewed, Fingerprint: fingerprint})
+	if source == planReviewed {
 		plan, err := r.fetchReviewed(ctx, st, reviewed)
 		if err == nil {
 			st.result.Notes = append(st.result.Notes, fmt.Sprintf("Applied the plan reviewed on PR #%d at %s.", st.merge.PR, short(reviewed.HeadSHA)))
@@ -47,7 +85,7 @@ func (r *Runner) planForApply(ctx context.Context, st *applyState, fingerprint s
 	if why != "" {
 		st.result.Notes = append(st.result.Notes, why)
 	}
-	plan, err := r.terraformPlan(ctx, st.co, st.run.Repo, p, filepath.Join(st.scratch, "merge.tfplan"), true)
+	plan, err := r.terraformPlan(ctx, st.co, st.run.Repo, p, filepath.Join(st.scratch, "merge.tfplan"), ModeApply)
 	if err != nil {
 		return nil, false, err
 	}
@@ -55,6 +93,28 @@ func (r *Runner) planForApply(ctx context.Context, st *applyState, fingerprint s
 		r.compareWithReviewed(ctx, st, reviewed, plan)
 	}
 	return plan, false, nil
+}
+
+// driftAction is what an apply does with a plan that differs from the
+// reviewed one.
+type driftAction int
+
+const (
+	driftProceed  driftAction = iota // apply, the differences reported
+	driftApproved                    // apply: a code owner approved this very plan
+	driftHold                        // wait for `tfpr apply`
+)
+
+// onDrift decides the fate of a plan that differs from the reviewed one.
+// An approval counts only for the plan content it was given for.
+func onDrift(policy DriftPolicy, approvedBy, heldDigest, digest string) driftAction {
+	if policy != DriftWait {
+		return driftProceed
+	}
+	if approvedBy != "" && digest != "" && heldDigest == digest {
+		return driftApproved
+	}
+	return driftHold
 }
 
 // maxShownDifferences bounds the differences listed in a PR comment.
@@ -82,20 +142,19 @@ func (r *Runner) compareWithReviewed(ctx context.Context, st *applyState, review
 			}
 			st.result.Notes = append(st.result.Notes, d.describe())
 		}
-		r.log.Info("applied plan differs from the reviewed plan", "run", st.run.ID, "project", st.run.Project, "differences", len(diffs))
-	}
-	if r.cfg.ApplyOnDrift != "wait" {
-		return
+		r.logger(ctx).Info("applied plan differs from the reviewed plan", "run", st.run.ID, "project", st.run.Project, "differences", len(diffs))
 	}
 	digest := planDigest(plan.JSON)
-	if st.run.ApprovedBy != "" && digest != "" && st.run.HeldDigest == digest {
+	switch onDrift(r.cfg.ApplyOnDrift, st.run.ApprovedBy, st.run.HeldDigest, digest) {
+	case driftProceed:
+	case driftApproved:
 		st.result.Notes = append(st.result.Notes, "A code owner approved this plan ("+st.run.ApprovedBy+").")
-		return
+	case driftHold:
+		st.result.Outcome = report.Waiting
+		st.result.Plan = plan
+		st.run.HeldDigest = digest
+		st.result.Notes = append(st.result.Notes, "Apply is held: a code owner of the project can comment `tfpr apply` on this PR to apply this plan.")
 	}
-	st.result.Outcome = report.Waiting
-	st.result.Plan = plan
-	st.run.HeldDigest = digest
-	st.result.Notes = append(st.result.Notes, "Apply is held: a code owner of the project can comment `tfpr apply` on this PR to apply this plan.")
 }
 
 // diffReviewed compares plan with the reviewed plan's JSON form, which

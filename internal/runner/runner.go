@@ -1,8 +1,3 @@
-// Package runner turns webhook events into terraform runs. It is level
-// triggered: webhooks and the periodic resync only enqueue durable jobs;
-// the loop expands jobs into per-project runs and executes them with
-// bounded parallelism, never two runs of one project at once, applies of a
-// project strictly in default-branch order.
 package runner
 
 import (
@@ -15,12 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tfpr/tfpr/internal/gcs"
-	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/planfile"
-	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/store"
-	"github.com/tfpr/tfpr/internal/workspace"
 )
 
 // Config is the part of tfpr's configuration the runner acts on.
@@ -32,7 +23,7 @@ type Config struct {
 	ResyncInterval time.Duration
 	ShutdownGrace  time.Duration
 	AllowForkPRs   bool
-	ApplyOnDrift   string // "apply" or "wait"
+	ApplyOnDrift   DriftPolicy
 	ApproverUsers  []string
 	ApproverTeams  []string
 	// Env is terraform's base environment (already an allowlist).
@@ -40,7 +31,7 @@ type Config struct {
 	// Impersonate maps a repository's project to the service account its
 	// terraform runs as ("" for the server's own identity); plan may use a
 	// read-only one.
-	Impersonate    func(repo, project string, apply bool) (string, error)
+	Impersonate    func(repo, project string, mode Mode) (string, error)
 	AllowRepo      func(fullName string) bool
 	Secrets        []string // never posted to GitHub, whatever terraform prints
 	PollInterval   time.Duration
@@ -57,11 +48,14 @@ type Config struct {
 // Deps are the parts the runner drives.
 type Deps struct {
 	Store     store.Store
-	GitHub    *githubapp.App
-	Workspace *workspace.Manager
-	Policy    *policy.Engine
+	GitHub    GitHub
+	Workspace Workspace
+	Policy    Linter
 	Plans     planfile.Store // nil: a directory under DataDir
-	GCS       *gcs.Client    // optional: reads state locks left by a crash
+	GCS       StateLocks     // optional: reads state locks left by a crash
+	// Terraform runs terraform; nil: TerraformBin on this machine, with
+	// the environment and identity Config gives.
+	Terraform Executor
 	Log       *slog.Logger
 }
 
@@ -69,14 +63,13 @@ type Deps struct {
 type Runner struct {
 	cfg   Config
 	store store.Store
-	gh    *githubapp.App
-	ws    *workspace.Manager
-	pol   *policy.Engine
+	gh    GitHub
+	ws    Workspace
+	pol   Linter
 	files planfile.Store
-	gcs   *gcs.Client
+	gcs   StateLocks
+	tf    Executor
 	log   *slog.Logger
-
-	cliConfig string // terraform CLI config tfpr owns
 
 	wake    chan struct{}
 	slots   chan struct{}  // terraform processes at once
@@ -87,12 +80,10 @@ type Runner struct {
 
 	known sync.Map // repo full name -> store.Repo already remembered
 
-	mu        sync.Mutex
-	projects  map[string]*sync.Mutex // repo/project: runs never overlap
-	repos     map[string]*sync.Mutex // repo: merge expansion is serial
-	applying  int                    // applies started and not finished
-	retries   map[int64]int          // apply run -> attempts that failed before terraform
-	notBefore map[int64]time.Time    // apply run -> earliest retry
+	mu       sync.Mutex
+	projects map[string]*sync.Mutex // repo/project: runs never overlap
+	repos    map[string]*sync.Mutex // repo: merge expansion is serial
+	applying int                    // applies started and not finished
 }
 
 // New checks the configuration and returns a Runner; Start runs it.
@@ -113,10 +104,10 @@ func New(cfg Config, d Deps) (*Runner, error) {
 		cfg.PollInterval = 2 * time.Second
 	}
 	if cfg.ApplyOnDrift == "" {
-		cfg.ApplyOnDrift = "apply"
+		cfg.ApplyOnDrift = DriftApply
 	}
 	if cfg.Impersonate == nil {
-		cfg.Impersonate = func(string, string, bool) (string, error) { return "", nil }
+		cfg.Impersonate = func(string, string, Mode) (string, error) { return "", nil }
 	}
 	if cfg.MaxProjectsPerPR <= 0 {
 		cfg.MaxProjectsPerPR = 200
@@ -135,23 +126,24 @@ func New(cfg Config, d Deps) (*Runner, error) {
 	if files == nil {
 		files = planfile.Local{Dir: filepath.Join(cfg.DataDir, "plans")}
 	}
-	cli := filepath.Join(cfg.DataDir, "terraform.tfrc")
-	if err := os.WriteFile(cli, []byte(cliConfig), 0o600); err != nil {
-		return nil, fmt.Errorf("runner: write terraform CLI config: %w", err)
+	tf := d.Terraform
+	if tf == nil {
+		local, err := newLocalTerraform(cfg, log)
+		if err != nil {
+			return nil, fmt.Errorf("runner: %w", err)
+		}
+		tf = local
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "scratch"), 0o700); err != nil {
 		return nil, fmt.Errorf("runner: create scratch dir: %w", err)
 	}
 	return &Runner{
-		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, log: log,
-		cliConfig: cli,
-		wake:      make(chan struct{}, 1),
-		slots:     make(chan struct{}, cfg.Parallelism),
-		jobs:      make(chan struct{}, cfg.Parallelism),
-		projects:  map[string]*sync.Mutex{},
-		repos:     map[string]*sync.Mutex{},
-		retries:   map[int64]int{},
-		notBefore: map[int64]time.Time{},
+		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, tf: tf, log: log,
+		wake:     make(chan struct{}, 1),
+		slots:    make(chan struct{}, cfg.Parallelism),
+		jobs:     make(chan struct{}, cfg.Parallelism),
+		projects: map[string]*sync.Mutex{},
+		repos:    map[string]*sync.Mutex{},
 	}, nil
 }
 
@@ -221,55 +213,13 @@ func (r *Runner) Start(ctx context.Context) error {
 	}
 }
 
-// recover requeues jobs a crash interrupted and marks interrupted applies
-// so they are re-planned rather than blindly applied again. Nothing runs
-// yet, so checkouts and scratch dirs on disk are all leftovers.
-func (r *Runner) recover(ctx context.Context) error {
-	if n, err := r.ws.RemoveCheckouts(); err != nil {
-		r.log.Warn("remove leftover checkouts", "err", err)
-	} else if n > 0 {
-		r.log.Info("removed leftover checkouts", "count", n)
-	}
-	scratch := filepath.Join(r.cfg.DataDir, "scratch")
-	if err := os.RemoveAll(scratch); err != nil {
-		r.log.Warn("remove leftover scratch dirs", "err", err)
-	}
-	if err := os.MkdirAll(scratch, 0o700); err != nil {
-		return fmt.Errorf("create scratch dir: %w", err)
-	}
-	n, err := r.store.RequeueInterrupted(ctx)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		r.log.Info("requeued interrupted jobs", "count", n)
-	}
-	running, err := r.store.RunningApplies(ctx)
-	if err != nil {
-		return err
-	}
-	for _, run := range running {
-		run.Status = store.StatusQueued
-		run.Summary = interruptedMark
-		if err := r.store.UpdateRun(ctx, run); err != nil {
-			return err
-		}
-		r.log.Warn("apply was interrupted; it will be re-planned before applying", "run", run.ID, "project", run.Project, "sha", run.SHA)
-	}
-	return nil
-}
-
-// interruptedMark in a queued apply's summary means a previous process
-// started it and died: its lock may be stale and its plan must be redone.
-const interruptedMark = "interrupted"
-
 func (r *Runner) schedule(ctx context.Context) {
 	free := cap(r.jobs) - len(r.jobs)
 	var jobs []store.Job
 	if free > 0 {
 		var err error
 		if jobs, err = r.store.ClaimJobs(ctx, free); err != nil {
-			r.log.Error("claim jobs", "err", err)
+			r.logger(ctx).Error("claim jobs", "err", err)
 		}
 	}
 	for _, j := range jobs {
@@ -282,7 +232,7 @@ func (r *Runner) schedule(ctx context.Context) {
 	}
 	next, err := r.store.NextApplies(ctx)
 	if err != nil {
-		r.log.Error("list applies", "err", err)
+		r.logger(ctx).Error("list applies", "err", err)
 		return
 	}
 	for _, run := range next {
@@ -290,7 +240,7 @@ func (r *Runner) schedule(ctx context.Context) {
 		// running, and after a crash a running apply is re-planned rather
 		// than applied from its reviewed plan.
 		r.mu.Lock()
-		wait := time.Until(r.notBefore[run.ID])
+		wait := time.Until(run.NotBefore)
 		full := r.applying >= r.cfg.Parallelism
 		if wait <= 0 && !full {
 			r.applying++
@@ -307,7 +257,7 @@ func (r *Runner) schedule(ctx context.Context) {
 			r.mu.Lock()
 			r.applying--
 			r.mu.Unlock()
-			r.log.Error("start apply", "run", run.ID, "err", err)
+			r.logger(ctx).Error("start apply", "run", run.ID, "err", err)
 			continue
 		}
 		r.applies.Add(1)
@@ -338,7 +288,11 @@ func (r *Runner) drain() error {
 }
 
 func (r *Runner) runJob(ctx context.Context, j store.Job) {
-	log := r.log.With("job", j.ID, "kind", j.Kind, "repo", j.Repo.FullName, "pr", j.PR)
+	log := r.log.With("job", j.ID, "kind", j.Kind, "repo", j.Repo.FullName, "pr", j.PR, "trigger", j.Trigger)
+	if j.Delivery != "" {
+		log = log.With("delivery", j.Delivery)
+	}
+	ctx = withLogger(ctx, log)
 	var err error
 	switch j.Kind {
 	case store.JobPR:

@@ -130,19 +130,19 @@ func TestCommandParsing(t *testing.T) {
 
 func TestImpersonator(t *testing.T) {
 	imp := Impersonator("tf-{service}-{env}@{platform_project}.iam.gserviceaccount.com", "ro-{service}-{env}@{platform_project}.iam.gserviceaccount.com", "plat")
-	if sa, err := imp("acme/infra", "microservices/alpha/prod", true); err != nil || sa != "tf-alpha-prod@plat.iam.gserviceaccount.com" {
+	if sa, err := imp("acme/infra", "microservices/alpha/prod", ModeApply); err != nil || sa != "tf-alpha-prod@plat.iam.gserviceaccount.com" {
 		t.Errorf("apply: %q %v", sa, err)
 	}
-	if sa, err := imp("acme/infra", "microservices/alpha/prod", false); err != nil || sa != "ro-alpha-prod@plat.iam.gserviceaccount.com" {
+	if sa, err := imp("acme/infra", "microservices/alpha/prod", ModePlan); err != nil || sa != "ro-alpha-prod@plat.iam.gserviceaccount.com" {
 		t.Errorf("plan: %q %v", sa, err)
 	}
 	// A directory placed deeper cannot borrow another team's account.
 	for _, p := range []string{"microservices/beta/alpha/prod", "platform/net", "microservices/alpha"} {
-		if sa, err := imp("acme/infra", p, true); err == nil {
+		if sa, err := imp("acme/infra", p, ModeApply); err == nil {
 			t.Errorf("%s outside the layout got service account %q", p, sa)
 		}
 	}
-	if sa, err := Impersonator("", "", "")("acme/infra", "anything/at/all", true); err != nil || sa != "" {
+	if sa, err := Impersonator("", "", "")("acme/infra", "anything/at/all", ModeApply); err != nil || sa != "" {
 		t.Errorf("without a template no impersonation is expected: %q %v", sa, err)
 	}
 }
@@ -186,8 +186,8 @@ func TestRepositoryIsPartOfStateAndIdentity(t *testing.T) {
 		t.Errorf("operator's dir-only prefix = %q", p)
 	}
 	imp := Impersonator("tf-{repo}-{service}-{env}@{owner}.iam.gserviceaccount.com", "", "")
-	a, _ := imp("acme/infra", "microservices/beta/prod", true)
-	b, _ := imp("acme/infra-two", "microservices/beta/prod", true)
+	a, _ := imp("acme/infra", "microservices/beta/prod", ModeApply)
+	b, _ := imp("acme/infra-two", "microservices/beta/prod", ModeApply)
 	if a != "tf-infra-beta-prod@acme.iam.gserviceaccount.com" || a == b {
 		t.Errorf("accounts for beta/prod in two repositories = %q, %q", a, b)
 	}

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -29,6 +28,7 @@ import (
 	"github.com/tfpr/tfpr/internal/planfile"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/redact"
+	"github.com/tfpr/tfpr/internal/runapi"
 	"github.com/tfpr/tfpr/internal/runner"
 	"github.com/tfpr/tfpr/internal/store"
 	"github.com/tfpr/tfpr/internal/workspace"
@@ -51,6 +51,9 @@ type Server struct {
 	handler http.Handler
 	gcs     *gcs.Client
 	lock    *os.File // flock on the data dir, held while the server lives
+
+	internal   net.Listener // the workers' endpoint (TFPR_INTERNAL_ADDR)
+	dispatcher *runapi.Dispatcher
 }
 
 // lockDataDir takes an exclusive lock on the data dir. A second tfpr on the
@@ -96,7 +99,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if err := pinSoleRepo(ctx, cfg, app, log); err != nil {
 		return nil, err
 	}
-	pol, err := loadPolicies(ctx, cfg.PolicyDir, cfg.PolicyParamsFile, cfg.LintTimeout)
+	pol, err := LoadPolicies(ctx, cfg.PolicyDir, cfg.PolicyParamsFile, cfg.LintTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -131,10 +134,20 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		s.close()
 		return nil, err
 	}
+	var locks runner.StateLocks // a nil *gcs.Client must stay a nil interface
+	if s.gcs != nil {
+		locks = s.gcs
+	}
+	tfExec, d, iln, err := workers(ctx, cfg, st, env, getenv, log)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.internal, s.dispatcher = iln, d
 	s.runner, err = runner.New(runner.Config{
 		StateBucket: cfg.StateBucket, DataDir: cfg.DataDir, TerraformBin: cfg.TerraformBin,
 		Parallelism: cfg.Parallelism, ResyncInterval: cfg.ResyncInterval, ShutdownGrace: cfg.ShutdownGrace,
-		AllowForkPRs: cfg.AllowForkPRs, ApplyOnDrift: cfg.ApplyOnDrift,
+		AllowForkPRs: cfg.AllowForkPRs, ApplyOnDrift: runner.DriftPolicy(cfg.ApplyOnDrift),
 		ApproverUsers: cfg.ApproverUsers, ApproverTeams: cfg.ApproverTeams,
 		Env:            env,
 		Impersonate:    runner.Impersonator(cfg.ImpersonateTemplate, cfg.PlanImpersonate, cfg.PlatformProject),
@@ -143,13 +156,14 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		PluginCacheDir: filepath.Join(cfg.DataDir, "plugin-cache"),
 
 		StatePrefixTemplate: cfg.StatePrefixTemplate, MaxProjectsPerPR: cfg.MaxProjectsPerPR,
-	}, runner.Deps{Store: st, GitHub: app, Workspace: ws, Policy: pol, Plans: plans, GCS: s.gcs, Log: log.With("component", "runner")})
+	}, runner.Deps{Store: st, GitHub: runner.GitHubApp(app), Workspace: ws, Policy: pol, Plans: plans, GCS: locks, Terraform: tfExec, Log: log.With("component", "runner")})
 	if err != nil {
 		s.close()
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(d.Collectors()...)
 	hook, err := webhook.New(webhook.Options{
 		Secret: []byte(cfg.WebhookSecret), Dedupe: st, Dispatch: s.runner, AllowRepo: cfg.RepoAllowed,
 		BodyBudget: cfg.WebhookBodyBudget,
@@ -167,10 +181,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	return s, nil
 }
 
-// loadPolicies compiles the server's policies, never the PR's: the
+// LoadPolicies compiles the server's policies, never the PR's: the
 // embedded defaults or TFPR_POLICY_DIR, with parameters from
 // TFPR_POLICY_PARAMS_FILE over the defaults.
-func loadPolicies(ctx context.Context, dir, paramsFile string, lintTimeout time.Duration) (*policy.Engine, error) {
+func LoadPolicies(ctx context.Context, dir, paramsFile string, lintTimeout time.Duration) (*policy.Engine, error) {
 	var fsys fs.FS = policies.FS()
 	if dir != "" {
 		if _, err := os.Stat(dir); err != nil {
@@ -180,12 +194,9 @@ func loadPolicies(ctx context.Context, dir, paramsFile string, lintTimeout time.
 	}
 	var params map[string]any
 	if paramsFile != "" {
-		raw, err := os.ReadFile(paramsFile)
-		if err != nil {
-			return nil, fmt.Errorf("policy params: %w", err)
-		}
-		if err := json.Unmarshal(raw, &params); err != nil {
-			return nil, fmt.Errorf("policy params %s: not a JSON object: %w", paramsFile, err)
+		var err error
+		if params, err = policy.ReadParams(paramsFile); err != nil {
+			return nil, err
 		}
 	}
 	pol, err := policy.New(ctx, fsys, policy.Options{Params: params, LintTimeout: lintTimeout})
@@ -228,6 +239,9 @@ func planStore(cfg *config.Config, client *gcs.Client) (planfile.Store, error) {
 
 // close releases the store, the GCS client and the data-dir lock.
 func (s *Server) close() error {
+	if s.internal != nil {
+		s.internal.Close()
+	}
 	err := s.store.Close()
 	s.lock.Close()
 	return err
@@ -259,6 +273,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { runnerDone <- s.runner.Start(runCtx) }()
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
+	isrv := internalServer(s.dispatcher.Handler())
+	go isrv.Serve(s.internal)
+	defer isrv.Close()
 	s.log.Info("tfpr listening", "addr", ln.Addr().String())
 
 	var err error

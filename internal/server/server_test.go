@@ -42,6 +42,7 @@ func baseEnv(t *testing.T) map[string]string {
 		"TFPR_GITHUB_APP_ID": "42", "TFPR_GITHUB_PRIVATE_KEY_FILE": keyFile(t), "TFPR_GITHUB_WEBHOOK_SECRET": "s3cret-value",
 		"TFPR_STATE_BUCKET": "state", "TFPR_DATA_DIR": t.TempDir(),
 		"TFPR_REPO_ALLOWLIST": "acme/infra", "TFPR_INSECURE_SHARED_IDENTITY": "true",
+		"TFPR_INTERNAL_ADDR": "127.0.0.1:0",
 	}
 }
 

@@ -21,6 +21,10 @@ var migrations = []string{
 	// 2: a command comment is one job, however often it is found (webhook,
 	// redelivery, resync).
 	`CREATE UNIQUE INDEX IF NOT EXISTS jobs_command_once ON jobs(repo, sha) WHERE kind = 'command' AND sha <> '';`,
+	// 3: an apply that failed before terraform ran keeps its attempts and
+	// its backoff across restarts.
+	`ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE runs ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

@@ -98,3 +98,27 @@ func TestPlansSeenAndApprovalsKeepTheirPlans(t *testing.T) {
 		t.Fatalf("Approvals = %+v, %v", as, err)
 	}
 }
+
+func TestRetryKeepsAttemptsAndBackoff(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	id, _, err := s.CreateRun(ctx, Run{Kind: "apply", Repo: "r", Project: "p", SHA: "s1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartRun(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	if err := s.RetryRun(ctx, id, 1, at, "retry 1: disk full"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.GetRun(ctx, id)
+	if err != nil || r.Status != StatusQueued || r.Attempts != 1 || !r.NotBefore.Equal(at) || r.Summary != "retry 1: disk full" {
+		t.Fatalf("after a retry: %+v, %v", r, err)
+	}
+	next, err := s.NextApplies(ctx)
+	if err != nil || len(next) != 1 || next[0].Attempts != 1 || !next[0].NotBefore.Equal(at) {
+		t.Fatalf("next applies = %+v, %v", next, err)
+	}
+}

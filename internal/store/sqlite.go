@@ -115,6 +115,21 @@ CREATE TABLE IF NOT EXISTS reported (
 	updated INTEGER NOT NULL,
 	PRIMARY KEY (repo, pr, family, project)
 );
+CREATE TABLE IF NOT EXISTS worker_runs (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	run_id INTEGER NOT NULL DEFAULT 0,
+	stage TEXT NOT NULL,
+	project TEXT NOT NULL,
+	token_hash TEXT NOT NULL,
+	handle TEXT NOT NULL DEFAULT '',
+	result TEXT NOT NULL DEFAULT '',
+	state TEXT NOT NULL,
+	created INTEGER NOT NULL,
+	deadline INTEGER NOT NULL,
+	finished INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS worker_runs_open ON worker_runs(state, id);
+CREATE INDEX IF NOT EXISTS worker_runs_run ON worker_runs(run_id, id);
 `
 
 // SQLite is the embedded Store: one file, safe for one tfpr process.

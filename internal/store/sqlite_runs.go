@@ -18,18 +18,18 @@ func (s *SQLite) scanRuns(rows *sql.Rows, err error) ([]Run, error) {
 	var out []Run
 	for rows.Next() {
 		var r Run
-		var c, st, f int64
+		var c, st, f, nb int64
 		if err := rows.Scan(&r.ID, &r.Kind, &r.Repo, &r.Project, &r.PR, &r.SHA, &r.Trigger, &r.Status, &r.Summary,
-			&r.MergedBy, &r.ApprovedBy, &r.RetriedBy, &r.PlanHash, &r.HeldDigest, &r.CheckRunID, &r.JobID, &c, &st, &f); err != nil {
+			&r.MergedBy, &r.ApprovedBy, &r.RetriedBy, &r.PlanHash, &r.HeldDigest, &r.CheckRunID, &r.JobID, &c, &st, &f, &r.Attempts, &nb); err != nil {
 			return nil, err
 		}
-		r.Created, r.Started, r.Finished = ms(c), ms(st), ms(f)
+		r.Created, r.Started, r.Finished, r.NotBefore = ms(c), ms(st), ms(f), ms(nb)
 		out = append(out, r)
 	}
 	return out, rows.Err()
 }
 
-const runCols = `id, kind, repo, project, pr, sha, trigger, status, summary, merged_by, approved_by, retried_by, plan_hash, held_digest, check_run_id, job_id, created, started, finished`
+const runCols = `id, kind, repo, project, pr, sha, trigger, status, summary, merged_by, approved_by, retried_by, plan_hash, held_digest, check_run_id, job_id, created, started, finished, attempts, not_before`
 
 // CreateRun inserts a run. For applies the (repo, project, sha) key is
 // unique: created is false when that apply already exists, and id is the
@@ -73,6 +73,16 @@ func (s *SQLite) StartRun(ctx context.Context, id int64) error {
 func (s *SQLite) RequeueRun(ctx context.Context, id int64, summary string) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, summary = ? WHERE id = ? AND status = ?`, StatusQueued, summary, id, StatusRunning); err != nil {
 		return fmt.Errorf("requeue run %d: %w", id, err)
+	}
+	return nil
+}
+
+// RetryRun puts a running run back in the queue after its attempt-th
+// failure, not to start before notBefore.
+func (s *SQLite) RetryRun(ctx context.Context, id int64, attempt int, notBefore time.Time, summary string) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, summary = ?, attempts = ?, not_before = ? WHERE id = ? AND status = ?`,
+		StatusQueued, summary, attempt, notBefore.UnixMilli(), id, StatusRunning); err != nil {
+		return fmt.Errorf("retry run %d: %w", id, err)
 	}
 	return nil
 }

@@ -56,6 +56,7 @@ type Job struct {
 	Actor    string   `json:"actor,omitempty"` // merged_by or commenter
 	Fork     bool     `json:"fork,omitempty"`
 	Trigger  string   `json:"trigger,omitempty"`  // what asked: "webhook", "comment:<id>", "resync", "after-apply:<run>"
+	Delivery string   `json:"delivery,omitempty"` // the webhook delivery that asked, to follow it in the logs
 	Projects []string `json:"projects,omitempty"` // restrict to these projects (comment `tfpr plan -p`)
 	Body     string   `json:"body,omitempty"`     // command: the comment text
 	IsPR     bool     `json:"is_pr,omitempty"`    // command: the comment is on a PR, not an issue
@@ -83,7 +84,9 @@ type Run struct {
 	ApprovedBy string // approved a plan-stage override or a held plan
 	RetriedBy  string // asked for the run again; approves nothing
 	PlanHash   string
-	HeldDigest string // content digest of the plan a held apply showed
+	HeldDigest string    // content digest of the plan a held apply showed
+	Attempts   int       // failures before terraform ran, each retried
+	NotBefore  time.Time // a retried apply waits until then
 	CheckRunID int64
 	JobID      int64
 	Created    time.Time
@@ -183,6 +186,7 @@ type Store interface {
 	CreateRun(ctx context.Context, r Run) (id int64, created bool, err error)
 	StartRun(ctx context.Context, id int64) error
 	RequeueRun(ctx context.Context, id int64, summary string) error
+	RetryRun(ctx context.Context, id int64, attempt int, notBefore time.Time, summary string) error
 	FinishApply(ctx context.Context, r Run, block *Block) error
 	SetRunStatus(ctx context.Context, id int64, from []string, to string, by Release) (bool, error)
 	FinishRun(ctx context.Context, id int64, status, summary string) error

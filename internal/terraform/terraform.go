@@ -11,13 +11,14 @@ package terraform
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,7 +115,8 @@ type Plan struct {
 	Changes []ResourceChange
 	// Summary is what a reviewer reads first: counts by kind of change.
 	Summary Summary
-	// Text is the human-readable plan (`show -no-color planfile`).
+	// Text is the human-readable plan: plan's own output, without the note
+	// on where the plan file was saved.
 	Text string
 	// JSON is the machine-readable plan (`show -json planfile`).
 	JSON []byte
@@ -132,6 +134,7 @@ type Exec struct {
 	userAgent string
 	logger    *slog.Logger
 	lockPlans bool
+	versions  *versionCache
 }
 
 const (
@@ -148,7 +151,7 @@ func New(opts Options) (*Exec, error) {
 		return nil, errors.New("terraform: Options.Bin is empty: set the terraform or tofu executable")
 	}
 	env := make(map[string]string, len(opts.Env)+2)
-	e := &Exec{bin: opts.Bin, logger: opts.Log, lockPlans: opts.LockPlans}
+	e := &Exec{bin: opts.Bin, logger: opts.Log, lockPlans: opts.LockPlans, versions: &versionCache{}}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
@@ -184,26 +187,23 @@ func New(opts Options) (*Exec, error) {
 	return e, nil
 }
 
-// Version returns the version terraform reports, e.g. "1.11.4".
+// Version returns the version terraform reports, e.g. "1.11.4". It is
+// asked once per binary (path, size and modification time) per Exec.
 func (e *Exec) Version(ctx context.Context) (string, error) {
-	// tfexec insists on a working directory; version does not read it.
-	var v string
-	err := e.run(ctx, os.TempDir(), "version", func(tf *tfexec.Terraform) error {
-		ver, _, err := tf.Version(ctx, true)
-		if err == nil {
-			v = ver.String()
-		}
-		return err
-	})
-	return v, err
+	return e.checkedVersion(ctx)
 }
 
-// Plan runs init and `plan -out=planFile` in dir, then reads the saved plan
-// back as JSON and as text. A relative planFile is relative to dir.
-// Cancelling ctx interrupts terraform; plans are safe to abandon.
+// Plan runs init and `plan -out=planFile` in dir, whose own output is the
+// plan text, then reads the saved plan back as JSON: three terraform
+// commands, plus `version` the first time the binary is used. A relative
+// planFile is relative to dir. Cancelling ctx interrupts terraform; plans
+// are safe to abandon.
 func (e *Exec) Plan(ctx context.Context, dir string, be Backend, planFile string) (*Plan, error) {
 	if planFile == "" {
 		return nil, fmt.Errorf("terraform plan in %s: plan file path is empty", dir)
+	}
+	if _, err := e.checkedVersion(ctx); err != nil {
+		return nil, err
 	}
 	if err := e.init(ctx, dir, be); err != nil {
 		return nil, err
@@ -213,43 +213,23 @@ func (e *Exec) Plan(ctx context.Context, dir string, be Backend, planFile string
 		return nil, fmt.Errorf("terraform plan in %s: %w", dir, err)
 	}
 	p := &Plan{File: abs}
-	err = e.run(ctx, dir, "plan", func(tf *tfexec.Terraform) error {
-		changed, err := tf.Plan(ctx, tfexec.Out(abs), tfexec.Lock(e.lockPlans))
-		p.HasChanges = changed
-		return err
-	})
+	out, err := e.direct(ctx, dir, "plan", &p.HasChanges, "plan", "-no-color", "-input=false", "-detailed-exitcode",
+		"-lock="+strconv.FormatBool(e.lockPlans), "-out="+abs)
 	if err != nil {
 		return nil, err
 	}
+	p.Text = planText(out)
 
-	var raw bytes.Buffer
-	var parsed *tfjson.Plan
-	err = e.run(ctx, dir, "show -json", func(tf *tfexec.Terraform) error {
-		// ShowPlanFile decodes the JSON; capturing stdout as well keeps the
-		// exact bytes terraform wrote for consumers of Plan.JSON. Its version
-		// check also writes to that stdout, so it runs (and is cached) first.
-		if _, _, err := tf.Version(ctx, false); err != nil {
-			return err
-		}
-		tf.SetStdout(&raw)
-		var err error
-		parsed, err = tf.ShowPlanFile(ctx, abs)
-		return err
-	})
+	raw, err := e.direct(ctx, dir, "show -json", nil, "show", "-json", "-no-color", abs)
 	if err != nil {
 		return nil, err
 	}
-	p.JSON = bytes.TrimSpace(raw.Bytes())
-	summarize(p, parsed)
-
-	err = e.run(ctx, dir, "show", func(tf *tfexec.Terraform) error {
-		text, err := tf.ShowPlanFileRaw(ctx, abs)
-		p.Text = strings.TrimSpace(text)
-		return err
-	})
-	if err != nil {
-		return nil, err
+	p.JSON = bytes.TrimSpace(raw)
+	var parsed tfjson.Plan
+	if err := json.Unmarshal(p.JSON, &parsed); err != nil {
+		return nil, &Error{Command: "show -json", Dir: dir, Err: fmt.Errorf("decode the plan's JSON: %w", err)}
 	}
+	summarize(p, &parsed)
 	return p, nil
 }
 
@@ -269,15 +249,14 @@ func (e *Exec) Apply(ctx context.Context, dir string, be Backend, planFile strin
 	if err != nil {
 		return "", fmt.Errorf("terraform apply in %s: %w", dir, err)
 	}
+	if _, err := e.checkedVersion(ctx); err != nil {
+		return "", err
+	}
 	if err := e.init(ctx, dir, be); err != nil {
 		return "", err
 	}
-	var out bytes.Buffer
-	err = e.run(ctx, dir, "apply", func(tf *tfexec.Terraform) error {
-		tf.SetStdout(&out)
-		return tf.Apply(ctx, tfexec.DirOrPlan(abs))
-	})
-	return strings.TrimSpace(out.String()), err
+	out, err := e.direct(ctx, dir, "apply", nil, "apply", "-no-color", "-input=false", "-auto-approve", abs)
+	return strings.TrimSpace(string(out)), err
 }
 
 // ForceUnlock runs init and then removes the state lock lockID. For the GCS
@@ -327,17 +306,13 @@ func (e *Exec) init(ctx context.Context, dir string, be Backend) error {
 	if be.Bucket == "" {
 		return fmt.Errorf("terraform init in %s: backend bucket is empty", dir)
 	}
-	opts := []tfexec.InitOption{
-		tfexec.Reconfigure(true),
-		tfexec.Upgrade(false),
-		tfexec.BackendConfig("bucket=" + be.Bucket),
-	}
+	args := []string{"init", "-no-color", "-input=false", "-backend=true", "-get=true", "-upgrade=false", "-reconfigure",
+		"-backend-config=bucket=" + be.Bucket}
 	if be.Prefix != "" {
-		opts = append(opts, tfexec.BackendConfig("prefix="+be.Prefix))
+		args = append(args, "-backend-config=prefix="+be.Prefix)
 	}
-	return e.run(ctx, dir, "init", func(tf *tfexec.Terraform) error {
-		return tf.Init(ctx, opts...)
-	})
+	_, err := e.direct(ctx, dir, "init", nil, args...)
+	return err
 }
 
 // run executes one terraform command in dir with a fresh tfexec handle, so
@@ -446,3 +421,14 @@ func summarize(p *Plan, plan *tfjson.Plan) {
 		p.Changes = append(p.Changes, ResourceChange{Address: addr, Actions: names})
 	}
 }
+
+// CLIConfig is the terraform CLI configuration tfpr runs with. An explicit
+// provider_installation turns off terraform's implied plugin directories,
+// among them terraform.d/plugins in the working directory: without it a
+// PR could ship a "provider" binary that runs during plan.
+const CLIConfig = `# Written by tfpr. Providers come only from their registries.
+disable_checkpoint = true
+provider_installation {
+  direct {}
+}
+`

@@ -18,6 +18,7 @@ import (
 
 const usage = `usage:
   tfpr-bench corpus DIR                       write the 5,000-file lint corpus to DIR
+  tfpr-bench fabric DIR                       write the fabric-shaped lint corpus (4,788 files) to DIR
   tfpr-bench idle-rss -bin BIN [-settle DUR]  print "RSS ANON FILE" in bytes of an idle "BIN server"
 `
 
@@ -41,6 +42,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		c, err := bench.WriteLintCorpus(ctx, args[1])
 		if err != nil {
 			fmt.Fprintf(stderr, "tfpr-bench corpus: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%d files, %d projects\n", c.Files, len(c.Projects))
+		return 0
+	case "fabric":
+		if len(args) != 2 {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		c, err := bench.WriteFabricCorpus(ctx, args[1])
+		if err != nil {
+			fmt.Fprintf(stderr, "tfpr-bench fabric: %v\n", err)
 			return 1
 		}
 		fmt.Fprintf(stdout, "%d files, %d projects\n", c.Files, len(c.Projects))

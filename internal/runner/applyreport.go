@@ -2,17 +2,11 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
-	"time"
-
-	"github.com/tfpr/tfpr/internal/gcs"
 
 	"github.com/tfpr/tfpr/internal/report"
 	"github.com/tfpr/tfpr/internal/store"
-	"github.com/tfpr/tfpr/internal/terraform"
 )
 
 // IssueLabel marks the issues tfpr opens for failed applies.
@@ -31,7 +25,7 @@ func (r *Runner) reportApply(ctx context.Context, st *applyState, status string,
 	}
 	round := report.Round{Kind: "apply", SHA: st.run.SHA, PR: st.run.PR, Results: []report.Result{res}}
 	if err := r.publish(ctx, st.s, round); err != nil {
-		r.log.Error("report apply", "run", st.run.ID, "err", err)
+		r.logger(ctx).Error("report apply", "run", st.run.ID, "err", err)
 	}
 	switch status {
 	case store.StatusFailed, store.StatusDenied:
@@ -53,12 +47,12 @@ func (r *Runner) blockProject(ctx context.Context, st *applyState, res report.Re
 	if err != nil {
 		// The block stands without an issue; `tfpr unblock -p DIR` on
 		// any PR clears it.
-		r.log.Error("open apply-failure issue", "project", st.run.Project, "err", err)
+		r.logger(ctx).Error("open apply-failure issue", "project", st.run.Project, "err", err)
 		return
 	}
 	if err := r.store.BlockProject(ctx, store.Block{Repo: st.run.Repo, Project: st.run.Project, RunID: st.run.ID, Issue: issue,
 		Reason: "apply failed at " + short(st.run.SHA)}); err != nil {
-		r.log.Error("record the project's issue", "project", st.run.Project, "err", err)
+		r.logger(ctx).Error("record the project's issue", "project", st.run.Project, "err", err)
 	}
 }
 
@@ -67,7 +61,7 @@ func (r *Runner) blockProject(ctx context.Context, st *applyState, res report.Re
 func (r *Runner) replanOthers(ctx context.Context, st *applyState) {
 	plans, err := r.store.OpenPlansFor(ctx, st.run.Repo, st.run.Project, st.run.PR)
 	if err != nil {
-		r.log.Error("find PRs to re-plan", "err", err)
+		r.logger(ctx).Error("find PRs to re-plan", "err", err)
 		return
 	}
 	repo, err := r.repoOf(ctx, st.run.Repo)
@@ -82,52 +76,9 @@ func (r *Runner) replanOthers(ctx context.Context, st *applyState) {
 		_, err = r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
 			Author: pr.Author, Fork: pr.Fork, Trigger: "after-apply:" + strconv.FormatInt(st.run.ID, 10), Projects: []string{st.run.Project}})
 		if err != nil {
-			r.log.Error("queue re-plan", "pr", pr.Number, "err", err)
+			r.logger(ctx).Error("queue re-plan", "pr", pr.Number, "err", err)
 		}
 	}
-}
-
-// lockInfo is terraform's state lock record.
-type lockInfo struct {
-	ID        string
-	Operation string
-	Who       string
-	Created   time.Time
-}
-
-// releaseStaleLock removes the state lock an interrupted apply left behind.
-// It only touches a lock created after that apply started and before this
-// process did: anyone else's lock is reported, never broken.
-func (r *Runner) releaseStaleLock(ctx context.Context, st *applyState) error {
-	if r.gcs == nil {
-		return nil
-	}
-	obj, err := r.gcs.Read(ctx, r.cfg.StateBucket, terraform.LockObject(r.backend(st.run.Repo, st.run.Project).Prefix), nil)
-	if errors.Is(err, gcs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read state lock of %s: %w", st.run.Project, err)
-	}
-	gen := obj.Generation
-	var li lockInfo
-	if err := json.Unmarshal(obj.Data, &li); err != nil {
-		return fmt.Errorf("state lock of %s is not terraform's: %w", st.run.Project, err)
-	}
-	ours := !st.run.Started.IsZero() && li.Created.After(st.run.Started.Add(-time.Minute)) && li.Created.Before(r.started)
-	if !ours {
-		return fmt.Errorf("state of %s is locked by %s since %s (%s); tfpr did not take that lock and leaves it alone",
-			st.run.Project, li.Who, li.Created.Format(time.RFC3339), li.Operation)
-	}
-	tf, err := r.terraform(st.run.Repo, st.run.Project, true)
-	if err != nil {
-		return err
-	}
-	if err := tf.ForceUnlock(ctx, r.projectDir(st.co, st.run.Project), r.backend(st.run.Repo, st.run.Project), strconv.FormatInt(gen, 10)); err != nil {
-		return fmt.Errorf("release stale lock of %s: %w", st.run.Project, err)
-	}
-	r.log.Warn("released stale state lock", "project", st.run.Project, "who", li.Who, "created", li.Created)
-	return nil
 }
 
 func clipText(s string, n int) string {

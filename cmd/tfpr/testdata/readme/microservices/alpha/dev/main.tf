@@ -1,0 +1,8 @@
+terraform {
+  backend "gcs" {}
+}
+
+module "assets" {
+  source = "../../../modules/bucket"
+  name   = "alpha-dev-assets"
+}

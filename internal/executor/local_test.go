@@ -1,0 +1,64 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+func TestParseBinds(t *testing.T) {
+	got, err := ParseBinds("/opt/mirror, /etc/pki/ca.pem:ro,/var/cache/x:rw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Bind{{Path: "/opt/mirror"}, {Path: "/etc/pki/ca.pem"}, {Path: "/var/cache/x", RW: true}}
+	if len(got) != len(want) {
+		t.Fatalf("got %+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("entry %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	for _, bad := range []string{"relative/path", "/", "/a/../b", "/x:rx"} {
+		if _, err := ParseBinds(bad); err == nil {
+			t.Errorf("ParseBinds(%q) accepted it", bad)
+		}
+	}
+}
+
+func TestLocalRefusesWithoutBubblewrap(t *testing.T) {
+	_, err := NewLocal(context.Background(), LocalOptions{Sandbox: true, WorkerBin: "/bin/true", Bwrap: "/nonexistent/bwrap"})
+	if !errors.Is(err, ErrNoSandbox) {
+		t.Fatalf("NewLocal without bwrap: %v, want ErrNoSandbox", err)
+	}
+}
+
+// BenchmarkSandboxStart measures what the sandbox adds to starting a run:
+// bubblewrap creating its namespaces and mounts and exec'ing a no-op.
+func BenchmarkSandboxStart(b *testing.B) {
+	e, err := NewLocal(context.Background(), LocalOptions{Sandbox: true, WorkerBin: "/bin/true", TerraformBin: "/bin/true"})
+	if err != nil {
+		b.Fatalf("no sandbox here, nothing to measure: %v", err)
+	}
+	dir := b.TempDir()
+	for b.Loop() {
+		cmd := exec.Command(e.bwrap, append(e.sandboxArgs(1, dir), "--", "/bin/true")...)
+		cmd.Env = []string{"PATH=/usr/bin:/bin"}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%v: %s", err, out)
+		}
+	}
+}
+
+// BenchmarkPlainStart is the same no-op without the sandbox, to subtract.
+func BenchmarkPlainStart(b *testing.B) {
+	for b.Loop() {
+		if err := exec.Command("/bin/true").Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_ = os.Getpid()
+}

@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+
+	"github.com/tfpr/tfpr/internal/config"
+	"github.com/tfpr/tfpr/internal/executor"
+	"github.com/tfpr/tfpr/internal/iamcreds"
+	"github.com/tfpr/tfpr/internal/redact"
+	"github.com/tfpr/tfpr/internal/runapi"
+	"github.com/tfpr/tfpr/internal/runner"
+	"github.com/tfpr/tfpr/internal/store"
+)
+
+// serverIdentityEnv is tfpr's own Google identity. Workers never get it
+// when each run has a token minted for its project's account.
+var serverIdentityEnv = []string{"GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_OAUTH_ACCESS_TOKEN", "CLOUDSDK_CONFIG"}
+
+// workers builds the executor, the dispatcher and the internal endpoint's
+// listener. With the local executor tfpr refuses to start when bubblewrap
+// cannot sandbox runs, unless TFPR_EXECUTOR=unsandboxed says otherwise.
+func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[string]string, getenv func(string) string, log *slog.Logger) (*runner.Workers, *runapi.Dispatcher, net.Listener, error) {
+	if cfg.Executor == executor.Kubernetes {
+		return nil, nil, nil, errors.New("TFPR_EXECUTOR=kubernetes is not available in this build; use local")
+	}
+	bin := cfg.WorkerBin
+	if bin == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("find the tfpr executable for workers (set TFPR_WORKER_BIN): %w", err)
+		}
+		bin = self
+	}
+	tf, err := exec.LookPath(cfg.TerraformBin)
+	if err == nil {
+		tf, err = filepath.Abs(tf)
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("TFPR_TERRAFORM_BIN %s: %w", cfg.TerraformBin, err)
+	}
+	ex, err := executor.NewLocal(ctx, executor.LocalOptions{Sandbox: cfg.Executor != executor.Unsandboxed, WorkerBin: bin,
+		TerraformBin: tf, Binds: cfg.SandboxBinds, Log: log.With("component", "executor")})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if cfg.Executor == executor.Unsandboxed {
+		log.Warn("TFPR_EXECUTOR=unsandboxed: terraform runs without a sandbox and can read everything tfpr's user can")
+	}
+	if cfg.InternalAddr == cfg.Addr {
+		return nil, nil, nil, fmt.Errorf("TFPR_INTERNAL_ADDR %s is the webhook address; workers need their own listener", cfg.InternalAddr)
+	}
+	wenv := maps.Clone(env)
+	var minter runapi.Minter
+	if cfg.ImpersonateTemplate != "" {
+		src, err := ownTokenSource(ctx, getenv)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		m, err := iamcreds.New(cfg.IAMCredentials, src, nil)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		minter = m
+		for _, k := range serverIdentityEnv {
+			delete(wenv, k)
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.InternalAddr)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("internal endpoint: listen on %s (TFPR_INTERNAL_ADDR): %w", cfg.InternalAddr, err)
+	}
+	url := cfg.InternalURL
+	if url == "" {
+		url = "http://" + ln.Addr().String()
+	}
+	d, err := runapi.New(runapi.Options{Store: st, Executor: ex, RunsDir: filepath.Join(cfg.DataDir, "runs"), URL: url, Env: wenv,
+		Minter: minter, Mask: redact.String, Log: log.With("component", "runapi")})
+	if err != nil {
+		ln.Close()
+		return nil, nil, nil, err
+	}
+	w := &runner.Workers{Dispatcher: d, Impersonate: runner.Impersonator(cfg.ImpersonateTemplate, cfg.PlanImpersonate, cfg.PlatformProject),
+		Budget: cfg.RunBudget}
+	return w, d, ln, nil
+}
+
+// ownTokenSource is tfpr's own identity for minting: an explicit access
+// token, else Application Default Credentials, looked up at the first
+// mint so a server without them starts and says so on the run.
+func ownTokenSource(ctx context.Context, getenv func(string) string) (oauth2.TokenSource, error) {
+	if t := getenv("GOOGLE_OAUTH_ACCESS_TOKEN"); t != "" {
+		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: t}), nil
+	}
+	return &adcSource{ctx: context.WithoutCancel(ctx)}, nil
+}
+
+type adcSource struct {
+	ctx  context.Context
+	once sync.Once
+	src  oauth2.TokenSource
+	err  error
+}
+
+func (a *adcSource) Token() (*oauth2.Token, error) {
+	a.once.Do(func() {
+		a.src, a.err = google.DefaultTokenSource(a.ctx, "https://www.googleapis.com/auth/cloud-platform")
+	})
+	if a.err != nil {
+		return nil, fmt.Errorf("tfpr's own credentials, needed to mint each run's token: %w", a.err)
+	}
+	return a.src.Token()
+}
+
+// internalServer serves the internal endpoint; it stops after the runner,
+// so applies finishing during shutdown still deliver their results.
+func internalServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 16 << 10, IdleTimeout: 2 * time.Minute}
+}
