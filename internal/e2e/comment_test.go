@@ -218,3 +218,31 @@ func TestCommandRepliesAreReactions(t *testing.T) {
 		t.Fatalf("tfpr has %d comments after three commands, want its one living comment", n)
 	}
 }
+
+// A re-plan of applied resources makes terraform print its progress
+// ("Refreshing state..."); the comment shows the plan without it.
+func TestPlanCommentDropsTerraformProgress(t *testing.T) {
+	h := start(t, nil)
+	base := seed(t, h.repo)
+	alphaPR(t, h, 1, "first", "alpha-queue-v2")
+	h.deliver("pull_request", h.repo.PullRequestPayload(t, 1, "opened"))
+	eventually(t, 2*time.Minute, "plan #1", func() bool { return len(h.commentsContaining(1, "tfpr plan for")) > 0 })
+	m := h.repo.Merge(t, 1, "lead-carol")
+	h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", base, m))
+	eventually(t, 2*time.Minute, "apply #1", func() bool { return len(h.commentsContaining(1, "tfpr apply for")) > 0 })
+
+	head := alphaPR(t, h, 2, "second", "alpha-queue-v3")
+	h.deliver("pull_request", h.repo.PullRequestPayload(t, 2, "opened"))
+	eventually(t, 2*time.Minute, "plan #2", func() bool { return h.planShownFor(2, head) })
+	raw, err := os.ReadFile(filepath.Join(h.logDir, "plan-output"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), "terraform_data.queue: Refreshing state... [id=") {
+		t.Fatalf("terraform's plan output has no progress line to drop; the test shows nothing:\n%s", raw)
+	}
+	c := h.commentsContaining(2, "tfpr plan for")[0]
+	if strings.Contains(c, "Refreshing state") || !strings.Contains(c, "alpha-queue-v3") || !strings.Contains(c, "```diff") {
+		t.Fatalf("the comment must show the plan as a diff without terraform's progress lines:\n%s", c)
+	}
+}
