@@ -26,6 +26,7 @@ type fakeGitHub struct {
 	closed   []int
 	// living comments, labels and reactions: see fakeliving_test.go
 	edits     int
+	staleList bool // OwnComments still lists deleted comments, as a list read just before a deletion does
 	labels    map[int][]string
 	reactions map[int64][]githubapp.Reaction
 }

@@ -27,7 +27,7 @@ func (g *fakeGitHub) OwnComments(_ context.Context, number int, prefix string) (
 	var out []githubapp.OwnComment
 	for _, c := range g.comments {
 		first, _, _ := strings.Cut(c.Body, "\n")
-		if c.Number == number && !c.Person && !c.Deleted && strings.HasPrefix(first, prefix) {
+		if c.Number == number && !c.Person && (!c.Deleted || g.staleList) && strings.HasPrefix(first, prefix) {
 			out = append(out, githubapp.OwnComment{ID: c.ID, Marker: first, Body: c.Body})
 		}
 	}
