@@ -220,7 +220,8 @@ func TestCommandRepliesAreReactions(t *testing.T) {
 }
 
 // A re-plan of applied resources makes terraform print its progress
-// ("Refreshing state..."); the comment shows the plan without it.
+// ("Refreshing state..."); the comment shows the plan without it, and
+// counts a replacement as one.
 func TestPlanCommentDropsTerraformProgress(t *testing.T) {
 	h := start(t, nil)
 	base := seed(t, h.repo)
@@ -231,7 +232,15 @@ func TestPlanCommentDropsTerraformProgress(t *testing.T) {
 	h.deliver("push", h.repo.PushPayload(t, "refs/heads/main", base, m))
 	eventually(t, 2*time.Minute, "apply #1", func() bool { return len(h.commentsContaining(1, "tfpr apply for")) > 0 })
 
-	head := alphaPR(t, h, 2, "second", "alpha-queue-v3")
+	// Replacing the applied resource: the worker's plan must reach the
+	// summary table and the warning, which read terraform's JSON.
+	head := h.repo.Commit(t, "second", map[string]string{"microservices/alpha/dev/main.tf": backend + `
+resource "terraform_data" "queue" {
+  input            = "alpha-queue-v3"
+  triggers_replace = "v3"
+}
+`}, "alpha: replace the queue")
+	h.repo.OpenPR(t, 2, "second", "dev-alice")
 	h.deliver("pull_request", h.repo.PullRequestPayload(t, 2, "opened"))
 	eventually(t, 2*time.Minute, "plan #2", func() bool { return h.planShownFor(2, head) })
 	raw, err := os.ReadFile(filepath.Join(h.logDir, "plan-output"))
@@ -244,5 +253,8 @@ func TestPlanCommentDropsTerraformProgress(t *testing.T) {
 	c := h.commentsContaining(2, "tfpr plan for")[0]
 	if strings.Contains(c, "Refreshing state") || !strings.Contains(c, "alpha-queue-v3") || !strings.Contains(c, "```diff") {
 		t.Fatalf("the comment must show the plan as a diff without terraform's progress lines:\n%s", c)
+	}
+	if !strings.Contains(c, "| 0 | 0 | 0 | **1** |") || !strings.Contains(c, "terraform_data.queue") || !slices.Contains(h.repo.Labels(2), "tfpr:destroy") {
+		t.Fatalf("the table must count one replacement (not an add and a delete) and the PR be labelled tfpr:destroy (%v):\n%s", h.repo.Labels(2), c)
 	}
 }
