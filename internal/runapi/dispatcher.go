@@ -201,7 +201,7 @@ func (d *Dispatcher) start(ctx context.Context, id int64, token string, req Requ
 		return executor.Handle{}, err
 	}
 	h, err := d.exec.Start(ctx, executor.Launch{RunID: id, Token: token, ServerURL: d.url, RunDir: d.RunDir(id), Env: d.env,
-		Stage: req.Stage.String(), Project: req.Project})
+		Stage: req.Stage.String(), Project: req.Project, Budget: req.Budget})
 	if err != nil {
 		return h, err
 	}
@@ -276,8 +276,12 @@ func (d *Dispatcher) wait(ctx context.Context, id int64, h executor.Handle, log 
 			return d.finish(ctx, wr, log)
 		}
 		d.lost.Inc()
-		log.Warn("worker lost", "alive", alive, "deadline", wr.Deadline)
+		why := d.whyEnded(ctx, h, alive)
+		log.Warn("worker lost", "alive", alive, "deadline", wr.Deadline, "reason", why)
 		d.close(ctx, id)
+		if why != "" {
+			return runspec.Result{}, fmt.Errorf("worker run %d: %w: %s", id, ErrLost, why)
+		}
 		return runspec.Result{}, fmt.Errorf("worker run %d: %w", id, ErrLost)
 	}
 }
@@ -348,24 +352,50 @@ func (d *Dispatcher) Inspect(ctx context.Context, wr store.WorkerRun) (Adoption,
 		return Finished, nil
 	}
 	var h executor.Handle
-	if wr.Handle != "" {
+	alive := false
+	switch f, ok := d.exec.(executor.Finder); {
+	case wr.Handle != "":
 		if err := json.Unmarshal([]byte(wr.Handle), &h); err != nil {
 			return Dead, fmt.Errorf("worker run %d: stored handle: %w", wr.ID, err)
 		}
-		alive, err := d.exec.Alive(ctx, h)
-		if err != nil {
+		var err error
+		if alive, err = d.exec.Alive(ctx, h); err != nil {
 			return Dead, err
 		}
-		if alive {
-			d.adopted.Inc()
-			log.Info("adopted a running worker", "pid", h.PID, "job", h.Job)
-			return Alive, nil
+	case ok:
+		// The server died after starting the worker and before recording
+		// its handle: look for it by the run id it was labelled with.
+		var err error
+		if h, alive, err = f.Find(ctx, wr.ID); err != nil {
+			return Dead, err
+		}
+		if h.Kind != 0 {
+			hj, _ := json.Marshal(h)
+			if err := d.store.SetWorkerHandle(ctx, wr.ID, string(hj)); err != nil {
+				return Dead, err
+			}
 		}
 	}
+	if alive {
+		d.adopted.Inc()
+		log.Info("adopted a running worker", "pid", h.PID, "job", h.Job)
+		return Alive, nil
+	}
 	d.lost.Inc()
-	log.Warn("worker run found dead without a result")
+	log.Warn("worker run found dead without a result", "reason", d.whyEnded(ctx, h, false))
 	d.close(ctx, wr.ID)
 	return Dead, nil
+}
+
+// whyEnded asks the executor why h's worker ended without a result.
+func (d *Dispatcher) whyEnded(ctx context.Context, h executor.Handle, alive bool) string {
+	if alive {
+		return "it overran its budget and grace"
+	}
+	if x, ok := d.exec.(executor.Explainer); ok && h.Kind != 0 {
+		return x.WhyEnded(ctx, h)
+	}
+	return ""
 }
 
 // Wait waits for the result of worker run wr, started by this server or
@@ -373,6 +403,13 @@ func (d *Dispatcher) Inspect(ctx context.Context, wr store.WorkerRun) (Adoption,
 func (d *Dispatcher) Wait(ctx context.Context, wr store.WorkerRun) (runspec.Result, error) {
 	log := d.log.With("run", wr.ID, "tfpr_run", wr.RunID, "project", wr.Project, "stage", wr.Stage)
 	var h executor.Handle
+	if wr.Result == "" && wr.Handle == "" {
+		// Inspect may have found the worker by its labels since wr was read.
+		var err error
+		if wr, err = d.store.GetWorkerRun(ctx, wr.ID); err != nil {
+			return runspec.Result{}, err
+		}
+	}
 	if wr.Result == "" {
 		if err := json.Unmarshal([]byte(wr.Handle), &h); err != nil {
 			return runspec.Result{}, fmt.Errorf("worker run %d: stored handle: %w", wr.ID, err)
