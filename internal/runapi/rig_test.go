@@ -37,6 +37,8 @@ type rig struct {
 	minted *mintLog
 	opts   executor.LocalOptions
 	srv    *http.Server
+	// kube makes the kubernetes executor when the rig runs Jobs.
+	kube func() executor.Executor
 }
 
 type mintLog struct {
