@@ -80,6 +80,10 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	waiters map[int64]chan struct{}
+	// detached is closed when the server stops without waiting for its
+	// workers.
+	detached   chan struct{}
+	detachOnce sync.Once
 }
 
 // ErrLost is returned for a worker that died (or overran its budget and
@@ -95,7 +99,7 @@ func New(o Options) (*Dispatcher, error) {
 		return nil, fmt.Errorf("runapi: %w", err)
 	}
 	d := &Dispatcher{store: o.Store, exec: o.Executor, dir: o.RunsDir, url: o.URL, env: o.Env, minter: o.Minter,
-		mask: o.Mask, log: o.Log, poll: o.Poll, waiters: map[int64]chan struct{}{},
+		mask: o.Mask, log: o.Log, poll: o.Poll, waiters: map[int64]chan struct{}{}, detached: make(chan struct{}),
 		adopted: prometheus.NewCounter(prometheus.CounterOpts{Name: "tfpr_runs_adopted_total",
 			Help: "Terraform runs started by an earlier server process and found alive (or finished) by this one."}),
 		lost: prometheus.NewCounter(prometheus.CounterOpts{Name: "tfpr_runs_lost_total",
@@ -212,6 +216,14 @@ func (d *Dispatcher) start(ctx context.Context, id int64, token string, req Requ
 	return h, nil
 }
 
+// Detach makes every wait, now and later, stop watching its worker and
+// return only when its ctx ends (an apply's never does): a server that
+// exits while its workers run leaves each run open for the next server,
+// with nothing recorded or reported by this one.
+func (d *Dispatcher) Detach() {
+	d.detachOnce.Do(func() { close(d.detached) })
+}
+
 // waiter returns the channel closed when run id's result is recorded.
 func (d *Dispatcher) waiter(id int64) chan struct{} {
 	d.mu.Lock()
@@ -255,6 +267,13 @@ func (d *Dispatcher) wait(ctx context.Context, id int64, h executor.Handle, log 
 		case <-ch:
 			ch = d.waiter(id)
 			continue
+		case <-d.detached:
+			// Neither a result nor a failure: nothing is recorded or
+			// reported for the run, which stays open in the store for the
+			// next server. The caller waits until the process exits.
+			log.Info("server stopping; the worker keeps running and the next server adopts it")
+			<-ctx.Done()
+			return runspec.Result{}, ctx.Err()
 		case <-t.C:
 		}
 		alive, err := d.exec.Alive(ctx, h)
