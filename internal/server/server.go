@@ -262,7 +262,7 @@ func (s *Server) Store() store.Store { return s.store }
 // jobsLeftWait bounds how long a stopping server with the kubernetes
 // executor waits for its runner: long enough for cancelled plans to be
 // queued again, never for a Job.
-const jobsLeftWait = 10 * time.Second
+const jobsLeftWait = 3 * time.Second
 
 // stopRunner stops the runner and waits for it. With the kubernetes
 // executor running Jobs are left to the next server, which adopts them:
