@@ -113,6 +113,9 @@ func TestKubernetesJobsOutliveTheServer(t *testing.T) {
 			if n := len(h.commentsContaining(1, "Apply complete")); n != 1 {
 				t.Fatalf("the apply was reported %d times", n)
 			}
+			if failed := h.commentsContaining(1, "Apply failed"); len(failed) > 0 {
+				t.Errorf("an apply was reported failed:\n%s", failed[0])
+			}
 			first := h.commentsContaining(1, "Apply complete")[0]
 			switch point {
 			case "server-stopped-mid-apply":

@@ -207,7 +207,7 @@ func (e *KubeExec) WhyEnded(ctx context.Context, h Handle) string {
 	var parts []string
 	for _, c := range job.Status.Conditions {
 		if (c.Type == batchv1.JobFailed || c.Type == batchv1.JobFailureTarget) && c.Status == corev1.ConditionTrue {
-			parts = append(parts, fmt.Sprintf("Job %s failed: %s: %s", job.Name, c.Reason, bound(c.Message)))
+			parts = append(parts, strings.TrimSuffix(fmt.Sprintf("Job %s failed: %s: %s", job.Name, c.Reason, bound(c.Message)), ": "))
 			break
 		}
 	}
@@ -233,7 +233,7 @@ func (e *KubeExec) WhyEnded(ctx context.Context, h Handle) string {
 func podEnd(p *corev1.Pod) string {
 	var parts []string
 	if p.Status.Reason != "" {
-		parts = append(parts, fmt.Sprintf("%s: %s", p.Status.Reason, bound(p.Status.Message)))
+		parts = append(parts, strings.TrimSuffix(fmt.Sprintf("%s: %s", p.Status.Reason, bound(p.Status.Message)), ": "))
 	}
 	for _, c := range p.Status.ContainerStatuses {
 		if t := c.State.Terminated; t != nil && (t.ExitCode != 0 || t.Reason != "Completed") {

@@ -254,3 +254,42 @@ func TestKubeRestartFindsFailedJobDead(t *testing.T) {
 		t.Fatalf("dead run left %s", w.State)
 	}
 }
+
+// A stopping server detaches from its Jobs: a run whose Job ends during
+// shutdown is neither recorded nor reported by it (its caller is not
+// answered), and stays open in the store for the next server.
+func TestKubeDetachedServerLeavesRunsToTheNext(t *testing.T) {
+	gate := t.TempDir()
+	c := kubetest.New(t)
+	r := newKubeRig(t, c, gatedTerraform(t, gate))
+	req := planReq("microservices/alpha/dev", "")
+	req.Root = r.root
+	res, err := r.d.Run(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Stage, req.Plan = runspec.Apply, res.Plan.File
+	done := make(chan error, 1)
+	go func() { _, err := r.d.Run(context.Background(), req); done <- err }()
+	eventually(t, "the apply to start", func() bool { _, err := os.Stat(filepath.Join(gate, "applying")); return err == nil })
+	r.d.Detach()
+	c.Kill(runNS, "tfpr-run-2", batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "DeadlineExceeded"}, nil)
+	eventually(t, "the Job to fail", func() bool {
+		ok, _ := r.exec.Alive(context.Background(), executor.Handle{Kind: executor.Kubernetes, RunID: 2})
+		return !ok
+	})
+	// Twenty of the dispatcher's polls: an attached dispatcher finds the
+	// Job dead within one.
+	select {
+	case err := <-done:
+		t.Fatalf("the detached dispatcher answered the run: %v", err)
+	case <-time.After(20 * 50 * time.Millisecond):
+	}
+	if w := mustGet(t, r, 2); w.State == store.WorkerClosed {
+		t.Fatalf("the detached dispatcher closed the run: %+v", w)
+	}
+	r.restartKube()
+	if found, err := r.d.Inspect(context.Background(), mustGet(t, r, 2)); err != nil || found != Dead {
+		t.Fatalf("the next server found %v (%v), want dead", found, err)
+	}
+}
