@@ -146,7 +146,8 @@ func (h *harness) deliver(event string, body []byte) int {
 }
 
 // wrapper writes a terraform stand-in that records each invocation (its
-// directory, arguments and environment) and then runs the real binary.
+// directory, arguments and environment) and then runs the real binary;
+// plan's own output is also kept, in plan-output.
 func wrapper(t *testing.T, real, logDir string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "terraform")
@@ -155,7 +156,15 @@ n=$(date +%%s%%N)-$$
 printf '%%s|%%s\n' "$PWD" "$*" >> %[1]q/invocations
 env > %[1]q/env.$n
 if [ "$1" = apply ] && [ -f %[1]q/slow-apply ]; then sleep 2; fi
+if [ "$1" = plan ] && [ -f %[1]q/hold-plan ]; then
+	touch %[1]q/plan-held
+	while [ -f %[1]q/hold-plan ]; do sleep 0.05; done
+fi
 if [ "$1" = apply ]; then ls *.tf | tr '\n' ' ' >> %[1]q/apply-files; echo >> %[1]q/apply-files; fi
+if [ "$1" = plan ]; then
+	{ %[2]q "$@"; echo $? > %[1]q/plan-rc.$n; } | tee -a %[1]q/plan-output
+	exit "$(cat %[1]q/plan-rc.$n)"
+fi
 exec %[2]q "$@"
 `, logDir, real)
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {

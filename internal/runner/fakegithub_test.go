@@ -24,16 +24,25 @@ type fakeGitHub struct {
 	checks   []githubapp.CheckRun
 	issues   []string // titles
 	closed   []int
+	// living comments, labels and reactions: see fakeliving_test.go
+	edits     int
+	staleList bool // OwnComments still lists deleted comments, as a list read just before a deletion does
+	labels    map[int][]string
+	reactions map[int64][]githubapp.Reaction
 }
 
 type fakeComment struct {
-	Number int
-	Body   string
+	ID      int64
+	Number  int
+	Body    string
+	Person  bool // written by a person, not by tfpr
+	Deleted bool
 }
 
 func newFakeGitHub() *fakeGitHub {
 	return &fakeGitHub{perms: map[string]string{}, teams: map[string][]string{}, prs: map[int]githubapp.PR{},
-		merged: map[string]githubapp.PR{}, recent: map[int][]githubapp.UserComment{}}
+		merged: map[string]githubapp.PR{}, recent: map[int][]githubapp.UserComment{},
+		labels: map[int][]string{}, reactions: map[int64][]githubapp.Reaction{}}
 }
 
 func (g *fakeGitHub) Repo(int64, string) (RepoClient, error) { return g, nil }
@@ -43,8 +52,9 @@ func (g *fakeGitHub) Token(context.Context) (string, error) { return "ghs_faketo
 func (g *fakeGitHub) Comment(_ context.Context, number int, body string) (int64, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.comments = append(g.comments, fakeComment{number, body})
-	return int64(len(g.comments)), nil
+	id := int64(len(g.comments) + 1)
+	g.comments = append(g.comments, fakeComment{ID: id, Number: number, Body: body})
+	return id, nil
 }
 
 func (g *fakeGitHub) RecentComments(_ context.Context, number int, _ time.Time) ([]githubapp.UserComment, error) {
@@ -116,7 +126,7 @@ func (g *fakeGitHub) CloseIssue(_ context.Context, number int, body string) erro
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.closed = append(g.closed, number)
-	g.comments = append(g.comments, fakeComment{number, body})
+	g.comments = append(g.comments, fakeComment{ID: int64(len(g.comments) + 1), Number: number, Body: body})
 	return nil
 }
 
@@ -126,7 +136,7 @@ func (g *fakeGitHub) commentsOn(number int) []string {
 	defer g.mu.Unlock()
 	var out []string
 	for _, c := range g.comments {
-		if c.Number == number {
+		if c.Number == number && !c.Deleted {
 			out = append(out, c.Body)
 		}
 	}
