@@ -69,16 +69,11 @@ func TestKubernetesShutdownDoesNotWaitForJobs(t *testing.T) {
 			Root: root, Paths: []string{"microservices/alpha/dev"}, Bucket: "state", Prefix: "p", Budget: time.Hour, Plan: []byte("plan")})
 		running <- err
 	}()
-	var job *batchv1.Job
-	for deadline := time.Now().Add(time.Minute); job == nil; {
-		if time.Now().After(deadline) {
-			t.Fatal("no Job was created for the run")
-		}
-		if j, err := cs.BatchV1().Jobs("tfpr-runs").Get(ctx, "tfpr-run-1", metav1.GetOptions{}); err == nil {
-			job = j
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, "the run's Job and its recorded handle", func() bool {
+		_, err := cs.BatchV1().Jobs("tfpr-runs").Get(ctx, "tfpr-run-1", metav1.GetOptions{})
+		open, _ := s.dispatcher.Open(ctx)
+		return err == nil && len(open) == 1 && open[0].Handle != ""
+	})
 	began := time.Now()
 	stop()
 	select {
@@ -95,9 +90,9 @@ func TestKubernetesShutdownDoesNotWaitForJobs(t *testing.T) {
 		t.Fatalf("the run ended with %v; it must stay open for the next server", err)
 	default:
 	}
-	if !strings.Contains(logs.String(), "the next server adopts") {
-		t.Errorf("the log does not say the Job was left to the next server:\n%s", logs.String())
-	}
+	waitFor(t, "the log to say the Job was left to the next server", func() bool {
+		return strings.Contains(logs.String(), "the next server adopts")
+	})
 	st, err := store.OpenSQLite(context.Background(), filepath.Join(s.cfg.DataDir, "tfpr.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -124,5 +119,14 @@ func TestKubernetesStartListsActiveJobs(t *testing.T) {
 	out := logs.String()
 	if !strings.Contains(out, "job=tfpr-run-7") || strings.Contains(out, "job=other") {
 		t.Fatalf("start-up log:\n%s", out)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }
