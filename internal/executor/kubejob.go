@@ -83,6 +83,11 @@ func ReadPodTemplate(path string) (PodTemplate, error) {
 	if err := yaml.UnmarshalStrict(b, &t); err != nil {
 		return t, fmt.Errorf("run pod template %s: %w (known fields: resources, nodeSelector, tolerations, priorityClassName, annotations)", path, err)
 	}
+	for k := range t.Annotations {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return t, fmt.Errorf("run pod template %s: annotation key %q: %s", path, k, strings.Join(errs, "; "))
+		}
+	}
 	for k, v := range t.NodeSelector {
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
 			return t, fmt.Errorf("run pod template %s: nodeSelector key %q: %s", path, k, strings.Join(errs, "; "))

@@ -202,4 +202,8 @@ func TestKubeOptionsErrors(t *testing.T) {
 	if _, err := ReadPodTemplate(bad); err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "nodeSelecter") {
 		t.Fatalf("a misspelt field: %v", err)
 	}
+	os.WriteFile(bad, []byte("nodeSelector:\n  pool: \"has spaces\"\n"), 0o600)
+	if _, err := ReadPodTemplate(bad); err == nil || !strings.Contains(err.Error(), `nodeSelector pool value "has spaces"`) {
+		t.Fatalf("a bad nodeSelector value: %v", err)
+	}
 }

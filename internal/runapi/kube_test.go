@@ -166,10 +166,12 @@ func TestKubeRestartAdoptsActiveJobByLabel(t *testing.T) {
 				wr.Handle = ""
 			}
 			r.restartKube()
+			began := time.Now()
 			found, err := r.d.Inspect(context.Background(), wr)
 			if err != nil || found != Alive {
 				t.Fatalf("restarted server found the running Job %v (%v), want alive", found, err)
 			}
+			t.Logf("restart to adoption: %s", time.Since(began))
 			os.WriteFile(filepath.Join(gate, "go"), nil, 0o600)
 			res, err := r.d.Wait(context.Background(), wr)
 			if err != nil || res.Status != runspec.Succeeded || !strings.Contains(res.Output, "Apply complete!") {
