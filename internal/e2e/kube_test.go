@@ -49,6 +49,7 @@ func TestKubernetesJobsOutliveTheServer(t *testing.T) {
 			port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) // fixed across restarts, as a Service's is
 			ln.Close()
 			c.Resolve("tfpr-internal.tfpr.svc", "127.0.0.1")
+			c.AddServiceAccounts(runNS, "tf-alpha-dev", "tf-ro-alpha-dev")
 			h := startWith(t, map[string]string{
 				"TFPR_EXECUTOR":      "kubernetes",
 				"TFPR_RUN_NAMESPACE": runNS,

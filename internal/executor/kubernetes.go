@@ -11,6 +11,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -99,6 +100,12 @@ func (e *KubeExec) Start(ctx context.Context, l Launch) (Handle, error) {
 		return Handle{}, err
 	}
 	ns, name := e.opts.Namespace, JobName(l.RunID)
+	// A Job whose service account is missing creates no pod and would sit
+	// active until its deadline: say so now. Without the right to look,
+	// the Job's own failure tells.
+	if _, err := e.opts.Client.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		return Handle{}, fmt.Errorf("%s %s: Kubernetes service account %s/%s does not exist; create it, bound by Workload Identity to the service's Google account", l.Stage, l.Project, ns, sa)
+	}
 	secrets, jobs := e.opts.Client.CoreV1().Secrets(ns), e.opts.Client.BatchV1().Jobs(ns)
 	if _, err := secrets.Create(ctx, e.buildSecret(l), metav1.CreateOptions{}); err != nil {
 		return Handle{}, fmt.Errorf("start worker for run %d: create Secret %s/%s: %w", l.RunID, ns, name, err)

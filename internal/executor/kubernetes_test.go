@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 )
 
@@ -32,7 +33,11 @@ tolerations:
 	if err != nil {
 		t.Fatal(err)
 	}
-	return KubeOptions{Client: fake.NewClientset(), Namespace: "tfpr-runs", Image: "ghcr.io/acme/tfpr:1.2.3",
+	var sas []runtime.Object
+	for _, n := range []string{"tf-alpha-dev", "tf-ro-beta-prod"} {
+		sas = append(sas, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "tfpr-runs"}})
+	}
+	return KubeOptions{Client: fake.NewClientset(sas...), Namespace: "tfpr-runs", Image: "ghcr.io/acme/tfpr:1.2.3",
 		WorkerBin: "/usr/local/bin/tfpr", TerraformBin: "/usr/local/bin/terraform",
 		ServiceAccount: "tf-{service}-{env}", PlanServiceAccount: "tf-ro-{service}-{env}", Pod: pod, TTL: time.Hour}
 }
@@ -155,6 +160,13 @@ func TestKubePlanRunsAsReadOnlyAccount(t *testing.T) {
 	}
 	if _, err := o.Client.BatchV1().Jobs("tfpr-runs").Get(ctx, "tfpr-run-2", metav1.GetOptions{}); err == nil {
 		t.Fatal("a Job was created for a project with no service account")
+	}
+	_, err := e.Start(ctx, Launch{RunID: 3, Token: "t", ServerURL: "http://x", Stage: "plan", Project: "microservices/gamma/dev"})
+	if err == nil || !strings.Contains(err.Error(), "plan microservices/gamma/dev: Kubernetes service account tfpr-runs/tf-ro-gamma-dev does not exist") {
+		t.Fatalf("a missing service account: %v", err)
+	}
+	if _, err := o.Client.CoreV1().Secrets("tfpr-runs").Get(ctx, "tfpr-run-3", metav1.GetOptions{}); err == nil {
+		t.Fatal("a Secret was left for a run that could not start")
 	}
 }
 

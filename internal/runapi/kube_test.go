@@ -52,6 +52,7 @@ func newKubeRig(t *testing.T, c *kubetest.Cluster, tfBin string) *rig {
 		}
 		return ex
 	}
+	c.AddServiceAccounts(runNS, "tf-alpha-dev", "tf-ro-alpha-dev")
 	r.bootKube(ln)
 	writeProject(t, r.root, "microservices/alpha/dev", "alpha")
 	return r

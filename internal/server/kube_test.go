@@ -13,6 +13,7 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
@@ -44,7 +45,7 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 // to the next server instead of waiting for them, and records nothing for
 // their runs, which the next server adopts.
 func TestKubernetesShutdownDoesNotWaitForJobs(t *testing.T) {
-	cs := fake.NewClientset()
+	cs := fake.NewClientset(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "tf-alpha-dev", Namespace: "tfpr-runs"}})
 	var logs syncBuf
 	s, err := New(context.Background(), load(t, kubeEnv(t)), Options{Kubernetes: cs, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {

@@ -63,6 +63,16 @@ func New(t *testing.T) *Cluster {
 	return c
 }
 
+// AddServiceAccounts creates the named service accounts in namespace.
+func (c *Cluster) AddServiceAccounts(namespace string, names ...string) {
+	for _, n := range names {
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: namespace}}
+		if _, err := c.Client.CoreV1().ServiceAccounts(namespace).Create(context.Background(), sa, metav1.CreateOptions{}); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+}
+
 // Resolve makes host (a Service's name in a URL) reach addr, as the
 // cluster's DNS would.
 func (c *Cluster) Resolve(host, addr string) {
