@@ -108,6 +108,11 @@ func (e *KubeExec) Start(ctx context.Context, l Launch) (Handle, error) {
 	}
 	secrets, jobs := e.opts.Client.CoreV1().Secrets(ns), e.opts.Client.BatchV1().Jobs(ns)
 	if _, err := secrets.Create(ctx, e.buildSecret(l), metav1.CreateOptions{}); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			// Run ids come from this server's store: another tfpr (or this
+			// one with a new data dir) uses the namespace.
+			return Handle{}, fmt.Errorf("start worker for run %d: Secret %s/%s already exists: give each tfpr (each data dir) its own TFPR_RUN_NAMESPACE", l.RunID, ns, name)
+		}
 		return Handle{}, fmt.Errorf("start worker for run %d: create Secret %s/%s: %w", l.RunID, ns, name, err)
 	}
 	// Cleanup must happen even when ctx is what failed.

@@ -154,6 +154,10 @@ func TestKubePlanRunsAsReadOnlyAccount(t *testing.T) {
 	if sa := job.Spec.Template.Spec.ServiceAccountName; sa != "tf-ro-beta-prod" {
 		t.Fatalf("plan runs as %q, want tf-ro-beta-prod", sa)
 	}
+	if _, err := e.Start(ctx, Launch{RunID: 1, Token: "t2", ServerURL: "http://x", Stage: "plan", Project: "microservices/beta/prod"}); err == nil ||
+		!strings.Contains(err.Error(), "Secret tfpr-runs/tfpr-run-1 already exists: give each tfpr (each data dir) its own TFPR_RUN_NAMESPACE") {
+		t.Fatalf("a second run 1 in the namespace: %v", err)
+	}
 	if _, err := e.Start(ctx, Launch{RunID: 2, Token: "t", ServerURL: "http://x", Stage: "plan", Project: "modules/net"}); err == nil ||
 		!strings.Contains(err.Error(), "modules/net is not microservices/<service>/<env>") {
 		t.Fatalf("a project without a service got %v", err)
