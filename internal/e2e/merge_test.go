@@ -239,9 +239,9 @@ func TestApprovalBindsToTheHeadSeen(t *testing.T) {
 		t.Errorf("the reply must name the head approved (%.7s) and say the new head needs its own approval:\n%s", seen, c)
 	}
 	h.deliver("pull_request", h.repo.PullRequestPayload(t, 3, "synchronize"))
-	eventually(t, 2*time.Minute, "plan of the new head", func() bool { _, ok := h.checkRun("tfpr plan: microservices/alpha/dev", unseen); return ok })
+	eventually(t, 2*time.Minute, "plan round of the new head", func() bool { _, ok := h.checkRun("tfpr", unseen); return ok })
 	for _, cr := range h.repo.CheckRuns() {
-		if cr.HeadSHA == unseen && cr.Conclusion != "failure" {
+		if cr.HeadSHA == unseen && cr.Status == "completed" && cr.Conclusion != "failure" {
 			t.Fatalf("the head pushed after the approval passed the destroy limit (%s): the approval must not cover it", cr.Conclusion)
 		}
 	}
