@@ -61,6 +61,10 @@ type Config struct {
 	WorkerBin      string
 	RunBudget      time.Duration
 	IAMCredentials string
+
+	// Scheduled drift checks (see drift.go); DriftInterval 0 is off.
+	DriftInterval    time.Duration
+	DriftParallelism int
 }
 
 // field describes one setting once, so the flag, its env twin and the help
@@ -83,7 +87,7 @@ var argNames = map[string]string{
 	"insecure-shared-identity": "BOOL", "state-prefix-template": "TEMPLATE", "max-projects-per-pr": "N",
 	"terraform-env": "NAME,...", "log-level": "LEVEL", "executor": "local|kubernetes|unsandboxed",
 	"internal-addr": "HOST:PORT", "internal-url": "URL", "sandbox-bind": "PATH[:rw],...", "worker-bin": "PATH",
-	"run-budget": "DURATION", "iam-credentials-endpoint": "URL",
+	"run-budget": "DURATION", "iam-credentials-endpoint": "URL", "drift-interval": "DURATION", "drift-parallelism": "N",
 }
 
 func (c *Config) fields() []field {
@@ -153,7 +157,7 @@ func (c *Config) fields() []field {
 		}},
 		{"terraform-env", "TFPR_TERRAFORM_ENV", "comma-separated extra environment variable names passed through to terraform", "", list(&c.TerraformEnv)},
 		{"log-level", "TFPR_LOG_LEVEL", "debug, info, warn or error", "info", str(&c.LogLevel)},
-	}, c.runFields()...)
+	}, append(c.runFields(), c.driftFields()...)...)
 }
 
 func duration(p *time.Duration) func(string) error {
