@@ -80,10 +80,10 @@ func syncSchedule(repo string, scheduled []store.DriftCheck, present []string, n
 type driftOutcome int
 
 const (
-	driftKeepQuiet   driftOutcome = iota // in sync, no issue: nothing to say
-	driftOpenOrEdit                      // drifted or errored: the issue shows it
-	driftCloseIssue                      // in sync with an issue open: close it
-	driftLeaveIssue                      // the check was cancelled: change nothing
+	driftKeepQuiet  driftOutcome = iota // in sync, no issue: nothing to say
+	driftOpenOrEdit                     // drifted or errored: the issue shows it
+	driftCloseIssue                     // in sync with an issue open: close it
+	driftLeaveIssue                     // the check was cancelled: change nothing
 )
 
 // onDriftResult decides what a check's result does to the project's issue.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +25,8 @@ type fakeGitHub struct {
 	checks   []githubapp.CheckRun
 	issues   []string // titles
 	closed   []int
+	kept     map[int]*githubapp.Issue // issues opened with OpenIssue, by number
+	keptBy   map[int]string           // their labels
 }
 
 type fakeComment struct {
@@ -33,7 +36,8 @@ type fakeComment struct {
 
 func newFakeGitHub() *fakeGitHub {
 	return &fakeGitHub{perms: map[string]string{}, teams: map[string][]string{}, prs: map[int]githubapp.PR{},
-		merged: map[string]githubapp.PR{}, recent: map[int][]githubapp.UserComment{}}
+		merged: map[string]githubapp.PR{}, recent: map[int][]githubapp.UserComment{},
+		kept: map[int]*githubapp.Issue{}, keptBy: map[int]string{}}
 }
 
 func (g *fakeGitHub) Repo(int64, string) (RepoClient, error) { return g, nil }
@@ -117,7 +121,63 @@ func (g *fakeGitHub) CloseIssue(_ context.Context, number int, body string) erro
 	defer g.mu.Unlock()
 	g.closed = append(g.closed, number)
 	g.comments = append(g.comments, fakeComment{number, body})
+	if is, ok := g.kept[number]; ok {
+		is.State = "closed"
+	}
 	return nil
+}
+
+func (g *fakeGitHub) FindIssue(_ context.Context, label, marker string) (githubapp.Issue, bool, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var closed *githubapp.Issue
+	for n := 1; n < 2000; n++ {
+		is, ok := g.kept[n]
+		if !ok || g.keptBy[n] != label || !strings.Contains(is.Body, marker) {
+			continue
+		}
+		if is.State == "open" {
+			return *is, true, nil
+		}
+		closed = is
+	}
+	if closed != nil {
+		return *closed, true, nil
+	}
+	return githubapp.Issue{}, false, nil
+}
+
+func (g *fakeGitHub) OpenIssue(_ context.Context, title, label, body string) (githubapp.Issue, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 500 + len(g.kept) + 1
+	g.kept[n] = &githubapp.Issue{Number: n, Title: title, Body: body, State: "open"}
+	g.keptBy[n] = label
+	return *g.kept[n], nil
+}
+
+func (g *fakeGitHub) EditIssue(_ context.Context, number int, title, body string) (githubapp.Issue, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	is, ok := g.kept[number]
+	if !ok {
+		return githubapp.Issue{}, fmt.Errorf("issue #%d: %w", number, store.ErrNotFound)
+	}
+	is.Title, is.Body, is.State = title, body, "open"
+	return *is, nil
+}
+
+// keptIssues returns the issues opened with OpenIssue labelled label.
+func (g *fakeGitHub) keptIssues(label string) []githubapp.Issue {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []githubapp.Issue
+	for n := 1; n < 2000; n++ {
+		if is, ok := g.kept[n]; ok && g.keptBy[n] == label {
+			out = append(out, *is)
+		}
+	}
+	return out
 }
 
 // commentsOn returns the comments posted on PR or issue number.
