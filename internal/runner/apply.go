@@ -235,6 +235,7 @@ func (r *Runner) gateAndApply(ctx context.Context, st *applyState, plan *terrafo
 		st.result.Notes = append(st.result.Notes, "The plan had no changes; nothing to apply.")
 		return store.StatusSucceeded, nil
 	}
+	r.showReconcilePlan(ctx, st)
 	tf, err := r.tf.Terraform(st.run.Repo, st.run.Project, ModeApply)
 	if err != nil {
 		return store.StatusFailed, err

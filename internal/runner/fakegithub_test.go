@@ -27,6 +27,7 @@ type fakeGitHub struct {
 	closed   []int
 	kept     map[int]*githubapp.Issue // issues opened with OpenIssue, by number
 	keptBy   map[int]string           // their labels
+	edits    map[int]int              // EditIssue calls, by issue
 }
 
 type fakeComment struct {
@@ -37,7 +38,7 @@ type fakeComment struct {
 func newFakeGitHub() *fakeGitHub {
 	return &fakeGitHub{perms: map[string]string{}, teams: map[string][]string{}, prs: map[int]githubapp.PR{},
 		merged: map[string]githubapp.PR{}, recent: map[int][]githubapp.UserComment{},
-		kept: map[int]*githubapp.Issue{}, keptBy: map[int]string{}}
+		kept: map[int]*githubapp.Issue{}, keptBy: map[int]string{}, edits: map[int]int{}}
 }
 
 func (g *fakeGitHub) Repo(int64, string) (RepoClient, error) { return g, nil }
@@ -164,6 +165,7 @@ func (g *fakeGitHub) EditIssue(_ context.Context, number int, title, body string
 		return githubapp.Issue{}, fmt.Errorf("issue #%d: %w", number, store.ErrNotFound)
 	}
 	is.Title, is.Body, is.State = title, body, "open"
+	g.edits[number]++
 	return *is, nil
 }
 

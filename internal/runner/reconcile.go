@@ -80,6 +80,20 @@ func (r *Runner) reconcile(ctx context.Context, j store.Job, d store.DriftCheck,
 		"The plan and the outcome follow here.", md.Code(d.Project), md.Code(short(head)))))
 }
 
+// showReconcilePlan shows a reconcile's plan on its drift issue before
+// it is applied, rendered as a plan comment.
+func (r *Runner) showReconcilePlan(ctx context.Context, st *applyState) {
+	if st.run.ReconciledBy == "" || st.run.Issue == 0 {
+		return
+	}
+	res := st.result
+	res.Outcome = report.Planned
+	body := report.Comment(report.Round{Kind: "reconcile plan", SHA: st.run.SHA, Results: []report.Result{res}})
+	if _, err := st.s.gh.Comment(ctx, st.run.Issue, r.mask(body, st.s.token)); err != nil {
+		r.logger(ctx).Warn("reconcile: show the plan on the drift issue", "issue", st.run.Issue, "err", err)
+	}
+}
+
 // reportReconcile shows a reconcile's plan and outcome on its drift issue
 // and, once applied, closes the issue: the state now is the head's code.
 func (r *Runner) reportReconcile(ctx context.Context, st *applyState, round report.Round, status string) {
