@@ -72,6 +72,9 @@ func start(t *testing.T, extra map[string]string) *harness {
 		"TFPR_WORKER_BIN":    testenv.TfprBinary(t),
 		"TFPR_INTERNAL_ADDR": "127.0.0.1:0",
 		"TFPR_SANDBOX_BIND":  h.logDir + ":rw",
+		// Drift checks plan on their own schedule; tests that want them
+		// turn them on.
+		"TFPR_DRIFT_INTERVAL": "0",
 	}
 	for k, v := range extra {
 		h.env[k] = v
