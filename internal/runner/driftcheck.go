@@ -147,6 +147,12 @@ func (r *Runner) driftCheck(ctx context.Context, d store.DriftCheck) {
 	started := time.Now()
 	log := r.log.With("kind", "drift", "repo", d.Repo, "project", d.Project)
 	ctx = withLogger(ctx, log)
+	// Held until the outcome is reported and recorded: a reconcile or
+	// apply of the project waits, so a stale result cannot reopen the
+	// issue it closes.
+	lock := r.lockOf(r.projects, d.Repo+"/"+d.Project)
+	lock.Lock()
+	defer lock.Unlock()
 	c := r.checkDrift(ctx, d)
 	if ctx.Err() != nil {
 		return
@@ -179,7 +185,8 @@ type driftCheckRun struct {
 }
 
 // checkDrift plans project d at the default branch's head, through the
-// same gate as any plan, as a PR plan runs: read-only identity, no lock.
+// same gate as any plan, as a PR plan runs: read-only identity, no state
+// lock. The caller holds the project's lock.
 func (r *Runner) checkDrift(ctx context.Context, d store.DriftCheck) driftCheckRun {
 	c := driftCheckRun{res: report.Result{Project: d.Project}}
 	fail := func(err error) driftCheckRun {
@@ -219,9 +226,6 @@ func (r *Runner) checkDrift(ctx context.Context, d store.DriftCheck) driftCheckR
 		c.res.Output = "The policies deny the default branch's code for this project, so terraform was not run and drift is unknown."
 		return c
 	}
-	lock := r.lockOf(r.projects, d.Repo+"/"+d.Project)
-	lock.Lock()
-	defer lock.Unlock()
 	release, err := r.slot(ctx)
 	if err != nil {
 		return fail(err)
