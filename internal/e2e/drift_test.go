@@ -189,14 +189,15 @@ func TestPRPlansGoBeforeTheNextDriftCheck(t *testing.T) {
 	h := start(t, map[string]string{"TFPR_PARALLELISM": "1"})
 	seedApplied(t, h)
 	before := len(h.planFiles())
-	// The first plan from now on (alpha's drift check) waits in the
-	// sandbox until the test lets it go.
-	if err := os.WriteFile(filepath.Join(h.logDir, "gate-plan"), nil, 0o600); err != nil {
+	// Plans from now on (alpha's drift check first) wait in the sandbox
+	// until the test lets them go.
+	hold := filepath.Join(h.logDir, "hold-plan")
+	if err := os.WriteFile(hold, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	h.restart(map[string]string{"TFPR_DRIFT_INTERVAL": "4s"})
 	eventually(t, 2*time.Minute, "alpha's drift check to plan", func() bool {
-		_, err := os.Stat(filepath.Join(h.logDir, "held"))
+		_, err := os.Stat(filepath.Join(h.logDir, "plan-held"))
 		return err == nil
 	})
 	// Two PRs: with one terraform slot and one job at a time, the first
@@ -208,7 +209,7 @@ func TestPRPlansGoBeforeTheNextDriftCheck(t *testing.T) {
 	}
 	h.deliver("pull_request", h.repo.PullRequestPayload(t, 1, "opened"))
 	h.deliver("pull_request", h.repo.PullRequestPayload(t, 2, "opened"))
-	if err := os.WriteFile(filepath.Join(h.logDir, "release"), nil, 0o600); err != nil {
+	if err := os.Remove(hold); err != nil {
 		t.Fatal(err)
 	}
 	// Beta's drift check plans main (main.tf only); the PRs' plans have an

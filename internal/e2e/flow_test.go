@@ -213,7 +213,10 @@ func TestRerunButtonReplansTheProject(t *testing.T) {
 	if code := h.deliver("check_run", body); code != http.StatusAccepted {
 		t.Fatalf("check_run rerequested: status %d", code)
 	}
-	eventually(t, 2*time.Minute, "plan after Re-run", func() bool { return len(h.commentsContaining(1, "tfpr plan for")) == 2 })
+	eventually(t, 2*time.Minute, "plan after Re-run", func() bool { return h.planRounds("microservices/alpha/dev", head) == 2 })
+	if n := len(h.botComments(1)); n != 1 {
+		t.Fatalf("the re-plan must edit the living comment; tfpr has %d comments", n)
+	}
 	if n := h.invocations("plan", "microservices/alpha/dev"); n != 2 {
 		t.Fatalf("alpha planned %d times, want 2", n)
 	}

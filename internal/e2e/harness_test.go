@@ -140,9 +140,8 @@ func (h *harness) deliver(event string, body []byte) int {
 }
 
 // wrapper writes a terraform stand-in that records each invocation (its
-// directory, arguments and environment) and then runs the real binary.
-// With logDir/gate-plan present, the first plan holds (logDir/held says
-// so) until logDir/release exists.
+// directory, arguments and environment) and then runs the real binary;
+// plan's own output is also kept, in plan-output.
 func wrapper(t *testing.T, real, logDir string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "terraform")
@@ -151,11 +150,16 @@ n=$(date +%%s%%N)-$$
 printf '%%s|%%s\n' "$PWD" "$*" >> %[1]q/invocations
 env > %[1]q/env.$n
 if [ "$1" = apply ] && [ -f %[1]q/slow-apply ]; then sleep 2; fi
-if [ "$1" = plan ] && [ -f %[1]q/gate-plan ] && mkdir %[1]q/held 2>/dev/null; then
-  i=0; while [ ! -f %[1]q/release ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done
+if [ "$1" = plan ] && [ -f %[1]q/hold-plan ]; then
+	touch %[1]q/plan-held
+	while [ -f %[1]q/hold-plan ]; do sleep 0.05; done
 fi
 if [ "$1" = apply ]; then ls *.tf | tr '\n' ' ' >> %[1]q/apply-files; echo >> %[1]q/apply-files; fi
 if [ "$1" = plan ]; then printf '%%s|%%s\n' "$PWD" "$(ls *.tf | tr '\n' ' ')" >> %[1]q/plan-files; fi
+if [ "$1" = plan ]; then
+	{ %[2]q "$@"; echo $? > %[1]q/plan-rc.$n; } | tee -a %[1]q/plan-output
+	exit "$(cat %[1]q/plan-rc.$n)"
+fi
 exec %[2]q "$@"
 `, logDir, real)
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {

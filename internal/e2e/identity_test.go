@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,6 +139,7 @@ module "tag" {
 			checked = append(checked, strings.TrimPrefix(cr.Name, "tfpr plan: "))
 		}
 	}
+	slices.Sort(checked) // created as each project's run starts, in parallel
 	if want := []string{"microservices/svc0/dev", "microservices/svc1/dev", "microservices/svc2/dev"}; strings.Join(checked, " ") != strings.Join(want, " ") {
 		t.Errorf("check runs for %v, want exactly %v", checked, want)
 	}

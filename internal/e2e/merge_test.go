@@ -95,7 +95,10 @@ func TestRebaseMergeAppliesOnce(t *testing.T) {
 	h.deliver("pull_request", h.repo.PullRequestPayload(t, 4, "closed"))
 	eventually(t, 3*time.Minute, "applies to finish", func() bool {
 		runs := h.applyRuns()
-		return len(runs) >= 2 && settled(runs) && len(h.commentsContaining(4, "tfpr apply for")) >= len(runs)
+		// One living comment per merge commit, showing every project.
+		c := h.commentsContaining(4, "tfpr apply for")
+		return len(runs) >= 2 && settled(runs) && len(c) == 1 &&
+			strings.Contains(c[0], "| `microservices/alpha/dev` | ✅ applied") && strings.Contains(c[0], "| `microservices/beta/dev` | ✅ applied")
 	})
 	runs := h.applyRuns()
 	if len(runs) != 2 {

@@ -75,8 +75,8 @@ func TestCommandsNeedWriteAccess(t *testing.T) {
 	h.repo.SetPermission("writer-wes", "write")
 
 	h.deliver("issue_comment", h.repo.CommentPayload(t, 6, "reader-ruth", "tfpr plan"))
-	eventually(t, time.Minute, "refusal", func() bool { return len(h.commentsContaining(6, "@reader-ruth")) > 0 })
-	if c := h.commentsContaining(6, "@reader-ruth")[0]; !strings.Contains(c, "needs write access") {
+	eventually(t, time.Minute, "refusal", func() bool { return len(h.commentsContaining(6, "`reader-ruth` commented")) > 0 })
+	if c := h.commentsContaining(6, "`reader-ruth` commented")[0]; !strings.Contains(c, "needs write access") {
 		t.Fatalf("refusal should say write access is needed: %s", c)
 	}
 	time.Sleep(500 * time.Millisecond)
@@ -97,7 +97,7 @@ func TestCommandsNeedWriteAccess(t *testing.T) {
 func TestPolicyOverrideNeedsAnotherApprover(t *testing.T) {
 	h := start(t, map[string]string{"TFPR_APPROVER_USERS": "lead-carol,dev-alice"})
 	seed(t, h.repo)
-	alphaPR(t, h, 7, "override", "x")
+	head7 := alphaPR(t, h, 7, "override", "x")
 	h.deliver("pull_request", h.repo.PullRequestPayload(t, 7, "opened"))
 	eventually(t, 2*time.Minute, "plan", func() bool { return len(h.commentsContaining(7, "tfpr plan for")) > 0 })
 	h.deliver("issue_comment", h.repo.CommentPayload(t, 7, "dev-alice", "tfpr approve TFPR101"))
@@ -106,7 +106,7 @@ func TestPolicyOverrideNeedsAnotherApprover(t *testing.T) {
 	eventually(t, time.Minute, "non-approver refused", func() bool { return len(h.commentsContaining(7, "only configured approvers")) > 0 })
 	h.deliver("issue_comment", h.repo.CommentPayload(t, 7, "lead-carol", "tfpr approve TFPR101"))
 	eventually(t, time.Minute, "approval recorded", func() bool { return len(h.commentsContaining(7, "approved `TFPR101`")) > 0 })
-	eventually(t, 2*time.Minute, "re-plan after approval", func() bool { return len(h.commentsContaining(7, "tfpr plan for")) > 1 })
+	eventually(t, 2*time.Minute, "re-plan after approval", func() bool { return h.planRounds("microservices/alpha/dev", head7) > 1 })
 }
 
 func TestTerraformEnvironmentIsScrubbedAndImpersonates(t *testing.T) {
@@ -275,7 +275,7 @@ func TestPlanStageDenialNeedsApproval(t *testing.T) {
 	}
 
 	h.deliver("issue_comment", h.repo.CommentPayload(t, 3, "lead-carol", "tfpr approve TFPR102"))
-	eventually(t, 2*time.Minute, "re-plan after approval", func() bool { return len(h.commentsContaining(3, "tfpr plan for")) > 1 })
+	eventually(t, 2*time.Minute, "re-plan after approval", func() bool { return h.planRounds("microservices/alpha/dev", head) > 1 })
 	eventually(t, time.Minute, "passing check", func() bool {
 		var last string
 		for _, cr := range h.repo.CheckRuns() {

@@ -227,11 +227,11 @@ func (s *Server) handleDeleteComment(w http.ResponseWriter, r *http.Request, rep
 func (r *Repo) apiLabels(names []string) []*github.Label {
 	out := []*github.Label{}
 	for _, n := range names {
-		out = append(out, &github.Label{
-			Name:  github.Ptr(n),
-			URL:   github.Ptr(r.apiURL() + "/labels/" + n),
-			Color: github.Ptr("ededed"),
-		})
+		l, ok := r.labels[strings.ToLower(n)]
+		if !ok {
+			l = Label{Name: n, Color: defaultLabelColor}
+		}
+		out = append(out, r.apiLabel(l))
 	}
 	return out
 }
@@ -472,6 +472,9 @@ func (s *Server) handleAddLabels(w http.ResponseWriter, r *http.Request, repo *R
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if repo.numberTaken(int(number)) {
+		repo.autoCreateLabels(names)
+	}
 	if is, ok := repo.issues[int(number)]; ok {
 		is.labels = addLabels(is.labels, names)
 		writeJSON(w, http.StatusOK, repo.apiLabels(is.labels))

@@ -38,6 +38,8 @@ type Repo struct {
 	comments  []*commentState
 	checkRuns []*checkRunState
 	perms     map[string]string
+	labels    map[string]Label   // the repository's labels, by lower-cased name
+	reactions map[int64][]string // reactions on comments, by comment id
 }
 
 // PR is the fake's view of a pull request.
@@ -80,6 +82,8 @@ func (s *Server) AddRepo(t testing.TB, owner, name string, installationID int64)
 		prs:            map[int]*prState{},
 		issues:         map[int]*issueState{},
 		perms:          map[string]string{},
+		labels:         map[string]Label{},
+		reactions:      map[int64][]string{},
 	}
 	s.mu.Lock()
 	if _, dup := s.repos[key]; dup {

@@ -227,6 +227,11 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /api/v3/repos/{owner}/{repo}/issues/{number}", s.repoRoute(issuesRead, s.handleGetIssue))
 	m.HandleFunc("PATCH /api/v3/repos/{owner}/{repo}/issues/{number}", s.repoRoute(commentWrite, s.handleEditIssue))
 	m.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/{number}/labels", s.repoRoute(commentWrite, s.handleAddLabels))
+	m.HandleFunc("GET /api/v3/repos/{owner}/{repo}/issues/{number}/labels", s.repoRoute(commentRead, s.handleIssueLabels))
+	m.HandleFunc("DELETE /api/v3/repos/{owner}/{repo}/issues/{number}/labels/{name}", s.repoRoute(commentWrite, s.handleRemoveLabel))
+	m.HandleFunc("GET /api/v3/repos/{owner}/{repo}/labels/{name}", s.repoRoute(metadataRead, s.handleGetLabel))
+	m.HandleFunc("POST /api/v3/repos/{owner}/{repo}/labels", s.repoRoute(commentWrite, s.handleCreateLabel))
+	m.HandleFunc("POST /api/v3/repos/{owner}/{repo}/issues/comments/{id}/reactions", s.repoRoute(commentWrite, s.handleReaction))
 
 	m.HandleFunc("POST /api/v3/repos/{owner}/{repo}/check-runs", s.repoRoute(checksWrite, s.handleCreateCheckRun))
 	m.HandleFunc("PATCH /api/v3/repos/{owner}/{repo}/check-runs/{id}", s.repoRoute(checksWrite, s.handleUpdateCheckRun))

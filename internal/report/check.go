@@ -25,7 +25,9 @@ func ParseExternalID(id string) (kind, project string, ok bool) {
 	return kind, project, true
 }
 
-// Check renders one project's result as a completed check run at sha.
+// Check renders one project's result as a completed check run at sha. Its
+// summary is the project's section of the comment; its text the whole
+// output, cut (head and tail kept) only past GitHub's limit.
 func Check(kind, sha string, r Result) githubapp.CheckRun {
 	cr := githubapp.CheckRun{
 		Name:       CheckName(kind, r.Project),
@@ -47,15 +49,60 @@ func Check(kind, sha string, r Result) githubapp.CheckRun {
 		cr.Conclusion = "failure"
 	}
 	cr.Title = checkTitle(kind, r)
-	cr.Summary = strings.TrimSpace(string(section(r)))
-	if out := outputOf(kind, r); out != "" {
+	sv := section(Round{Kind: kind, SHA: sha}, r)
+	sv.Open = true
+	cr.Summary = renderSection(sv, min(len(sv.full), githubapp.MaxCheckOutputChars-len(renderSection(sv, 0))-256))
+	if sv.full != "" {
+		// The whole output, not the section's diff: logs keep their text.
+		out := clean(outputOf(r))
 		fence := md.Fence(out)
-		cr.Text = fence + "\n" + truncate(out, githubapp.MaxCheckOutputChars-2*len(fence)-2) + "\n" + fence
+		cr.Text = fence + "\n" + trim(out, githubapp.MaxCheckOutputChars-2*len(fence)-256, "the run log") + "\n" + fence
 	}
 	for _, f := range sortFindings(r.Findings) {
 		cr.Annotations = append(cr.Annotations, annotation(f))
 	}
 	return cr
+}
+
+// AggregateName is the check a branch protection rule can require: it
+// fails when any project errored or was denied.
+const AggregateName = "tfpr"
+
+// Aggregate renders the round's `tfpr` check run: failure if any project
+// errored or a policy denied it, neutral when there was nothing to plan,
+// success otherwise. Its summary is the comment's header and table.
+func Aggregate(r Round) githubapp.CheckRun {
+	results := sorted(r.Results)
+	cr := githubapp.CheckRun{Name: AggregateName, HeadSHA: r.SHA, ExternalID: "aggregate:" + r.Kind, Status: "completed", Conclusion: "success"}
+	v := roundVerdict(results)
+	switch {
+	case len(results) == 0 || v == VerdictNotRun:
+		cr.Conclusion = "neutral"
+	case v == VerdictDenied || v == VerdictError || v == VerdictApplyFailed:
+		cr.Conclusion = "failure"
+	}
+	for _, res := range results {
+		if rv := verdictOf(res); rv == VerdictDenied || rv == VerdictError || rv == VerdictApplyFailed {
+			cr.Conclusion = "failure"
+		}
+	}
+	cr.Title = string(verdictWord(v, "")) + ", " + plural(len(results), "project", "projects")
+	if len(results) == 0 {
+		cr.Title = "Nothing to " + r.Kind
+	}
+	pages := Render(r)
+	body := pages[0].Body
+	if i := strings.Index(body, "\n<details"); i > 0 {
+		body = body[:i] + "\n"
+	}
+	cr.Summary = body
+	return cr
+}
+
+// InProgressAggregate is the `tfpr` check while a round runs.
+func InProgressAggregate(kind, sha string, projects int) githubapp.CheckRun {
+	return githubapp.CheckRun{Name: AggregateName, HeadSHA: sha, ExternalID: "aggregate:" + kind, Status: "in_progress",
+		Title: kind + " running", Summary: string(md.Sprintf("tfpr is running %s for %s.", md.Text(kind), md.Markdown(plural(projects, "project", "projects"))))}
 }
 
 // InProgress is the check run shown while a project's run is under way.
@@ -75,13 +122,19 @@ func checkTitle(kind string, r Result) string {
 	}
 	switch r.Outcome {
 	case Denied:
-		return fmt.Sprintf("%d policy violation%s: terraform not run", deny, plural(deny))
+		return plural(deny, "policy violation", "policy violations") + ": terraform not run"
 	case Planned:
-		if r.Plan != nil && !r.Plan.HasChanges {
+		s, changed := summaryOf(r)
+		switch {
+		case r.Plan == nil:
+		case !changed:
 			return "No changes"
-		}
-		if r.Plan != nil {
-			return fmt.Sprintf("Plan: %d to add, %d to change, %d to destroy", r.Plan.Add, r.Plan.Change, r.Plan.Destroy)
+		default:
+			t := fmt.Sprintf("+%d ~%d -%d ±%d", s.Create, s.Update, s.Delete, s.Replace)
+			if s.Destructive() {
+				t = "Destroys: " + t
+			}
+			return t
 		}
 	case Applied:
 		return "Applied"
@@ -91,6 +144,8 @@ func checkTitle(kind string, r Result) string {
 		return kind + " failed"
 	case Waiting:
 		return "Waiting for approval"
+	case Skipped:
+		return verdictWord(VerdictNotRun, r.NotRun)
 	}
 	return string(r.Outcome)
 }

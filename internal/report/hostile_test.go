@@ -65,17 +65,17 @@ func TestHostileTextIsInert(t *testing.T) {
 	}
 	comment := renderGFM(t, docs["comment"])
 	esc := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
-	if want := "<pre><code>" + esc.Replace(planText); !strings.Contains(comment, want) {
+	if want := `<pre><code class="language-diff">` + esc.Replace(diffMarks(clean(planText))); !strings.Contains(comment, want) {
 		t.Errorf("the plan's code block does not hold the whole plan (closed early?):\n%s", comment)
 	}
 	if n := strings.Count(comment, "<tr>"); n != 4 {
 		t.Errorf("the summary table has %d rows, want a header and 3 projects:\n%s", n, comment)
 	}
-	if h3, h4 := strings.Count(comment, "<h3>"), strings.Count(comment, "<h4>"); h3 != 1 || h4 != 3 {
-		t.Errorf("the comment has %d titles and %d project headings, want 1 and 3:\n%s", h3, h4, comment)
+	if h3, sections := strings.Count(comment, "<h3>"), strings.Count(comment, "<details"); h3 != 1 || sections != 3 {
+		t.Errorf("the comment has %d titles and %d project sections, want 1 and 3:\n%s", h3, sections, comment)
 	}
-	if n := strings.Count(comment, "<strong>"); n != 5 {
-		t.Errorf("the comment has %d bold spans, want tfpr's own 5:\n%s", n, comment)
+	if n := strings.Count(comment, "<strong>"); n != 4 {
+		t.Errorf("the comment has %d bold spans, want tfpr's own 4:\n%s", n, comment)
 	}
 	if !strings.Contains(comment, "<code>microservices/x`|@acme/team/dev</code>") {
 		t.Errorf("the project name is not shown verbatim as code:\n%s", comment)
@@ -86,7 +86,7 @@ func TestHostileTextIsInert(t *testing.T) {
 // in rendered text.
 var liveText = regexp.MustCompile(`@[A-Za-z0-9_-]|#[0-9]|://|(?i)www\.`)
 
-var codeSpans = regexp.MustCompile(`(?s)<pre><code>.*?</code></pre>|<code>.*?</code>`)
+var codeSpans = regexp.MustCompile(`(?s)<pre><code[^>]*>.*?</code></pre>|<code>.*?</code>`)
 
 // outsideCode is the rendered HTML without code, entities decoded: the
 // text GitHub scans for mentions and references.
@@ -102,4 +102,30 @@ func renderGFM(t testing.TB, src string) string {
 		t.Fatal(err)
 	}
 	return out.String()
+}
+
+var hrefs = regexp.MustCompile(`<a href="([^"]*)"`)
+
+// Findings link to their file and line at the PR head; a hostile file name
+// cannot move the link out of the repository's tree nor end it early.
+func TestFindingLinksStayInTheRepository(t *testing.T) {
+	r := hostileRound()
+	r.RepoURL = "https://github.com/acme/infra"
+	r.Results[0].Findings = append(r.Results[0].Findings, policy.Finding{Rule: "TFPR009", Severity: policy.SeverityWarn,
+		Message: "m", File: "../../other/repo/blob/x) [y](http://evil.example", Line: 4})
+	out := renderGFM(t, Comment(r))
+	links := hrefs.FindAllStringSubmatch(out, -1)
+	if len(links) != 3 {
+		t.Fatalf("want one link per finding (3), got %d:\n%s", len(links), out)
+	}
+	prefix := "https://github.com/acme/infra/blob/" + sha + "/"
+	for _, l := range links {
+		u := html.UnescapeString(l[1])
+		if !strings.HasPrefix(u, prefix) || strings.Contains(u[len(prefix):], "/../") || strings.HasPrefix(u[len(prefix):], "../") || strings.Contains(u, "evil.example/") {
+			t.Errorf("link %q leaves %s", u, prefix)
+		}
+	}
+	if !strings.Contains(out, prefix+"microservices/x/%21%5Bx%5D%28y%29.tf#L3") {
+		t.Errorf("the finding at microservices/x/![x](y).tf:3 does not link to its line:\n%s", out)
+	}
 }

@@ -1,16 +1,17 @@
-// Package report renders what tfpr tells a PR: one comment per plan or apply
-// round (a summary table, then each project's findings and terraform output)
-// and one check run per project. It only renders; githubapp posts.
+// Package report renders what tfpr tells a PR: one living comment per PR
+// for plans (and per merge commit for applies), split into numbered
+// follow-ups only when the summary table itself cannot fit; one check run
+// per project plus the aggregate `tfpr` check; and the PR's labels. It only
+// renders; githubapp posts.
 package report
 
 import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
-	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/policy"
-	"github.com/tfpr/tfpr/internal/report/md"
 	"github.com/tfpr/tfpr/internal/terraform"
 )
 
@@ -21,10 +22,19 @@ const (
 	Planned     Outcome = "planned"
 	Denied      Outcome = "denied"  // policy denied: terraform did not run
 	Errored     Outcome = "error"   // tfpr or terraform failed
-	Skipped     Outcome = "skipped" // deliberately not run (fork PR, blocked project)
+	Skipped     Outcome = "skipped" // deliberately not run (see NotRun)
 	Applied     Outcome = "applied"
 	ApplyFailed Outcome = "apply failed"
 	Waiting     Outcome = "waiting" // apply held for a person
+)
+
+// NotRun says why a Skipped project's terraform did not run.
+type NotRun string
+
+const (
+	NotRunFork    NotRun = "fork"    // PRs from forks get lint only
+	NotRunCap     NotRun = "cap"     // over TFPR_MAX_PROJECTS_PER_PR
+	NotRunBlocked NotRun = "blocked" // an earlier apply of the project failed
 )
 
 // Result is one project's part of a round. Every string in it is plain
@@ -32,6 +42,7 @@ const (
 type Result struct {
 	Project  string
 	Outcome  Outcome
+	NotRun   NotRun // why, when Outcome is Skipped
 	Findings []policy.Finding
 	Plan     *terraform.Plan // nil when terraform did not plan
 	Output   string          // apply output, or the error text
@@ -42,197 +53,124 @@ type Result struct {
 
 // Round is everything rendered for one commit.
 type Round struct {
-	Kind    string // "plan" or "apply"
-	SHA     string
-	PR      int
+	Kind string // "plan" or "apply"
+	SHA  string
+	PR   int
+	// RepoURL is the repository's web address, for links to findings at
+	// SHA; empty renders findings as plain file:line.
+	RepoURL string
+	// At is when the round ran; zero leaves the time out.
+	At      time.Time
 	Results []Result
 	Notes   []string // round-wide notes, as Result.Notes, e.g. why terraform was not run for a fork
 }
 
-// Marker starts every tfpr comment so tooling can find them.
+// Marker starts tfpr comments of a kind so tooling can find them.
 func Marker(kind string) string { return "<!-- tfpr:" + kind + " -->" }
 
-// Comment renders the round as one PR comment within GitHub's limit. Plan
-// and apply output is shared out over the budget left after the summary and
-// findings; each project's check run carries its own full (to 65,535) text.
-func Comment(r Round) string {
-	results := sorted(r.Results)
-	var head strings.Builder
-	head.WriteString(Marker(r.Kind) + "\n")
-	head.WriteString(string(md.Sprintf("### tfpr %s for %s\n\n", md.Text(r.Kind), md.Code(short(r.SHA)))))
-	for _, n := range r.Notes {
-		head.WriteString(string(md.Sprintf("> %s\n\n", md.Note(n))))
+// CommentMarker is the hidden first line of part (1-based) of a round's
+// living comment: plans have one per PR, applies one per merge commit.
+func CommentMarker(kind, sha string, part int) string {
+	m := "tfpr:" + kind
+	if kind == "apply" {
+		m += " sha=" + sha
 	}
-	if len(results) == 0 {
-		head.WriteString("No Terraform project is affected by this change.\n")
-		return head.String()
+	if part > 1 {
+		m += fmt.Sprintf(" part=%d", part)
 	}
-	head.WriteString("| Project | Policy | Result |\n|---|---|---|\n")
-	for _, res := range results {
-		head.WriteString(string(md.Sprintf("| %s | %s | %s |\n", md.TableCode(res.Project), policyCell(res.Findings), resultCell(res))))
-	}
-
-	sections := make([]string, len(results))
-	outputs := make([]string, len(results))
-	fixed := head.Len()
-	for i, res := range results {
-		sections[i] = string(section(res))
-		outputs[i] = outputOf(r.Kind, res)
-		fixed += len(sections[i])
-	}
-	budget := githubapp.MaxCommentChars - fixed - 200
-	var b strings.Builder
-	b.WriteString(head.String())
-	for i, res := range results {
-		b.WriteString(sections[i])
-		if outputs[i] == "" {
-			continue
-		}
-		share := 0
-		if budget > 0 {
-			share = budget / countNonEmpty(outputs[i:])
-		}
-		block := details(res, outputs[i], share)
-		budget -= len(block)
-		b.WriteString(block)
-	}
-	return b.String()
+	return "<!-- " + m + " -->"
 }
 
-func countNonEmpty(ss []string) int {
-	n := 0
-	for _, s := range ss {
-		if s != "" {
-			n++
+// Verdict is a project's (or a round's) result as the table shows it.
+type Verdict int
+
+const (
+	VerdictNoChanges Verdict = iota
+	VerdictNotRun
+	VerdictApplied
+	VerdictOutputs // only root outputs change
+	VerdictChanges
+	VerdictWaiting
+	VerdictDestroy
+	VerdictDenied
+	VerdictError
+	VerdictApplyFailed
+)
+
+// verdictOf ranks a result; higher verdicts need more attention.
+func verdictOf(r Result) Verdict {
+	switch r.Outcome {
+	case Denied:
+		return VerdictDenied
+	case Errored:
+		return VerdictError
+	case Skipped:
+		return VerdictNotRun
+	case ApplyFailed:
+		return VerdictApplyFailed
+	case Waiting:
+		return VerdictWaiting
+	case Applied:
+		return VerdictApplied
+	}
+	if policy.Blocking(r.Findings) {
+		return VerdictDenied // a plan-stage policy denied what the plan does
+	}
+	s, changed := summaryOf(r)
+	switch {
+	case !changed:
+		return VerdictNoChanges
+	case s.Destructive():
+		return VerdictDestroy
+	case s.Create+s.Update+s.Import+s.Move+s.Forget == 0 && s.Outputs > 0:
+		return VerdictOutputs
+	}
+	return VerdictChanges
+}
+
+// roundVerdict is the verdict needing most attention; a round where
+// nothing ran is "not run", one with no project "no changes".
+func roundVerdict(rs []Result) Verdict {
+	v, ran := VerdictNoChanges, false
+	for _, r := range rs {
+		rv := verdictOf(r)
+		if rv != VerdictNotRun {
+			ran = true
+		}
+		if rv > v {
+			v = rv
 		}
 	}
-	return max(n, 1)
+	if !ran && len(rs) > 0 {
+		return VerdictNotRun
+	}
+	return v
+}
+
+// summaryOf is the plan's summary and whether it changes anything. Plans
+// made before summaries existed (or rebuilt from the store) are summarized
+// from their JSON, or else from terraform's own three counts.
+func summaryOf(r Result) (terraform.Summary, bool) {
+	p := r.Plan
+	if p == nil {
+		return terraform.Summary{}, false
+	}
+	s := p.Summary
+	if s.Empty() && len(p.JSON) > 0 {
+		if js, err := terraform.SummaryOf(p.JSON); err == nil {
+			s = js
+		}
+	}
+	if s.Empty() && p.HasChanges {
+		s = terraform.Summary{Create: p.Add, Update: p.Change, Delete: p.Destroy}
+	}
+	return s, p.HasChanges || !s.Empty()
 }
 
 func sorted(rs []Result) []Result {
 	out := append([]Result(nil), rs...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Project < out[j].Project })
 	return out
-}
-
-func policyCell(fs []policy.Finding) md.Markdown {
-	var deny, warn, supp int
-	for _, f := range fs {
-		switch {
-		case f.Suppressed:
-			supp++
-		case f.Severity == policy.SeverityDeny:
-			deny++
-		default:
-			warn++
-		}
-	}
-	var parts []string
-	if deny > 0 {
-		parts = append(parts, fmt.Sprintf("❌ %d denied", deny))
-	}
-	if warn > 0 {
-		parts = append(parts, fmt.Sprintf("⚠️ %d warning%s", warn, plural(warn)))
-	}
-	if supp > 0 {
-		parts = append(parts, fmt.Sprintf("%d suppressed", supp))
-	}
-	if len(parts) == 0 {
-		return "✅ passed"
-	}
-	return md.Markdown(strings.Join(parts, ", "))
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
-}
-
-func resultCell(r Result) md.Markdown {
-	switch r.Outcome {
-	case Planned:
-		if r.Plan != nil && !r.Plan.HasChanges {
-			return "no changes"
-		}
-		return md.Markdown(counts(r.Plan))
-	case Applied:
-		if r.Plan != nil {
-			return md.Markdown("✅ applied " + counts(r.Plan))
-		}
-		return "✅ applied"
-	case Denied:
-		return "⛔ not run (policy)"
-	case ApplyFailed:
-		return "❌ apply failed"
-	case Errored:
-		return "❌ error"
-	case Waiting:
-		return "⏸ waiting"
-	default:
-		return "⏭ " + md.Text(string(r.Outcome))
-	}
-}
-
-func counts(p *terraform.Plan) string {
-	if p == nil {
-		return ""
-	}
-	return fmt.Sprintf("+%d ~%d -%d", p.Add, p.Change, p.Destroy)
-}
-
-func section(r Result) md.Markdown {
-	var b strings.Builder
-	b.WriteString(string(md.Sprintf("\n#### %s\n", md.Code(r.Project))))
-	for _, n := range r.Notes {
-		b.WriteString(string(md.Sprintf("> %s\n", md.Note(n))))
-	}
-	if len(r.Notes) > 0 {
-		b.WriteString("\n") // or the next line continues the quote
-	}
-	switch r.Outcome {
-	case Denied:
-		b.WriteString("Policy denied this project; terraform was **not** run.\n")
-	case Planned:
-		if r.Plan != nil {
-			if r.Plan.HasChanges {
-				b.WriteString(string(md.Sprintf("**Plan: %s to add, %s to change, %s to destroy.**\n", md.Int(r.Plan.Add), md.Int(r.Plan.Change), md.Int(r.Plan.Destroy))))
-			} else {
-				b.WriteString("**No changes.** Infrastructure matches the configuration.\n")
-			}
-		}
-	case Applied:
-		b.WriteString("**Apply complete.**\n")
-	case ApplyFailed:
-		b.WriteString("**Apply failed.** Later merges touching this project wait until it is fixed.\n")
-	case Errored:
-		b.WriteString("**Error.**\n")
-	}
-	if len(r.Findings) > 0 {
-		b.WriteString("\n")
-		for _, f := range sortFindings(r.Findings) {
-			b.WriteString(string(findingLine(f)))
-		}
-	}
-	return md.Markdown(b.String())
-}
-
-// findingLine renders a finding; its rule, file, message and suppression
-// reason may all carry text from the PR.
-func findingLine(f policy.Finding) md.Markdown {
-	icon := md.Markdown("⚠️")
-	if f.Severity == policy.SeverityDeny {
-		icon = "❌"
-	}
-	where := f.File
-	if f.Line > 0 {
-		where = fmt.Sprintf("%s:%d", f.File, f.Line)
-	}
-	if f.Suppressed {
-		return md.Sprintf("- ~~%s **%s** %s %s~~ suppressed: %s\n", icon, md.Text(f.Rule), md.Code(where), md.Text(f.Message), md.Text(f.SuppressReason))
-	}
-	return md.Sprintf("- %s **%s** %s %s\n", icon, md.Text(f.Rule), md.Code(where), md.Text(f.Message))
 }
 
 func sortFindings(fs []policy.Finding) []policy.Finding {
@@ -246,47 +184,22 @@ func sortFindings(fs []policy.Finding) []policy.Finding {
 	return out
 }
 
-func outputOf(kind string, r Result) string {
-	switch {
-	case r.Outcome == Planned && r.Plan != nil && r.Plan.HasChanges:
-		return r.Plan.Text
-	case r.Output != "":
-		return r.Output
+// outputOf is the terraform text shown for a result: the plan when it
+// changes something, else apply output or the error.
+func outputOf(r Result) string {
+	if r.Outcome == Planned && r.Plan != nil {
+		if _, changed := summaryOf(r); changed {
+			return r.Plan.Text
+		}
 	}
-	return ""
+	return r.Output
 }
 
-// details wraps text in a collapsible block of at most limit characters.
-func details(r Result, text string, limit int) string {
-	summary := "Show output"
-	if r.Outcome == Planned {
-		summary = "Show plan"
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
 	}
-	fence := md.Fence(text)
-	open := fmt.Sprintf("\n<details><summary>%s</summary>\n\n%s\n", summary, fence)
-	closing := fmt.Sprintf("\n%s\n</details>\n", fence)
-	room := limit - len(open) - len(closing)
-	if room < 200 {
-		return "\n_Output omitted to fit GitHub's comment limit; see the check run._\n"
-	}
-	return open + truncate(text, room) + closing
-}
-
-// truncate keeps the head of text within n bytes, cut at a line boundary,
-// and says how much was dropped.
-func truncate(text string, n int) string {
-	if len(text) <= n {
-		return text
-	}
-	note := fmt.Sprintf("\n… %d more characters truncated; the check run has more.", len(text)-n)
-	cut := n - len(note)
-	if cut < 0 {
-		cut = 0
-	}
-	if i := strings.LastIndexByte(text[:cut], '\n'); i > 0 {
-		cut = i
-	}
-	return text[:cut] + note
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func short(sha string) string {
@@ -294,4 +207,20 @@ func short(sha string) string {
 		return sha[:7]
 	}
 	return sha
+}
+
+// whereFull names where a project's whole text is when a comment cuts it.
+func whereFull(kind, project string) string {
+	return fmt.Sprintf("the check run %q and the run log", CheckName(kind, project))
+}
+
+// lines joins non-empty strings with newlines.
+func lines(ss ...string) string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, "\n")
 }

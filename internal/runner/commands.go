@@ -7,19 +7,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tfpr/tfpr/internal/githubapp"
+	"github.com/tfpr/tfpr/internal/report"
 	"github.com/tfpr/tfpr/internal/store"
 )
-
-const helpText = "tfpr commands (comment on a pull request):\n\n" +
-	"| command | what it does | who |\n|---|---|---|\n" +
-	"| `tfpr plan` | re-plan every affected project at the PR head | write access |\n" +
-	"| `tfpr plan -p DIR` | re-plan only project DIR (repeatable) | write access |\n" +
-	"| `tfpr apply` | on a merged PR: apply plans held for approval; on an apply-failure issue: retry the failed apply | a code owner of the project, or an approver |\n" +
-	"| `tfpr approve RULE` | override a plan-stage policy denial for this PR head | configured approvers, not the PR author |\n" +
-	"| `tfpr unblock` | on an apply-failure issue: let later merges of the project apply again | a code owner of the project, or an approver |\n" +
-	"| `tfpr apply` on a drift issue | re-plan the default branch's head for the project and apply it (a reconcile) | a code owner of the project, or an approver |\n" +
-	"| `tfpr drift` | on a drift issue: check the project for drift now; `-p DIR` anywhere for project DIR | write access |\n" +
-	"| `tfpr help` | this text | anyone |\n"
 
 // Verb is what a `tfpr ...` comment asks for.
 type Verb string
@@ -83,7 +74,7 @@ func parseCommand(body string) (Command, error) {
 			cmd.Projects = []string{strings.Trim(args[2], "/")}
 		}
 	default:
-		return Command{}, &commandError{text: fmt.Sprintf("`tfpr %s` is not a tfpr command.\n\n%s", args[0], helpText)}
+		return Command{}, &commandError{text: report.UnknownCommand(args[0])}
 	}
 	return cmd, nil
 }
@@ -94,6 +85,7 @@ type commandCall struct {
 	cmd   Command
 	gh    RepoClient
 	reply func(string) error
+	done  func(string) error // a reply to a command carried out
 }
 
 // command carries out a `tfpr ...` comment after checking who asked.
@@ -102,16 +94,16 @@ func (r *Runner) command(ctx context.Context, j store.Job) error {
 	if err != nil {
 		return err
 	}
-	reply := func(text string) error {
-		_, err := gh.Comment(ctx, j.PR, "@"+j.Actor+" "+text)
-		return err
-	}
+	// Answers are a reaction on the command plus text in the living
+	// comment, never a comment per command.
+	reply := func(text string) error { return r.answer(ctx, gh, j, githubapp.ReactionSeen, text, false) }
+	refuse := func(text string) error { return r.answer(ctx, gh, j, githubapp.ReactionRefused, text, false) }
 	cmd, perr := parseCommand(j.Body)
 	switch {
 	case cmd.Verb == VerbHelp:
-		return reply(helpText)
+		return r.answer(ctx, gh, j, githubapp.ReactionDone, "the commands tfpr knows:", true)
 	case cmd.Verb == "":
-		return reply(perr.Error())
+		return r.answer(ctx, gh, j, githubapp.ReactionConfused, perr.Error(), false)
 	case cmd.Verb == VerbApprove:
 		// Approvers are checked by approve itself; write access is not the bar.
 		if perr != nil || !j.IsPR {
@@ -125,12 +117,13 @@ func (r *Runner) command(ctx context.Context, j store.Job) error {
 	}
 	if !slices.Contains([]string{"admin", "maintain", "write"}, perm) {
 		r.logger(ctx).Warn("command refused", "user", j.Actor, "permission", perm, "command", cmd.Verb)
-		return reply(fmt.Sprintf("`tfpr %s` needs write access to %s; you have %s. Nothing was run.", cmd.Verb, j.Repo.FullName, perm))
+		return refuse(fmt.Sprintf("`tfpr %s` needs write access to %s; you have %s. Nothing was run.", cmd.Verb, j.Repo.FullName, perm))
 	}
 	if perr != nil {
 		return reply(perr.Error())
 	}
-	call := commandCall{j: j, cmd: cmd, gh: gh, reply: reply}
+	call := commandCall{j: j, cmd: cmd, gh: gh, reply: reply,
+		done: func(text string) error { return r.answer(ctx, gh, j, githubapp.ReactionDone, text, false) }}
 	switch cmd.Verb {
 	case VerbPlan:
 		return r.planCommand(ctx, call)
@@ -157,9 +150,17 @@ func (r *Runner) planCommand(ctx context.Context, c commandCall) error {
 	if pr.State != "open" {
 		return c.reply("this pull request is not open; nothing to plan.")
 	}
-	_, err = r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: c.j.Repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
-		Author: pr.Author, Fork: pr.Fork, Trigger: "comment:" + c.j.Actor, Projects: c.cmd.Projects})
-	return err
+	if _, err = r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: c.j.Repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
+		Author: pr.Author, Fork: pr.Fork, Trigger: "comment:" + c.j.Actor, Projects: c.cmd.Projects}); err != nil {
+		return err
+	}
+	if c.j.CommentID > 0 {
+		// The reply is the re-planned living comment itself.
+		if err := c.gh.React(ctx, c.j.CommentID, githubapp.ReactionDone); err != nil {
+			r.logger(ctx).Warn("react to command", "comment", c.j.CommentID, "err", err)
+		}
+	}
+	return nil
 }
 
 // unblockCommand lets later merges of a project apply again: the project
@@ -179,7 +180,7 @@ func (r *Runner) unblockCommand(ctx context.Context, c commandCall) error {
 			return err
 		}
 		r.poke()
-		return c.reply(fmt.Sprintf("unblocked `%s`: queued applies of it run again, in merge order.", p))
+		return c.done(fmt.Sprintf("unblocked `%s`: queued applies of it run again, in merge order.", p))
 	}
 	b, err := r.store.BlockByIssue(ctx, j.Repo.FullName, j.PR)
 	if errors.Is(err, store.ErrNotFound) {

@@ -27,6 +27,17 @@ type RepoClient interface {
 	Comment(ctx context.Context, number int, body string) (int64, error)
 	RecentComments(ctx context.Context, number int, since time.Time) ([]githubapp.UserComment, error)
 	CreateCheckRun(ctx context.Context, cr githubapp.CheckRun) (int64, error)
+	UpdateCheckRun(ctx context.Context, id int64, cr githubapp.CheckRun) error
+	// OwnComments, EditComment and DeleteComment keep living comments:
+	// EditComment and DeleteComment wrap githubapp.ErrNotFound for a
+	// comment a person deleted.
+	OwnComments(ctx context.Context, number int, prefix string) ([]githubapp.OwnComment, error)
+	EditComment(ctx context.Context, id int64, body string) error
+	DeleteComment(ctx context.Context, id int64) error
+	React(ctx context.Context, commentID int64, r githubapp.Reaction) error
+	// SyncLabels makes number's labels among managed exactly want,
+	// creating missing repository labels with their colours.
+	SyncLabels(ctx context.Context, number int, want, managed []githubapp.Label) error
 	PullRequest(ctx context.Context, number int) (githubapp.PR, error)
 	OpenPullRequests(ctx context.Context, base string) ([]githubapp.PR, error)
 	MergedPullRequest(ctx context.Context, sha string) (githubapp.PR, bool, error)

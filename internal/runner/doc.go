@@ -38,7 +38,9 @@
 //	apply.go        one apply: checks, gate, plan choice, terraform apply, retries
 //	reviewed.go     choosing the reviewed or a fresh plan; drift comparison and hold
 //	plandiff.go     value-by-value comparison of two plans
-//	publish.go      posting a round: check runs and the comment, secrets masked
+//	publish.go      posting a round: in-progress and completed check runs, the aggregate check, labels, secrets masked
+//	living.go       the living comment: results remembered per PR or merge commit, found by marker, edited or re-posted
+//	reply.go        command answers: a reaction plus a reply in the living comment
 //	applyreport.go  reporting an apply: check run, comment, failure issue, re-plans of other PRs
 //	statelock.go    releasing the state lock an interrupted apply left
 //	commands.go     parsing `tfpr ...` comments and one handler per verb; retries and releases

@@ -25,7 +25,8 @@ func driftTitle(project string) string { return "tfpr drift: " + project }
 
 // driftIssueBody renders a check's result: why the issue exists, what to
 // do, and the result the way a plan comment shows it.
-func driftIssueBody(branch, sha string, res report.Result, result store.DriftResult, checked time.Time) string {
+func driftIssueBody(repo store.Repo, sha string, res report.Result, result store.DriftResult, checked time.Time) string {
+	branch := repo.DefaultBranch
 	var lead md.Markdown
 	if result == store.DriftDrifted {
 		lead = md.Sprintf("**Drift**: the infrastructure of %s differs from the default branch %s at %s. "+
@@ -39,7 +40,9 @@ func driftIssueBody(branch, sha string, res report.Result, result store.DriftRes
 		string(md.Sprintf("Last checked %s. ", md.Text(checked.UTC().Format(time.RFC3339)))) +
 		"Comment `tfpr apply` here (a code owner of the project, or an approver) to re-plan the default branch's head and apply it; " +
 		"`tfpr drift` here checks again now. tfpr closes this issue when a check, an apply or a reconcile finds the project in sync.\n\n"
-	return body + report.Comment(report.Round{Kind: "drift check", SHA: sha, Results: []report.Result{res}})
+	// The living comment's rendering and fitting: the intro above stays
+	// within the room it leaves under GitHub's limit.
+	return body + report.Comment(report.Round{Kind: "drift check", SHA: sha, RepoURL: repoURL(repo), At: checked, Results: []report.Result{res}})
 }
 
 // reportDrift makes the project's issue show a check's result: opened or
@@ -53,7 +56,7 @@ func (r *Runner) reportDrift(ctx context.Context, s *session, d store.DriftCheck
 			r.logger(ctx).Error("drift: report", "err", err)
 			return d.Issue
 		}
-		body := r.mask(driftIssueBody(repo.DefaultBranch, sha, res, result, checked), s.token)
+		body := r.mask(driftIssueBody(repo, sha, res, result, checked), s.token)
 		n, err := r.ensureDriftIssue(ctx, s, d, body)
 		if err != nil {
 			r.logger(ctx).Error("drift: open or update the issue", "err", err)

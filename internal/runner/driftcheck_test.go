@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/tfpr/tfpr/internal/githubapp"
+	"github.com/tfpr/tfpr/internal/report"
 	"github.com/tfpr/tfpr/internal/store"
+	"github.com/tfpr/tfpr/internal/terraform"
 	"github.com/tfpr/tfpr/webhook"
 )
 
@@ -82,7 +84,7 @@ func TestDriftIssueLifecycle(t *testing.T) {
 	h.r.discoverProjects(context.Background())
 	h.recheck(t, projA)
 	h.driftTick(t)
-	if issues := driftIssues(h); len(issues) != 1 || issues[0].Number != first.Number || h.gh.edits[first.Number] != 1 {
+	if issues := driftIssues(h); len(issues) != 1 || issues[0].Number != first.Number || h.gh.issueEdits[first.Number] != 1 {
 		t.Fatalf("a check after a restart must edit issue #%d in place: %+v", first.Number, issues)
 	}
 
@@ -240,4 +242,16 @@ func slicesContainsSub(ss []string, sub string) bool {
 		}
 	}
 	return false
+}
+
+// A drift issue body fits GitHub's limit however big the plan, by the
+// living comment's fitting rules, and keeps its marker.
+func TestDriftIssueBodyFits(t *testing.T) {
+	text := "# terraform_data.huge will be updated in-place\n" + strings.Repeat("      ~ input = \"a\" -> \"b\"\n", 20000) + "Plan: 0 to add, 1 to change, 0 to destroy.\n"
+	res := report.Result{Project: projA, Outcome: report.Planned, Plan: &terraform.Plan{HasChanges: true, Change: 1, Text: text}}
+	body := driftIssueBody(store.Repo{FullName: "acme/infra", CloneURL: "https://github.com/acme/infra.git", DefaultBranch: "main"},
+		"0123456789abcdef", res, store.DriftDrifted, time.Now())
+	if len(body) > githubapp.MaxCommentChars || !strings.HasPrefix(body, driftMarker(projA)+"\n") || !strings.Contains(body, "Plan: 0 to add, 1 to change") {
+		t.Fatalf("body of %d characters (limit %d), marker first and the plan's tail kept:\n%.600s", len(body), githubapp.MaxCommentChars, body)
+	}
 }

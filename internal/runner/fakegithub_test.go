@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,20 +24,30 @@ type fakeGitHub struct {
 	checks   []githubapp.CheckRun
 	issues   []string // titles
 	closed   []int
-	kept     map[int]*githubapp.Issue // issues opened with OpenIssue, by number
-	keptBy   map[int]string           // their labels
-	edits    map[int]int              // EditIssue calls, by issue
+	// drift issues: see fakeissues_test.go
+	kept       map[int]*githubapp.Issue
+	keptBy     map[int]string
+	issueEdits map[int]int
+	// living comments, labels and reactions: see fakeliving_test.go
+	edits     int
+	staleList bool // OwnComments still lists deleted comments, as a list read just before a deletion does
+	labels    map[int][]string
+	reactions map[int64][]githubapp.Reaction
 }
 
 type fakeComment struct {
-	Number int
-	Body   string
+	ID      int64
+	Number  int
+	Body    string
+	Person  bool // written by a person, not by tfpr
+	Deleted bool
 }
 
 func newFakeGitHub() *fakeGitHub {
 	return &fakeGitHub{perms: map[string]string{}, teams: map[string][]string{}, prs: map[int]githubapp.PR{},
 		merged: map[string]githubapp.PR{}, recent: map[int][]githubapp.UserComment{},
-		kept: map[int]*githubapp.Issue{}, keptBy: map[int]string{}, edits: map[int]int{}}
+		labels: map[int][]string{}, reactions: map[int64][]githubapp.Reaction{},
+		kept: map[int]*githubapp.Issue{}, keptBy: map[int]string{}, issueEdits: map[int]int{}}
 }
 
 func (g *fakeGitHub) Repo(int64, string) (RepoClient, error) { return g, nil }
@@ -48,8 +57,9 @@ func (g *fakeGitHub) Token(context.Context) (string, error) { return "ghs_faketo
 func (g *fakeGitHub) Comment(_ context.Context, number int, body string) (int64, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.comments = append(g.comments, fakeComment{number, body})
-	return int64(len(g.comments)), nil
+	id := int64(len(g.comments) + 1)
+	g.comments = append(g.comments, fakeComment{ID: id, Number: number, Body: body})
+	return id, nil
 }
 
 func (g *fakeGitHub) RecentComments(_ context.Context, number int, _ time.Time) ([]githubapp.UserComment, error) {
@@ -121,65 +131,11 @@ func (g *fakeGitHub) CloseIssue(_ context.Context, number int, body string) erro
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.closed = append(g.closed, number)
-	g.comments = append(g.comments, fakeComment{number, body})
+	g.comments = append(g.comments, fakeComment{ID: int64(len(g.comments) + 1), Number: number, Body: body})
 	if is, ok := g.kept[number]; ok {
 		is.State = "closed"
 	}
 	return nil
-}
-
-func (g *fakeGitHub) FindIssue(_ context.Context, label, marker string) (githubapp.Issue, bool, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	var closed *githubapp.Issue
-	for n := 1; n < 2000; n++ {
-		is, ok := g.kept[n]
-		if !ok || g.keptBy[n] != label || !strings.Contains(is.Body, marker) {
-			continue
-		}
-		if is.State == "open" {
-			return *is, true, nil
-		}
-		closed = is
-	}
-	if closed != nil {
-		return *closed, true, nil
-	}
-	return githubapp.Issue{}, false, nil
-}
-
-func (g *fakeGitHub) OpenIssue(_ context.Context, title, label, body string) (githubapp.Issue, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	n := 500 + len(g.kept) + 1
-	g.kept[n] = &githubapp.Issue{Number: n, Title: title, Body: body, State: "open"}
-	g.keptBy[n] = label
-	return *g.kept[n], nil
-}
-
-func (g *fakeGitHub) EditIssue(_ context.Context, number int, title, body string) (githubapp.Issue, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	is, ok := g.kept[number]
-	if !ok {
-		return githubapp.Issue{}, fmt.Errorf("issue #%d: %w", number, store.ErrNotFound)
-	}
-	is.Title, is.Body, is.State = title, body, "open"
-	g.edits[number]++
-	return *is, nil
-}
-
-// keptIssues returns the issues opened with OpenIssue labelled label.
-func (g *fakeGitHub) keptIssues(label string) []githubapp.Issue {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	var out []githubapp.Issue
-	for n := 1; n < 2000; n++ {
-		if is, ok := g.kept[n]; ok && g.keptBy[n] == label {
-			out = append(out, *is)
-		}
-	}
-	return out
 }
 
 // commentsOn returns the comments posted on PR or issue number.
@@ -188,7 +144,7 @@ func (g *fakeGitHub) commentsOn(number int) []string {
 	defer g.mu.Unlock()
 	var out []string
 	for _, c := range g.comments {
-		if c.Number == number {
+		if c.Number == number && !c.Deleted {
 			out = append(out, c.Body)
 		}
 	}

@@ -90,7 +90,7 @@ func TestPRPlansAllowedProjectsAndReportsDeniedOnes(t *testing.T) {
 		t.Errorf("beta check = %s, want failure", c.Conclusion)
 	}
 	comments := h.gh.commentsOn(4)
-	if len(comments) != 1 || !strings.Contains(comments[0], "Plan: 1 to add") || !strings.Contains(comments[0], "TFPR001") {
+	if len(comments) != 1 || !strings.Contains(comments[0], "| `"+projA+"` | 📝 changes | 1 |") || !strings.Contains(comments[0], "TFPR001") {
 		t.Errorf("PR comment = %q, want alpha's plan and beta's finding", comments)
 	}
 	if strings.Contains(strings.Join(comments, ""), "ghs_faketoken123") {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/project"
@@ -90,17 +91,19 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 	}
 	if len(projects) == 0 {
 		r.logger(ctx).Info("no project affected", "pr", j.PR, "sha", j.HeadSHA, "changed", len(changed))
-		return nil
+		return r.publishNothing(ctx, s, j)
 	}
 	projects, skipped := capProjects(projects, r.cfg.MaxProjectsPerPR)
 	approvals, err := r.approvedRules(ctx, j.Repo.FullName, j.PR, j.HeadSHA)
 	if err != nil {
 		return err
 	}
-	round := report.Round{Kind: "plan", SHA: j.HeadSHA, PR: j.PR}
+	round := report.Round{Kind: "plan", SHA: j.HeadSHA, PR: j.PR, RepoURL: repoURL(j.Repo), At: time.Now()}
 	if len(skipped) > 0 {
 		round.Notes = append(round.Notes, overflowNote(len(projects), skipped))
 	}
+	checks := map[string]int64{"": r.startAggregate(ctx, s, "plan", j.HeadSHA, len(projects))}
+	var checksMu sync.Mutex
 	runTerraform := !j.Fork || r.cfg.AllowForkPRs
 	if !runTerraform {
 		round.Notes = append(round.Notes, "This PR comes from a fork, so tfpr ran the policy checks but no terraform: "+
@@ -112,6 +115,10 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			id := r.startCheck(ctx, s, "plan", j.HeadSHA, p)
+			checksMu.Lock()
+			checks[p] = id
+			checksMu.Unlock()
 			results[i] = r.planProject(ctx, s, co, g, j, p, runTerraform, approvals)
 		}()
 	}
@@ -119,8 +126,11 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	for _, p := range skipped[:min(len(skipped), overflowListed)] {
+		results = append(results, report.Result{Project: p, Outcome: report.Skipped, NotRun: report.NotRunCap})
+	}
 	round.Results = results
-	return r.publish(ctx, s, round)
+	return r.publishRound(ctx, s, round, len(j.Projects) == 0, checks)
 }
 
 func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Checkout, g *project.Graph, j store.Job, p string, runTF bool, approved approvals) report.Result {
@@ -139,7 +149,7 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 		return res
 	}
 	if !runTF {
-		res.Outcome = report.Skipped
+		res.Outcome, res.NotRun = report.Skipped, report.NotRunFork
 		return res
 	}
 	res.Notes = append(res.Notes, r.contention(ctx, j, p)...)

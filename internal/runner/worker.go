@@ -89,6 +89,13 @@ func (t *workerTerraform) Plan(ctx context.Context, dir string, be terraform.Bac
 	for _, c := range res.Plan.Changes {
 		p.Changes = append(p.Changes, terraform.ResourceChange{Address: c.Address, Actions: c.Actions})
 	}
+	if len(p.JSON) > 0 {
+		// The comment's summary table reads the plan's JSON, as a plan run
+		// in the server's own process does.
+		if p.Summary, err = terraform.SummaryOf(p.JSON); err != nil {
+			return nil, fmt.Errorf("summarize plan of %s: %w", t.project, err)
+		}
+	}
 	return p, nil
 }
 

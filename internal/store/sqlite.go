@@ -105,6 +105,16 @@ CREATE TABLE IF NOT EXISTS approvals (
 	created INTEGER NOT NULL,
 	PRIMARY KEY (repo, pr, head_sha, rule, user)
 );
+CREATE TABLE IF NOT EXISTS reported (
+	repo TEXT NOT NULL,
+	pr INTEGER NOT NULL,
+	family TEXT NOT NULL,
+	project TEXT NOT NULL,
+	sha TEXT NOT NULL,
+	result TEXT NOT NULL,
+	updated INTEGER NOT NULL,
+	PRIMARY KEY (repo, pr, family, project)
+);
 CREATE TABLE IF NOT EXISTS worker_runs (
 	id INTEGER PRIMARY KEY AUTOINCREMENT,
 	run_id INTEGER NOT NULL DEFAULT 0,
@@ -404,6 +414,7 @@ func (s *SQLite) Prune(ctx context.Context, before time.Time) (int, error) {
 	for _, q := range []string{
 		`DELETE FROM deliveries WHERE received < ?`,
 		`DELETE FROM jobs WHERE updated < ? AND status NOT IN ('` + StatusQueued + `', '` + StatusRunning + `')`,
+		`DELETE FROM reported WHERE updated < ?`,
 	} {
 		res, err := s.db.ExecContext(ctx, q, before.UnixMilli())
 		if err != nil {

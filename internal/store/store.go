@@ -166,6 +166,18 @@ type Release struct {
 }
 
 // Store is everything the runner persists.
+// Reported is one project's result as a living comment last showed it, so
+// a round that re-runs some projects (a re-plan of one directory, each
+// project's apply of a merge commit) renders the others as they were.
+type Reported struct {
+	Repo    string
+	PR      int
+	Family  string // the comment: "plan", or "apply <sha>"
+	Project string
+	SHA     string // the commit the result is for
+	Result  string // the rendered result's data, JSON
+}
+
 type Store interface {
 	FirstDelivery(ctx context.Context, id string) (bool, error)
 	ForgetDelivery(ctx context.Context, id string) error
@@ -210,6 +222,10 @@ type Store interface {
 
 	Approve(ctx context.Context, a Approval) error
 	Approvals(ctx context.Context, repo string, pr int, headSHA string) ([]Approval, error)
+
+	SaveReported(ctx context.Context, r Reported) error
+	Reported(ctx context.Context, repo string, pr int, family string) ([]Reported, error)
+	ForgetReported(ctx context.Context, repo string, pr int, family string) error
 
 	Prune(ctx context.Context, before time.Time) (int, error)
 	RememberRepo(ctx context.Context, r Repo) error

@@ -113,6 +113,8 @@ type Plan struct {
 	Add, Change, Destroy, Import int
 	// Changes lists resources with actions other than no-op or read.
 	Changes []ResourceChange
+	// Summary is what a reviewer reads first: counts by kind of change.
+	Summary Summary
 	// Text is the human-readable plan: plan's own output, without the note
 	// on where the plan file was saved.
 	Text string
@@ -385,6 +387,7 @@ func summarize(p *Plan, plan *tfjson.Plan) {
 	if plan == nil {
 		return
 	}
+	p.Summary = summaryOf(plan)
 	for _, rc := range plan.ResourceChanges {
 		if rc == nil || rc.Change == nil {
 			continue

@@ -12,6 +12,7 @@ package md
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -270,4 +271,70 @@ func longestRun(s string, c byte) int {
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func isAlnum(c byte) bool {
 	return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// HTML renders s as text inside an HTML element (a <summary>): escaped, on
+// one line, with mentions, issue references and autolinks broken as in Text.
+func HTML(s string) Markdown {
+	s = strings.Join(strings.Fields(s), " ")
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '"':
+			b.WriteString("&quot;")
+		case '\'':
+			b.WriteString("&#39;")
+		case '`':
+			b.WriteString("&#96;")
+		case '@', '#':
+			b.WriteByte(c)
+			if i+1 < len(s) && (isAlnum(s[i+1]) || s[i+1] == '-' || s[i+1] == '_') {
+				b.WriteString(joiner)
+			}
+		case ':':
+			b.WriteByte(c)
+			if strings.HasPrefix(s[i+1:], "//") {
+				b.WriteString(joiner)
+			}
+		case 'w', 'W':
+			if len(s)-i >= 4 && strings.EqualFold(s[i:i+4], "www.") {
+				b.WriteString(s[i : i+3])
+				b.WriteString(joiner)
+				i += 2
+				continue
+			}
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return Markdown(b.String())
+}
+
+// BlobLink links text to line of file at commit sha of the repository whose
+// web address is repoURL (tfpr's own configuration, never the PR's). The
+// file name comes from the PR: each path segment is percent-encoded, so the
+// address stays inside that repository's tree and cannot end the link.
+func BlobLink(text Markdown, repoURL, sha, file string, line int) Markdown {
+	segs := strings.Split(file, "/")
+	for i, s := range segs {
+		s = url.PathEscape(s)
+		s = strings.NewReplacer("(", "%28", ")", "%29", "'", "%27", "!", "%21", "*", "%2A").Replace(s)
+		if s == "." || s == ".." {
+			s = strings.ReplaceAll(s, ".", "%2E")
+		}
+		segs[i] = s
+	}
+	u := strings.TrimSuffix(repoURL, "/") + "/blob/" + url.PathEscape(sha) + "/" + strings.Join(segs, "/")
+	if line > 0 {
+		u += "#L" + strconv.Itoa(line)
+	}
+	return Markdown("[" + string(text) + "](" + u + ")")
 }
