@@ -255,3 +255,28 @@ func TestDriftIssueBodyFits(t *testing.T) {
 		t.Fatalf("body of %d characters (limit %d), marker first and the plan's tail kept:\n%.600s", len(body), githubapp.MaxCommentChars, body)
 	}
 }
+
+// An apply of a drifted project asks for a check at once; finding the
+// project in sync, the check closes its issue.
+func TestApplyOfADriftedProjectClosesItsIssue(t *testing.T) {
+	h := driftHarness(t, Config{})
+	h.tf.world[projA] = "by-hand"
+	h.driftTick(t)
+	n := h.driftState(t, projA).Issue
+	if n == 0 {
+		t.Fatal("no drift issue")
+	}
+	h.ws.commit("m1", "b0", map[string]string{projA + "/input": "v1"})
+	h.ws.land("m1")
+	h.dispatch(t, webhook.PushEvent{M: meta, Ref: "refs/heads/main", Before: "b0", After: "m1"})
+	if h.tf.world[projA] != "v1" {
+		t.Fatalf("the merge was not applied: world %q", h.tf.world[projA])
+	}
+	if d := h.driftState(t, projA); d.Requested.IsZero() {
+		t.Fatalf("no check asked for after the apply: %+v", d)
+	}
+	h.driftTick(t)
+	if is := driftIssues(h); len(is) != 1 || is[0].State != "closed" {
+		t.Fatalf("after the apply and its check: %+v, want the issue closed", is)
+	}
+}
