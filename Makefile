@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TERRAFORM = $$(scripts/tools.sh)
 
-.PHONY: all build tools test test-short bench vet fmt clean
+.PHONY: all build tools test test-short test-alerts test-browser bench vet fmt clean image
 
 all: build
 
@@ -23,10 +23,21 @@ vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
-test: tools vet
+test: tools vet test-alerts
 	$(GO) run ./cmd/tfpr policy test
 	TFPR_TERRAFORM_BIN="$(TERRAFORM)" $(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/policy/
+
+# Alert rules: syntax, then their unit tests (promtool ships with Debian's
+# prometheus package).
+test-alerts:
+	promtool check rules deploy/prometheus/alerts.yaml
+	promtool test rules deploy/prometheus/alerts_test.yaml
+
+# The runs page in headless Chromium (Debian's chromium): it lists a finished
+# run and shows a running run's log lines arriving.
+test-browser:
+	$(GO) test -tags browser -count=1 -run Browser ./internal/runspage/
 
 test-short: tools
 	TFPR_TERRAFORM_BIN="$(TERRAFORM)" $(GO) test -count=1 -short ./...
@@ -35,6 +46,11 @@ test-short: tools
 # project scan, webhook-to-plan-comment overhead, parallel plans, idle RSS.
 bench: tools build
 	TFPR_TERRAFORM_BIN="$(TERRAFORM)" scripts/bench.sh
+
+# The container image (see Dockerfile and README "Deploy").
+IMAGE ?= tfpr:$(VERSION)
+image:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -4,7 +4,9 @@
 # set. Every figure comes from a Go benchmark (b.ReportMetric) or is measured
 # here; nothing is timed by a test.
 #
-#   webhook ack latency     BenchmarkWebhookAck (internal/e2e), full server
+#   webhook ack latency     BenchmarkWebhookAck (internal/e2e), full server;
+#                           BenchmarkWebhookAckWhilePlanning, while 20 plans run
+#   /metrics, /readyz cost  BenchmarkMetricsScrape, BenchmarkReadyzProbe (internal/server)
 #   plan overhead           BenchmarkPlanOverhead: webhook to plan comment minus terraform
 #   20-project plan         BenchmarkParallelPlan20
 #   merge queue latency     BenchmarkMergeQueue50
@@ -117,6 +119,14 @@ else
 		fail "webhook ack latency"
 	fi
 
+	if e2e BenchmarkWebhookAckWhilePlanning 2s; then
+		f="$work/BenchmarkWebhookAckWhilePlanning.out"
+		record "webhook ack p50 (8 senders, 20 plans running)" "$(metric "$f" BenchmarkWebhookAckWhilePlanning/senders=8,plans=20 p50-ms)" ms
+		record "webhook ack p99 (8 senders, 20 plans running)" "$(metric "$f" BenchmarkWebhookAckWhilePlanning/senders=8,plans=20 p99-ms)" ms "<" 50
+	else
+		fail "webhook ack latency while planning"
+	fi
+
 	if e2e BenchmarkPlanOverhead 7x; then
 		f="$work/BenchmarkPlanOverhead.out"
 		record "webhook to plan comment, total (median)" "$(metric "$f" BenchmarkPlanOverhead total-ms)" ms
@@ -189,6 +199,18 @@ if "$GO" test -run '^$' -bench . -benchmem ./webhook/ ./internal/policy/ ./inter
 else
 	tail -n 40 "$work/micro.out" | sed 's/^/   | /'
 	fail "micro-benchmarks"
+fi
+
+section "operating cost: /metrics scrape and /readyz probe (internal/server)"
+if "$GO" test -run '^$' -bench 'BenchmarkMetricsScrape|BenchmarkReadyzProbe' -benchtime 2000x -benchmem ./internal/server/ >"$work/ops.out" 2>&1; then
+	f="$work/ops.out"
+	scrape_ns="$(metric "$f" BenchmarkMetricsScrape ns/op)"
+	record "/metrics scrape" "$(awk -v n="$scrape_ns" 'BEGIN { printf "%.2f\n", n / 1e6 }')" ms
+	record "/metrics response" "$(metric "$f" BenchmarkMetricsScrape resp-bytes)" bytes
+	record "/readyz probe (cached checks)" "$(metric "$f" BenchmarkReadyzProbe ns/op)" ns
+else
+	sed 's/^/   | /' "$work/ops.out" | tail -n 20
+	fail "operating cost benchmarks"
 fi
 
 section "lint throughput: tfpr lint vs conftest, same corpus"

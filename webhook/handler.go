@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-github/v88/github"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tfpr/tfpr/internal/logctx"
 )
 
 const (
@@ -242,6 +244,8 @@ func (h *Handler) deliver(ctx context.Context, ev Event, res result) result {
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
+	// Whatever the dispatcher logs names the delivery it is acting on.
+	ctx = logctx.With(ctx, "delivery", m.Delivery, "repo", m.Repo.FullName)
 	first, err := h.dedupe.FirstDelivery(ctx, m.Delivery)
 	if err != nil {
 		res.status, res.text, res.outcome = http.StatusInternalServerError, "internal error, redeliver later", "dedupe_error"

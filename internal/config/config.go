@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"path"
 	"runtime"
@@ -53,6 +54,15 @@ type Config struct {
 	StatePrefixTemplate    string
 	MaxProjectsPerPR       int
 
+	// ReadyInterval is how often the readiness checks run in the background.
+	ReadyInterval time.Duration
+	// PublicURL is where people reach tfpr's runs page; check runs and
+	// comments link there. Empty: no links.
+	PublicURL string
+	// RunsPageAuthFile holds "user:password" for basic auth on the runs
+	// page; empty leaves access to a proxy in front (OIDC).
+	RunsPageAuthFile string
+
 	// Where terraform runs (see runs.go).
 	Executor       executor.Kind
 	InternalAddr   string
@@ -87,7 +97,9 @@ var argNames = map[string]string{
 	"insecure-shared-identity": "BOOL", "state-prefix-template": "TEMPLATE", "max-projects-per-pr": "N",
 	"terraform-env": "NAME,...", "log-level": "LEVEL", "executor": "local|kubernetes|unsandboxed",
 	"internal-addr": "HOST:PORT", "internal-url": "URL", "sandbox-bind": "PATH[:rw],...", "worker-bin": "PATH",
-	"run-budget": "DURATION", "iam-credentials-endpoint": "URL", "drift-interval": "DURATION", "drift-parallelism": "N",
+	"run-budget": "DURATION", "iam-credentials-endpoint": "URL",
+	"ready-interval": "DURATION", "public-url": "URL", "runs-page-basic-auth-file": "FILE",
+	"drift-interval": "DURATION", "drift-parallelism": "N",
 }
 
 func (c *Config) fields() []field {
@@ -157,7 +169,28 @@ func (c *Config) fields() []field {
 		}},
 		{"terraform-env", "TFPR_TERRAFORM_ENV", "comma-separated extra environment variable names passed through to terraform", "", list(&c.TerraformEnv)},
 		{"log-level", "TFPR_LOG_LEVEL", "debug, info, warn or error", "info", str(&c.LogLevel)},
+		{"ready-interval", "TFPR_READY_INTERVAL", "how often the /readyz checks (store, policies, GitHub App JWT, state bucket) run in the background", "15s", duration(&c.ReadyInterval)},
+		{"public-url", "TFPR_PUBLIC_URL", "https URL of tfpr's runs page, linked from check runs and comments (empty: no links)", "", publicURL(&c.PublicURL)},
+		{"runs-page-basic-auth-file", "TFPR_RUNS_PAGE_BASIC_AUTH_FILE", "file holding user:password for basic auth on the runs page (empty: leave access to a proxy in front)", "", str(&c.RunsPageAuthFile)},
 	}, append(c.runFields(), c.driftFields()...)...)
+}
+
+// publicURL accepts an absolute http(s) URL and drops a trailing slash.
+func publicURL(p *string) func(string) error {
+	return func(v string) error {
+		if v == "" {
+			*p = ""
+			return nil
+		}
+		u, err := url.Parse(v)
+		// It is written into markdown links: no character that could end one.
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" ||
+			strings.ContainsAny(v, "()[]<>\"' \t\n") {
+			return fmt.Errorf("not an absolute http(s) URL without query: %q", v)
+		}
+		*p = strings.TrimSuffix(v, "/")
+		return nil
+	}
 }
 
 func duration(p *time.Duration) func(string) error {

@@ -53,7 +53,8 @@ func newBenchEnv(tb testing.TB, extra map[string]string) *benchEnv {
 	e.gh = githubtest.New(tb, githubtest.Options{})
 	e.repo = e.gh.AddRepo(tb, owner, repoName, installation)
 	e.gcs = testenv.FakeGCS(tb, bucket)
-	tf, err := bench.WriteWrapper(tb.TempDir(), testenv.Terraform(tb))
+	tfDir := tb.TempDir()
+	tf, err := bench.WriteWrapper(tfDir, testenv.Terraform(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -68,6 +69,13 @@ func newBenchEnv(tb testing.TB, extra map[string]string) *benchEnv {
 		"TFPR_TERRAFORM_BIN":           tf.Path,
 		"TFPR_RESYNC_INTERVAL":         "1h",
 		"TFPR_SHUTDOWN_GRACE":          "30s",
+		// Sandboxed workers (the tfpr binary, not this test binary) run
+		// the wrapper, which records each invocation in its directory;
+		// the internal endpoint takes any free port, not the fixed
+		// default another server may hold.
+		"TFPR_WORKER_BIN":    testenv.TfprBinary(tb),
+		"TFPR_SANDBOX_BIND":  tfDir + ":rw",
+		"TFPR_INTERNAL_ADDR": "127.0.0.1:0",
 
 		"TFPR_INSECURE_SHARED_IDENTITY": "true",
 		"TFPR_REPO_ALLOWLIST":           owner + "/" + repoName,

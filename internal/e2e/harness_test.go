@@ -42,6 +42,8 @@ type harness struct {
 	data   string
 	env    map[string]string
 	stop   func()
+	// logPath is the server's log, as text lines.
+	logPath string
 }
 
 // start launches tfpr against fresh fakes; extra sets TFPR_* variables.
@@ -101,7 +103,9 @@ func (h *harness) boot() {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, server.Options{Getenv: getenv, Log: testLogger(t)})
+	log, logPath := testLogger(t)
+	h.logPath = logPath
+	srv, err := server.New(ctx, cfg, server.Options{Getenv: getenv, Log: log})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -234,7 +238,7 @@ func (h *harness) checkRun(name, sha string) (githubtest.CheckRun, bool) {
 
 // testLogger writes the server's log to a file and prints it if the test
 // fails: a goroutine logging after the test ends cannot panic this way.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t *testing.T) (*slog.Logger, string) {
 	path := filepath.Join(t.TempDir(), "tfpr.log")
 	f, err := os.Create(path)
 	if err != nil {
@@ -249,7 +253,7 @@ func testLogger(t *testing.T) *slog.Logger {
 			t.Logf("tfpr log:\n%s", raw)
 		}
 	})
-	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})), path
 }
 
 // fakeIAM is the IAM Credentials API at its HTTP boundary: it mints a

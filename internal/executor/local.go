@@ -242,7 +242,7 @@ func (e *LocalExec) Start(ctx context.Context, l Launch) (Handle, error) {
 	if err != nil {
 		return Handle{}, fmt.Errorf("start worker for run %d: read its start time: %w", l.RunID, err)
 	}
-	e.opts.Log.Info("worker started", "run", l.RunID, "pid", pid, "executor", e.Kind().String(), "stage", l.Stage, "project", l.Project)
+	e.opts.Log.InfoContext(ctx, "worker started", "worker_run", l.RunID, "pid", pid, "executor", e.Kind().String(), "stage", l.Stage, "project", l.Project)
 	return Handle{Kind: e.Kind(), RunID: l.RunID, PID: pid, StartTicks: ticks, BootID: e.boot}, nil
 }
 

@@ -18,6 +18,8 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 	storage "google.golang.org/api/storage/v1"
+
+	"github.com/tfpr/tfpr/internal/metrics"
 )
 
 // ErrNotExist is returned for a missing object.
@@ -26,6 +28,9 @@ var ErrNotExist = errors.New("object does not exist")
 // Client reads and writes objects.
 type Client struct {
 	svc *storage.Service
+	// Metrics counts failed calls (a missing object is not a failure);
+	// nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // New returns a client using Application Default Credentials, or the
@@ -75,11 +80,13 @@ func (c *Client) Read(ctx context.Context, bucket, name string, key Key) (*Objec
 		return nil, fmt.Errorf("gs://%s/%s: %w", bucket, name, ErrNotExist)
 	}
 	if err != nil {
+		c.Metrics.GCSError(metrics.GCSRead)
 		return nil, fmt.Errorf("read gs://%s/%s: %w", bucket, name, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
+		c.Metrics.GCSError(metrics.GCSRead)
 		return nil, fmt.Errorf("read gs://%s/%s: %w", bucket, name, err)
 	}
 	var gen int64
@@ -92,6 +99,7 @@ func (c *Client) Write(ctx context.Context, bucket, name string, r io.Reader, ke
 	call := c.svc.Objects.Insert(bucket, &storage.Object{Name: name, ContentType: "application/octet-stream"}).Media(r).Context(ctx)
 	key.headers(call.Header())
 	if _, err := call.Do(); err != nil {
+		c.Metrics.GCSError(metrics.GCSWrite)
 		return fmt.Errorf("write gs://%s/%s: %w", bucket, name, err)
 	}
 	return nil
@@ -101,7 +109,20 @@ func (c *Client) Write(ctx context.Context, bucket, name string, r io.Reader, ke
 func (c *Client) Delete(ctx context.Context, bucket, name string) error {
 	err := c.svc.Objects.Delete(bucket, name).Context(ctx).Do()
 	if err != nil && !notFound(err) {
+		c.Metrics.GCSError(metrics.GCSDelete)
 		return fmt.Errorf("delete gs://%s/%s: %w", bucket, name, err)
+	}
+	return nil
+}
+
+// Reachable lists at most one object of bucket: it proves the bucket
+// exists and tfpr's identity may read it (storage.objects.list, which
+// roles/storage.objectViewer grants), without needing bucket metadata rights.
+func (c *Client) Reachable(ctx context.Context, bucket string) error {
+	_, err := c.svc.Objects.List(bucket).MaxResults(1).Fields("items/name").Context(ctx).Do()
+	if err != nil {
+		c.Metrics.GCSError(metrics.GCSProbe)
+		return fmt.Errorf("list gs://%s: %w", bucket, err)
 	}
 	return nil
 }

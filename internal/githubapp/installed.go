@@ -44,6 +44,19 @@ func (a *App) InstalledRepos(ctx context.Context, limit int) ([]string, error) {
 	return out, nil
 }
 
+// CheckJWT asks GitHub for the App itself with a fresh JWT: it fails when
+// the key, the App id or GitHub's reachability is wrong.
+func (a *App) CheckJWT(ctx context.Context) error {
+	apps, err := a.client(a.apps)
+	if err != nil {
+		return err
+	}
+	if _, _, err := apps.Apps.Get(ctx, ""); err != nil {
+		return fmt.Errorf("GitHub did not accept the App's JWT (check TFPR_GITHUB_APP_ID and the private key): %w", err)
+	}
+	return nil
+}
+
 // installationRepos lists the first limit repositories of one installation.
 func (a *App) installationRepos(ctx context.Context, installation int64, limit int) ([]string, error) {
 	tr := ghinstallation.NewFromAppsTransport(a.apps, installation)

@@ -38,6 +38,9 @@ type CheckRun struct {
 	Summary     string
 	Text        string
 	Annotations []Annotation
+	// DetailsURL is where the check's "Details" link goes: the run on
+	// tfpr's runs page (TFPR_PUBLIC_URL); empty leaves GitHub's default.
+	DetailsURL string
 }
 
 // Comment posts a PR (issue) comment and returns its id.
@@ -124,6 +127,9 @@ func (c *Client) CreateCheckRun(ctx context.Context, cr CheckRun) (int64, error)
 	if cr.ExternalID != "" {
 		opts.ExternalID = github.Ptr(cr.ExternalID)
 	}
+	if cr.DetailsURL != "" {
+		opts.DetailsURL = github.Ptr(cr.DetailsURL)
+	}
 	if cr.Status == "completed" {
 		opts.Conclusion = github.Ptr(cr.Conclusion)
 		opts.CompletedAt = &github.Timestamp{Time: time.Now()}
@@ -142,6 +148,9 @@ func (c *Client) CreateCheckRun(ctx context.Context, cr CheckRun) (int64, error)
 func (c *Client) UpdateCheckRun(ctx context.Context, id int64, cr CheckRun) error {
 	first, rest := batch(cr.Annotations)
 	opts := github.UpdateCheckRunOptions{Name: cr.Name, Status: github.Ptr(cr.Status), Output: output(cr, first)}
+	if cr.DetailsURL != "" {
+		opts.DetailsURL = github.Ptr(cr.DetailsURL)
+	}
 	if cr.Status == "completed" {
 		opts.Conclusion = github.Ptr(cr.Conclusion)
 		opts.CompletedAt = &github.Timestamp{Time: time.Now()}

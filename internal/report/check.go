@@ -34,6 +34,7 @@ func Check(kind, sha string, r Result) githubapp.CheckRun {
 		HeadSHA:    sha,
 		ExternalID: ExternalID(kind, r.Project),
 		Status:     "completed",
+		DetailsURL: r.DetailsURL,
 	}
 	switch r.Outcome {
 	case Planned, Applied:

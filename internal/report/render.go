@@ -184,6 +184,7 @@ type sectionView struct {
 	WarnTitle md.Markdown
 	Warn      []md.Markdown
 	Status    md.Markdown
+	RunLog    md.Markdown // link to the run on the runs page, or empty
 	Findings  []md.Markdown
 	Fence     string // empty: no output to show
 	Lang      string
@@ -213,6 +214,11 @@ func section(r Round, res Result) sectionView {
 		}
 	}
 	sv.Status = status(r.Kind, res, v)
+	if res.DetailsURL != "" {
+		// The URL is TFPR_PUBLIC_URL checked by config (no character
+		// that ends a link) plus a run id.
+		sv.RunLog = md.Markdown("[Run log](" + res.DetailsURL + ")")
+	}
 	shown, more := capFindings(res.Findings)
 	for _, f := range shown {
 		sv.Findings = append(sv.Findings, findingLine(r, f))

@@ -49,6 +49,9 @@ type Result struct {
 	// Notes are lines of prose, e.g. "re-planned on the merge commit
 	// because ..."; text between single backticks is shown as code.
 	Notes []string
+	// DetailsURL is the run on tfpr's runs page (TFPR_PUBLIC_URL): the
+	// check run's Details link and a link in the comment. Empty: none.
+	DetailsURL string
 }
 
 // Round is everything rendered for one commit.

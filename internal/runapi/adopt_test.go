@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/tfpr/tfpr/internal/executor"
 	"github.com/tfpr/tfpr/internal/runspec"
 	"github.com/tfpr/tfpr/internal/store"
@@ -92,7 +90,7 @@ func TestRestartAdoptsRunningApply(t *testing.T) {
 	if st := r.gcs.Object(t, "acme/infra/microservices/alpha/dev/default.tfstate"); !strings.Contains(string(st), `"alpha"`) {
 		t.Fatalf("state after the adopted apply:\n%s", st)
 	}
-	if got := testutil.ToFloat64(r.d.adopted); got != 1 {
+	if got := r.counter("tfpr_runs_adopted_total"); got != 1 {
 		t.Fatalf("tfpr_runs_adopted_total = %v", got)
 	}
 }
@@ -111,7 +109,7 @@ func TestRestartFindsKilledWorkerDead(t *testing.T) {
 	if err != nil || found != Dead {
 		t.Fatalf("restarted server found the killed apply %v (%v), want dead", found, err)
 	}
-	if got := testutil.ToFloat64(r.d.lost); got != 1 {
+	if got := r.counter("tfpr_runs_lost_total"); got != 1 {
 		t.Fatalf("tfpr_runs_lost_total = %v", got)
 	}
 	if w := mustGet(t, r, wr.ID); w.State != store.WorkerClosed {

@@ -16,10 +16,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/tfpr/tfpr/internal/executor"
 	"github.com/tfpr/tfpr/internal/iamcreds"
+	"github.com/tfpr/tfpr/internal/logctx"
+	"github.com/tfpr/tfpr/internal/metrics"
+	"github.com/tfpr/tfpr/internal/runlog"
 	"github.com/tfpr/tfpr/internal/runspec"
 	"github.com/tfpr/tfpr/internal/store"
 	"github.com/tfpr/tfpr/internal/worker"
@@ -58,8 +59,12 @@ type Options struct {
 	// Mask redacts secrets from worker log lines before they are logged.
 	Mask func(string) string
 	Log  *slog.Logger
-	// Registerer receives the adoption counters; nil skips them.
-	Registerer prometheus.Registerer
+	// Metrics counts adopted and lost runs and terraform's exits (taken
+	// from each result); nil counts nothing.
+	Metrics *metrics.Metrics
+	// Logs receives each worker's log stream under its tfpr run, for the
+	// runs page; nil keeps it in the server log only.
+	Logs runlog.Sink
 	// Poll is how often a waiting run checks that its worker lives.
 	Poll time.Duration
 }
@@ -75,11 +80,14 @@ type Dispatcher struct {
 	mask    func(string) string
 	log     *slog.Logger
 	poll    time.Duration
-	adopted prometheus.Counter
-	lost    prometheus.Counter
+	metrics *metrics.Metrics
+	logs    runlog.Sink
 
 	mu      sync.Mutex
 	waiters map[int64]chan struct{}
+	// attrs are the log attributes (delivery, repository, PR) of the runs
+	// this process started, for the lines the endpoint logs about them.
+	attrs map[int64][]slog.Attr
 }
 
 // ErrLost is returned for a worker that died (or overran its budget and
@@ -95,12 +103,8 @@ func New(o Options) (*Dispatcher, error) {
 		return nil, fmt.Errorf("runapi: %w", err)
 	}
 	d := &Dispatcher{store: o.Store, exec: o.Executor, dir: o.RunsDir, url: o.URL, env: o.Env, minter: o.Minter,
-		mask: o.Mask, log: o.Log, poll: o.Poll, waiters: map[int64]chan struct{}{},
-		adopted: prometheus.NewCounter(prometheus.CounterOpts{Name: "tfpr_runs_adopted_total",
-			Help: "Terraform runs started by an earlier server process and found alive (or finished) by this one."}),
-		lost: prometheus.NewCounter(prometheus.CounterOpts{Name: "tfpr_runs_lost_total",
-			Help: "Terraform runs whose worker died without a result."}),
-	}
+		mask: o.Mask, log: o.Log, poll: o.Poll, metrics: o.Metrics, logs: o.Logs,
+		waiters: map[int64]chan struct{}{}, attrs: map[int64][]slog.Attr{}}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -109,14 +113,6 @@ func New(o Options) (*Dispatcher, error) {
 	}
 	if d.poll <= 0 {
 		d.poll = 500 * time.Millisecond
-	}
-	if o.Registerer != nil {
-		if err := o.Registerer.Register(d.adopted); err != nil {
-			return nil, fmt.Errorf("runapi: register metrics: %w", err)
-		}
-		if err := o.Registerer.Register(d.lost); err != nil {
-			return nil, fmt.Errorf("runapi: register metrics: %w", err)
-		}
 	}
 	return d, nil
 }
@@ -166,13 +162,14 @@ func (d *Dispatcher) Run(ctx context.Context, req Request) (runspec.Result, erro
 	if err != nil {
 		return runspec.Result{}, err
 	}
-	log := d.log.With("run", id, "tfpr_run", req.RunID, "project", req.Project, "stage", req.Stage.String())
+	log := d.log.With("worker_run", id, "run", req.RunID, "project", req.Project, "stage", req.Stage.String())
+	d.remember(ctx, id)
 	h, err := d.start(ctx, id, token, req)
 	if err != nil {
 		d.close(context.WithoutCancel(ctx), id)
 		return runspec.Result{}, fmt.Errorf("%s %s: %w", req.Stage, req.Project, err)
 	}
-	log.Info("worker run started", "executor", h.Kind.String(), "pid", h.PID, "job", h.Job)
+	log.InfoContext(ctx, "worker run started", "executor", h.Kind.String(), "pid", h.PID, "job", h.Job)
 	return d.wait(ctx, id, h, log)
 }
 
@@ -250,7 +247,7 @@ func (d *Dispatcher) wait(ctx context.Context, id int64, h executor.Handle, log 
 		}
 		select {
 		case <-ctx.Done():
-			log.Info("stopped waiting; the worker keeps running and the next server adopts it")
+			log.InfoContext(ctx, "stopped waiting; the worker keeps running and the next server adopts it")
 			return runspec.Result{}, ctx.Err()
 		case <-ch:
 			ch = d.waiter(id)
@@ -259,7 +256,7 @@ func (d *Dispatcher) wait(ctx context.Context, id int64, h executor.Handle, log 
 		}
 		alive, err := d.exec.Alive(ctx, h)
 		if err != nil {
-			log.Warn("check worker", "err", err)
+			log.WarnContext(ctx, "check worker", "err", err)
 			continue
 		}
 		if alive && time.Now().Before(wr.Deadline) {
@@ -267,7 +264,7 @@ func (d *Dispatcher) wait(ctx context.Context, id int64, h executor.Handle, log 
 		}
 		if ok, err := d.takeResultFile(ctx, wr); ok || err != nil {
 			if err != nil {
-				log.Warn("result file refused", "err", err)
+				log.WarnContext(ctx, "result file refused", "err", err)
 			}
 			continue
 		}
@@ -275,8 +272,8 @@ func (d *Dispatcher) wait(ctx context.Context, id int64, h executor.Handle, log 
 		if wr, err = d.store.GetWorkerRun(ctx, id); err == nil && wr.Result != "" {
 			return d.finish(ctx, wr, log)
 		}
-		d.lost.Inc()
-		log.Warn("worker lost", "alive", alive, "deadline", wr.Deadline)
+		d.metrics.RunLost()
+		log.WarnContext(ctx, "worker lost", "alive", alive, "deadline", wr.Deadline)
 		d.close(ctx, id)
 		return runspec.Result{}, fmt.Errorf("worker run %d: %w", id, ErrLost)
 	}
@@ -307,14 +304,40 @@ func (d *Dispatcher) finish(ctx context.Context, wr store.WorkerRun, log *slog.L
 		return res, fmt.Errorf("worker run %d: stored result: %w", wr.ID, err)
 	}
 	d.close(ctx, wr.ID)
-	log.Info("worker run finished", "status", res.Status.String())
+	for _, e := range res.Exits {
+		d.metrics.TerraformExit(metrics.CommandOf(e.Command), e.Code)
+	}
+	log.InfoContext(ctx, "worker run finished", "status", res.Status.String())
 	return res, nil
+}
+
+// remember keeps the log attributes of ctx for worker run id.
+func (d *Dispatcher) remember(ctx context.Context, id int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.attrs[id] = logctx.Attrs(ctx)
+}
+
+// logContext is ctx carrying the log attributes of worker run id's
+// starter, so the endpoint's lines about the run name its delivery too.
+func (d *Dispatcher) logContext(ctx context.Context, id int64) context.Context {
+	d.mu.Lock()
+	as := d.attrs[id]
+	d.mu.Unlock()
+	args := make([]any, len(as))
+	for i, a := range as {
+		args[i] = a
+	}
+	return logctx.With(ctx, args...)
 }
 
 // close marks the run acted on and removes its files.
 func (d *Dispatcher) close(ctx context.Context, id int64) {
+	d.mu.Lock()
+	delete(d.attrs, id)
+	d.mu.Unlock()
 	if err := d.store.CloseWorkerRun(context.WithoutCancel(ctx), id); err != nil {
-		d.log.Error("close worker run", "run", id, "err", err)
+		d.log.Error("close worker run", "worker_run", id, "err", err)
 	}
 	os.Remove(d.bundlePath(id))
 	os.RemoveAll(d.RunDir(id))
@@ -336,14 +359,14 @@ const (
 // Inspect tells what became of worker run wr, counting it as adopted or
 // lost. A dead run is closed.
 func (d *Dispatcher) Inspect(ctx context.Context, wr store.WorkerRun) (Adoption, error) {
-	log := d.log.With("run", wr.ID, "tfpr_run", wr.RunID, "project", wr.Project, "stage", wr.Stage)
+	log := d.log.With("worker_run", wr.ID, "run", wr.RunID, "project", wr.Project, "stage", wr.Stage)
 	if wr.Result != "" {
-		d.adopted.Inc()
+		d.metrics.RunAdopted()
 		log.Info("adopted a finished worker run")
 		return Finished, nil
 	}
 	if ok, _ := d.takeResultFile(ctx, wr); ok {
-		d.adopted.Inc()
+		d.metrics.RunAdopted()
 		log.Info("adopted a finished worker run from its run directory")
 		return Finished, nil
 	}
@@ -357,12 +380,12 @@ func (d *Dispatcher) Inspect(ctx context.Context, wr store.WorkerRun) (Adoption,
 			return Dead, err
 		}
 		if alive {
-			d.adopted.Inc()
+			d.metrics.RunAdopted()
 			log.Info("adopted a running worker", "pid", h.PID, "job", h.Job)
 			return Alive, nil
 		}
 	}
-	d.lost.Inc()
+	d.metrics.RunLost()
 	log.Warn("worker run found dead without a result")
 	d.close(ctx, wr.ID)
 	return Dead, nil
@@ -371,7 +394,7 @@ func (d *Dispatcher) Inspect(ctx context.Context, wr store.WorkerRun) (Adoption,
 // Wait waits for the result of worker run wr, started by this server or
 // an earlier one.
 func (d *Dispatcher) Wait(ctx context.Context, wr store.WorkerRun) (runspec.Result, error) {
-	log := d.log.With("run", wr.ID, "tfpr_run", wr.RunID, "project", wr.Project, "stage", wr.Stage)
+	log := d.log.With("worker_run", wr.ID, "run", wr.RunID, "project", wr.Project, "stage", wr.Stage)
 	var h executor.Handle
 	if wr.Result == "" {
 		if err := json.Unmarshal([]byte(wr.Handle), &h); err != nil {
@@ -379,11 +402,6 @@ func (d *Dispatcher) Wait(ctx context.Context, wr store.WorkerRun) (runspec.Resu
 		}
 	}
 	return d.wait(ctx, wr.ID, h, log)
-}
-
-// Collectors are the adoption counters, for a registry.
-func (d *Dispatcher) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{d.adopted, d.lost}
 }
 
 // Get returns worker run id.

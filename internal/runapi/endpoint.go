@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tfpr/tfpr/internal/runlog"
 	"github.com/tfpr/tfpr/internal/runspec"
 	"github.com/tfpr/tfpr/internal/store"
 )
@@ -72,12 +73,12 @@ func (d *Dispatcher) authorize(w http.ResponseWriter, r *http.Request, open bool
 	wr, err := d.store.GetWorkerRun(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) || !ok ||
 		(err == nil && subtle.ConstantTimeCompare([]byte(hashToken(token)), []byte(wr.TokenHash)) != 1) {
-		d.log.Warn("internal endpoint: bad run token", "run", id, "path", r.URL.Path, "remote", r.RemoteAddr)
+		d.log.Warn("internal endpoint: bad run token", "worker_run", id, "path", r.URL.Path, "remote", r.RemoteAddr)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return wr, false
 	}
 	if err != nil {
-		d.log.Error("internal endpoint: read run", "run", id, "err", err)
+		d.log.Error("internal endpoint: read run", "worker_run", id, "err", err)
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return wr, false
 	}
@@ -95,14 +96,14 @@ func (d *Dispatcher) serveBundle(w http.ResponseWriter, r *http.Request) {
 	}
 	f, err := os.Open(d.bundlePath(wr.ID))
 	if err != nil {
-		d.log.Error("internal endpoint: open bundle", "run", wr.ID, "err", err)
+		d.log.Error("internal endpoint: open bundle", "worker_run", wr.ID, "err", err)
 		http.Error(w, "bundle unavailable", http.StatusGone)
 		return
 	}
 	defer f.Close()
 	w.Header().Set("Content-Type", "application/x-tar")
 	if _, err := io.Copy(w, f); err != nil {
-		d.log.Warn("internal endpoint: send bundle", "run", wr.ID, "err", err)
+		d.log.Warn("internal endpoint: send bundle", "worker_run", wr.ID, "err", err)
 	}
 }
 
@@ -116,10 +117,20 @@ func (d *Dispatcher) serveLog(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("a log post holds at most %d bytes", maxLogPost), http.StatusRequestEntityTooLarge)
 		return
 	}
+	var lines []string
 	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
-		if line != "" {
-			d.log.Info("worker: "+d.mask(line), "run", wr.ID, "tfpr_run", wr.RunID, "project", wr.Project)
+		if line = strings.TrimSuffix(line, "\r"); line != "" {
+			lines = append(lines, d.mask(line))
 		}
+	}
+	// The runs page shows the stream under the tfpr run it belongs to; the
+	// server log keeps it at debug level, as it repeats terraform's output.
+	if d.logs != nil && wr.RunID != 0 {
+		d.logs.Append(runlog.RunID(wr.RunID), lines...)
+	}
+	ctx := d.logContext(r.Context(), wr.ID)
+	for _, line := range lines {
+		d.log.DebugContext(ctx, "worker: "+line, "worker_run", wr.ID, "run", wr.RunID, "project", wr.Project)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -161,12 +172,12 @@ func (d *Dispatcher) record(ctx context.Context, wr store.WorkerRun, data []byte
 		err = res.Validate(runspec.Spec{RunID: wr.ID, Stage: stageOf(wr)})
 	}
 	if err != nil {
-		d.log.Warn("internal endpoint: result refused", "run", wr.ID, "err", err)
+		d.log.WarnContext(d.logContext(ctx, wr.ID), "internal endpoint: result refused", "worker_run", wr.ID, "run", wr.RunID, "err", err)
 		return http.StatusUnprocessableEntity, "result refused: " + err.Error()
 	}
 	recorded, err := d.store.RecordWorkerResult(ctx, wr.ID, string(data))
 	if err != nil {
-		d.log.Error("internal endpoint: record result", "run", wr.ID, "err", err)
+		d.log.Error("internal endpoint: record result", "worker_run", wr.ID, "err", err)
 		return http.StatusServiceUnavailable, "store unavailable"
 	}
 	if !recorded {
@@ -176,7 +187,7 @@ func (d *Dispatcher) record(ctx context.Context, wr store.WorkerRun, data []byte
 		}
 		return http.StatusServiceUnavailable, "store unavailable"
 	}
-	d.log.Info("worker result recorded", "run", wr.ID, "tfpr_run", wr.RunID, "status", res.Status.String())
+	d.log.InfoContext(d.logContext(ctx, wr.ID), "worker result recorded", "worker_run", wr.ID, "run", wr.RunID, "status", res.Status.String())
 	d.notify(wr.ID)
 	return http.StatusOK, ""
 }

@@ -13,10 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/oauth2"
 
 	"github.com/tfpr/tfpr/internal/executor"
 	"github.com/tfpr/tfpr/internal/iamcreds"
+	"github.com/tfpr/tfpr/internal/metrics"
+	"github.com/tfpr/tfpr/internal/runlog"
 	"github.com/tfpr/tfpr/internal/store"
 	"github.com/tfpr/tfpr/internal/testenv"
 )
@@ -37,6 +40,10 @@ type rig struct {
 	minted *mintLog
 	opts   executor.LocalOptions
 	srv    *http.Server
+	// reg holds this boot's metrics; logs is the run-log store the
+	// endpoint feeds, as the runs page reads it.
+	reg  *prometheus.Registry
+	logs *runlog.Broadcaster
 }
 
 type mintLog struct {
@@ -105,7 +112,13 @@ func (r *rig) boot(ln net.Listener) {
 			env[k] = v
 		}
 	}
-	d, err := New(Options{Store: r.store, Executor: ex, RunsDir: filepath.Join(r.data, "runs"), URL: r.url, Env: env, Minter: m, Poll: 50 * time.Millisecond})
+	r.reg, r.logs = prometheus.NewRegistry(), runlog.New(runlog.Limits{})
+	met, err := metrics.New(r.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(Options{Store: r.store, Executor: ex, RunsDir: filepath.Join(r.data, "runs"), URL: r.url, Env: env, Minter: m,
+		Poll: 50 * time.Millisecond, Metrics: met, Logs: r.logs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,4 +163,33 @@ resource "terraform_data" "x" {
 	if err := os.WriteFile(filepath.Join(p, "main.tf"), []byte(tf), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// counter reads one series of this boot's metrics: name with labels
+// (label=value pairs), 0 when absent.
+func (r *rig) counter(name string, labels ...string) float64 {
+	r.t.Helper()
+	mfs, err := r.reg.Gather()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			got := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				got[lp.GetName()] = lp.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if got[labels[i]] != labels[i+1] {
+					continue series
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tfpr/tfpr/internal/logctx"
+	"github.com/tfpr/tfpr/internal/metrics"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/report"
@@ -40,8 +42,12 @@ const maxRetries = 5
 // apply runs one queued apply. The run was marked running by the loop, so
 // no other apply of this project starts until it finishes.
 func (r *Runner) apply(ctx context.Context, run store.Run, interrupted bool) {
-	log := r.log.With("run", run.ID, "kind", "apply", "repo", run.Repo, "project", run.Project, "sha", short(run.SHA), "job", run.JobID)
+	log := r.log.With("run", run.ID, "kind", "apply", "repo", run.Repo, "pr", run.PR, "project", run.Project, "sha", short(run.SHA), "job", run.JobID)
 	ctx = withRun(withLogger(ctx, log), run.ID)
+	// Applies start from the queue, not from a delivery: the job that
+	// queued them names it.
+	ctx = logctx.With(ctx, "repo", run.Repo, "pr", run.PR, "job", run.JobID)
+	ctx, obs := r.obs.Start(ctx, run.ID, metrics.KindApply, run.Project, run.Created)
 	lock := r.lockOf(r.projects, run.Repo+"/"+run.Project)
 	lock.Lock()
 	defer lock.Unlock()
@@ -52,10 +58,12 @@ func (r *Runner) apply(ctx context.Context, run store.Run, interrupted bool) {
 	defer release()
 
 	st, status, err := r.doApply(ctx, run, interrupted)
+	st.result.DetailsURL = r.obs.URL(run.ID)
 	defer st.cleanup(ctx)
 	if errors.Is(err, errBlocked) || (st.retry && r.retryLater(ctx, st.run, err)) {
-		return
+		return // not finished: back in the queue
 	}
+	obs.Finish(status, err)
 	summary := string(st.result.Outcome)
 	if err != nil {
 		summary = err.Error()

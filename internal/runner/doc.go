@@ -39,6 +39,7 @@
 //	runner.go       Config, New, the loop: claiming jobs, starting applies, shutdown
 //	restart.go      what a restart finds: leftover checkouts, interrupted jobs and applies
 //	logging.go      the job- and run-scoped logger
+//	observe.go      one observation per lint, plan and apply: metrics, runs-page log, log attributes
 //	dispatch.go     webhook events to durable jobs
 //	plan.go         PR jobs: lint, plan, save and report every affected project
 //	limits.go       the cap on projects per push and the note naming the rest
@@ -56,6 +57,7 @@
 //	owners.go       who may release applies: approvers and CODEOWNERS
 //	resync.go       the periodic reconciliation, including commands whose webhook was lost
 //	env.go          terraform's environment, identity and state prefix
+//	worker.go       terraform through `tfpr worker` runs: requests, results, adoption after a restart
 //	driftcheck.go           scheduled drift checks: learning the default branch's projects, ticks, one check
 //	driftcheck_schedule.go  the schedule's pure decisions: what a tick checks, new projects' spread, issue fate
 //	driftcheck_issue.go     a project's one drift issue: rendered, found by its marker, edited, closed

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tfpr/tfpr/internal/metrics"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/report"
@@ -153,10 +154,13 @@ func (r *Runner) driftCheck(ctx context.Context, d store.DriftCheck) {
 	lock := r.lockOf(r.projects, d.Repo+"/"+d.Project)
 	lock.Lock()
 	defer lock.Unlock()
+	ctx, obs := r.obs.Start(ctx, 0, metrics.KindDrift, d.Project, d.Due)
 	c := r.checkDrift(ctx, d)
 	if ctx.Err() != nil {
+		obs.Finish(store.StatusCancelled, ctx.Err())
 		return
 	}
+	obs.Finish(driftRunStatus(c))
 	if c.gone {
 		r.forgetDriftProject(ctx, c.s, d)
 		return
@@ -181,7 +185,8 @@ type driftCheckRun struct {
 	s    *session // nil when GitHub or git could not be reached
 	sha  string   // the default-branch commit checked
 	res  report.Result
-	gone bool // the project is no longer on the default branch
+	gone bool  // the project is no longer on the default branch
+	err  error // what stopped the check, when it errored
 }
 
 // checkDrift plans project d at the default branch's head, through the
@@ -190,7 +195,7 @@ type driftCheckRun struct {
 func (r *Runner) checkDrift(ctx context.Context, d store.DriftCheck) driftCheckRun {
 	c := driftCheckRun{res: report.Result{Project: d.Project}}
 	fail := func(err error) driftCheckRun {
-		c.res.Outcome, c.res.Output = report.Errored, err.Error()
+		c.res.Outcome, c.res.Output, c.err = report.Errored, err.Error(), err
 		return c
 	}
 	repo, err := r.repoOf(ctx, d.Repo)
@@ -249,6 +254,19 @@ func (r *Runner) checkDrift(ctx context.Context, d store.DriftCheck) driftCheckR
 		c.res.Notes = append(c.res.Notes, "The plan policies could not judge this plan: "+err.Error())
 	}
 	return c
+}
+
+// driftRunStatus is how a check ends as a run, for its metrics: one that
+// planned (drift or not) succeeded, one the policies denied failed (the
+// code's to fix), any other error is tfpr's or a dependency's.
+func driftRunStatus(c driftCheckRun) (string, error) {
+	switch {
+	case c.gone || c.res.Outcome == report.Planned:
+		return store.StatusSucceeded, nil
+	case c.res.Outcome == report.Denied:
+		return store.StatusDenied, nil
+	}
+	return store.StatusFailed, c.err
 }
 
 // driftResultOf classifies a check's result: a plan with changes is

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tfpr/tfpr/internal/metrics"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/report"
@@ -136,7 +137,9 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Checkout, g *project.Graph, j store.Job, p string, runTF bool, approved approvals) report.Result {
 	res := report.Result{Project: p}
 	modules := g.Modules(p)
+	_, lint := r.obs.Start(ctx, 0, metrics.KindLint, p, time.Time{})
 	findings, err := r.pol.LintProject(ctx, co.Dir, p, modules)
+	lint.Finish(lintStatus(findings, err), err)
 	res.Findings = findings
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, "policy check failed: "+err.Error()
@@ -153,6 +156,7 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 		return res
 	}
 	res.Notes = append(res.Notes, r.contention(ctx, j, p)...)
+	queued := time.Now()
 	lock := r.lockOf(r.projects, j.Repo.FullName+"/"+p)
 	lock.Lock()
 	defer lock.Unlock()
@@ -164,10 +168,16 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	defer release()
 
 	runID := r.recordRun(ctx, store.Run{Kind: "plan", Repo: j.Repo.FullName, Project: p, PR: j.PR, SHA: j.HeadSHA, Trigger: j.Trigger, JobID: j.ID, Status: store.StatusRunning})
+	ctx, obs := r.observe(ctx, runID, metrics.KindPlan, p, queued)
+	res.DetailsURL = r.obs.URL(runID)
+	finish := func(status, summary string, err error) {
+		r.finishRun(ctx, runID, status, summary)
+		obs.Finish(status, err)
+	}
 	scratch, err := r.scratchDir()
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, err.Error()
-		r.finishRun(ctx, runID, store.StatusFailed, err.Error())
+		finish(store.StatusFailed, err.Error(), err)
 		return res
 	}
 	defer os.RemoveAll(scratch)
@@ -176,7 +186,7 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	plan, err := r.terraformPlan(planCtx, co, j.Repo.FullName, p, filepath.Join(scratch, "pr.tfplan"), ModePlan)
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, err.Error()
-		r.finishRun(ctx, runID, store.StatusFailed, firstLine(err.Error()))
+		finish(store.StatusFailed, firstLine(err.Error()), err)
 		return res
 	}
 	res.Outcome, res.Plan = report.Planned, plan
@@ -192,10 +202,10 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	}
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, "saving the plan failed: "+err.Error()
-		r.finishRun(ctx, runID, store.StatusFailed, err.Error())
+		finish(store.StatusFailed, err.Error(), err)
 		return res
 	}
-	r.finishRun(ctx, runID, store.StatusSucceeded, fmt.Sprintf("+%d ~%d -%d", plan.Add, plan.Change, plan.Destroy))
+	finish(store.StatusSucceeded, fmt.Sprintf("+%d ~%d -%d", plan.Add, plan.Change, plan.Destroy), nil)
 	return res
 }
 

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tfpr/tfpr/internal/logctx"
+	"github.com/tfpr/tfpr/internal/observe"
 	"github.com/tfpr/tfpr/internal/planfile"
 	"github.com/tfpr/tfpr/internal/store"
 )
@@ -62,6 +64,9 @@ type Deps struct {
 	// the environment and identity Config gives.
 	Terraform Executor
 	Log       *slog.Logger
+	// Observe records each run's metrics and runs-page log; nil records
+	// nothing.
+	Observe *observe.Observer
 }
 
 // Runner executes jobs and runs.
@@ -75,6 +80,7 @@ type Runner struct {
 	gcs   StateLocks
 	tf    Executor
 	log   *slog.Logger
+	obs   *observe.Observer
 
 	wake    chan struct{}
 	slots   chan struct{}  // terraform processes at once
@@ -149,7 +155,7 @@ func New(cfg Config, d Deps) (*Runner, error) {
 		return nil, fmt.Errorf("runner: create scratch dir: %w", err)
 	}
 	return &Runner{
-		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, tf: tf, log: log,
+		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, tf: tf, log: log, obs: d.Observe,
 		wake:     make(chan struct{}, 1),
 		slots:    make(chan struct{}, cfg.Parallelism),
 		jobs:     make(chan struct{}, cfg.Parallelism),
@@ -311,6 +317,9 @@ func (r *Runner) runJob(ctx context.Context, j store.Job) {
 		log = log.With("delivery", j.Delivery)
 	}
 	ctx = withLogger(ctx, log)
+	// Code below the runner (the worker dispatcher) logs with the context:
+	// its lines name the delivery, repository and PR too.
+	ctx = logctx.With(ctx, "delivery", j.Delivery, "job", j.ID, "repo", j.Repo.FullName, "pr", j.PR)
 	var err error
 	switch j.Kind {
 	case store.JobPR:

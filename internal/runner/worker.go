@@ -76,7 +76,7 @@ func (t *workerTerraform) Plan(ctx context.Context, dir string, be terraform.Bac
 		return nil, err
 	}
 	if res.Status != runspec.Succeeded {
-		return nil, errors.New(res.Error)
+		return nil, failure(res)
 	}
 	if !filepath.IsAbs(planFile) {
 		planFile = filepath.Join(dir, planFile)
@@ -134,8 +134,23 @@ func resultErr(res runspec.Result) error {
 	case runspec.StalePlan:
 		return fmt.Errorf("%w: %s", terraform.ErrStalePlan, res.Error)
 	}
+	return failure(res)
+}
+
+// failure is a failed result as an error. When terraform itself exited
+// non-zero it matches terraform.ErrFailed: the code under review failed,
+// not tfpr (a worker that could not run terraform, or was killed).
+func failure(res runspec.Result) error {
+	if n := len(res.Exits); n > 0 && res.Exits[n-1].Code > 0 {
+		return terraformFailed(res.Error)
+	}
 	return errors.New(res.Error)
 }
+
+type terraformFailed string
+
+func (e terraformFailed) Error() string        { return string(e) }
+func (e terraformFailed) Is(target error) bool { return target == terraform.ErrFailed }
 
 func readPlan(path string) ([]byte, error) {
 	f, err := os.Open(path)

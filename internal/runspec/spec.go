@@ -217,12 +217,27 @@ type Result struct {
 	Plan *PlanResult `json:"plan,omitempty"`
 	// Output is an apply's output, also when it failed part way.
 	Output string `json:"output,omitempty"`
+	// Exits are the terraform commands the run ran, in order, with their
+	// exit codes: the server counts them, as terraform runs only here.
+	Exits []Exit `json:"exits,omitempty"`
 	// Finished is when the worker finished terraform (its clock).
 	Finished time.Time `json:"finished"`
 }
 
-// Result bounds: a result larger than this is refused whole.
-const MaxResultBytes = 96 << 20
+// Exit is one terraform command a worker ran and its exit code (-1: it
+// did not exit on its own).
+type Exit struct {
+	Command string `json:"command"`
+	Code    int    `json:"code"`
+}
+
+// Result bounds: a result larger than this is refused whole, and a run
+// runs at most MaxExits terraform commands (init, plan, show or init,
+// apply, or init, force-unlock).
+const (
+	MaxResultBytes = 96 << 20
+	MaxExits       = 8
+)
 
 // Validate checks a result against the run it claims to be for.
 func (r Result) Validate(spec Spec) error {
@@ -231,6 +246,9 @@ func (r Result) Validate(spec Spec) error {
 	}
 	if _, ok := statusNames[r.Status]; !ok {
 		return fmt.Errorf("result of run %d: unknown status %d", r.RunID, int(r.Status))
+	}
+	if len(r.Exits) > MaxExits {
+		return fmt.Errorf("result of run %d: %d terraform exits, a run has at most %d", r.RunID, len(r.Exits), MaxExits)
 	}
 	if r.Stage == Plan && r.Status == Succeeded {
 		if r.Plan == nil || len(r.Plan.File) == 0 {

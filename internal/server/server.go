@@ -1,6 +1,7 @@
 // Package server assembles tfpr from its configuration: the store, the
 // GitHub App, the policy engine, the runner and the HTTP endpoints
-// (/webhook, /healthz, /metrics), and runs them until told to stop.
+// (/webhook, /healthz, /readyz, /metrics, the runs page), and runs them
+// until told to stop.
 package server
 
 import (
@@ -25,11 +26,17 @@ import (
 	"github.com/tfpr/tfpr/internal/config"
 	"github.com/tfpr/tfpr/internal/gcs"
 	"github.com/tfpr/tfpr/internal/githubapp"
+	"github.com/tfpr/tfpr/internal/health"
+	"github.com/tfpr/tfpr/internal/logctx"
+	"github.com/tfpr/tfpr/internal/metrics"
+	"github.com/tfpr/tfpr/internal/observe"
 	"github.com/tfpr/tfpr/internal/planfile"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/redact"
 	"github.com/tfpr/tfpr/internal/runapi"
+	"github.com/tfpr/tfpr/internal/runlog"
 	"github.com/tfpr/tfpr/internal/runner"
+	"github.com/tfpr/tfpr/internal/runspage"
 	"github.com/tfpr/tfpr/internal/store"
 	"github.com/tfpr/tfpr/internal/workspace"
 	"github.com/tfpr/tfpr/policies"
@@ -51,6 +58,10 @@ type Server struct {
 	handler http.Handler
 	gcs     *gcs.Client
 	lock    *os.File // flock on the data dir, held while the server lives
+	metrics *metrics.Metrics
+	health  *health.Checker
+	logs    *runlog.Broadcaster // run logs, from the workers to the runs page
+	page    *runspage.Page
 
 	internal   net.Listener // the workers' endpoint (TFPR_INTERNAL_ADDR)
 	dispatcher *runapi.Dispatcher
@@ -84,6 +95,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	// Every component logs through this one logger: mask credentials in it
 	// once, here, rather than at each call that might log terraform output.
 	log = redact.Logger(log)
+	// Lines logged with a run's context name its delivery, repository, PR,
+	// project and run; those attributes pass the masker too.
+	log = slog.New(logctx.NewHandler(log.Handler()))
 	getenv := o.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -92,7 +106,14 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read GitHub App private key: %w", err)
 	}
-	app, err := githubapp.New(githubapp.Options{AppID: cfg.AppID, PrivateKey: key, APIURL: cfg.APIURL, TeamApprovers: len(cfg.ApproverTeams) > 0})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := metrics.New(reg)
+	if err != nil {
+		return nil, err
+	}
+	app, err := githubapp.New(githubapp.Options{AppID: cfg.AppID, PrivateKey: key, APIURL: cfg.APIURL, TeamApprovers: len(cfg.ApproverTeams) > 0,
+		Transport: m.GitHubTransport(nil)})
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +131,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	ws.Metrics = m
 	env, err := runner.TerraformEnv(getenv, cfg.TerraformEnv)
 	if err != nil {
 		return nil, err
@@ -123,11 +145,13 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		lock.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st, lock: lock}
-	if client, err := gcs.New(ctx, getenv); err == nil {
-		s.gcs = client
+	s := &Server{cfg: cfg, log: log, store: st, lock: lock, metrics: m, logs: runlog.New(runlog.Limits{})}
+	gcsClient, gcsErr := gcs.New(ctx, getenv)
+	if gcsErr == nil {
+		s.gcs = gcsClient
+		s.gcs.Metrics = m
 	} else {
-		log.Warn("no GCS client: stale state locks after a crash will be reported, not released", "err", err)
+		log.Warn("no GCS client: stale state locks after a crash will be reported, not released", "err", gcsErr)
 	}
 	plans, err := planStore(cfg, s.gcs)
 	if err != nil {
@@ -138,7 +162,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if s.gcs != nil {
 		locks = s.gcs
 	}
-	tfExec, d, iln, err := workers(ctx, cfg, st, env, getenv, log)
+	tfExec, d, iln, err := workers(ctx, cfg, st, env, getenv, log, m, s.logs)
 	if err != nil {
 		s.close()
 		return nil, err
@@ -157,14 +181,15 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 
 		StatePrefixTemplate: cfg.StatePrefixTemplate, MaxProjectsPerPR: cfg.MaxProjectsPerPR,
 		DriftInterval: cfg.DriftInterval, DriftParallelism: cfg.DriftParallelism,
-	}, runner.Deps{Store: st, GitHub: runner.GitHubApp(app), Workspace: ws, Policy: pol, Plans: plans, GCS: locks, Terraform: tfExec, Log: log.With("component", "runner")})
+	}, runner.Deps{Store: st, GitHub: runner.GitHubApp(app), Workspace: ws, Policy: pol, Plans: plans, GCS: locks, Terraform: tfExec, Log: log.With("component", "runner"),
+		Observe: &observe.Observer{Metrics: m, Logs: s.logs, PublicURL: cfg.PublicURL}})
 	if err != nil {
 		s.close()
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(d.Collectors()...)
+	s.health = health.New(readinessChecks(cfg, st, pol, app, s.gcs, gcsErr), health.Options{
+		Interval: cfg.ReadyInterval, Metrics: m, Log: log.With("component", "health"),
+	})
 	hook, err := webhook.New(webhook.Options{
 		Secret: []byte(cfg.WebhookSecret), Dedupe: st, Dispatch: s.runner, AllowRepo: cfg.RepoAllowed,
 		BodyBudget: cfg.WebhookBodyBudget,
@@ -174,9 +199,26 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		s.close()
 		return nil, fmt.Errorf("configure webhook (check TFPR_WEBHOOK_BODY_BUDGET): %w", err)
 	}
+	var auth *runspage.Credentials
+	if cfg.RunsPageAuthFile != "" {
+		if auth, err = runspage.LoadCredentials(cfg.RunsPageAuthFile); err != nil {
+			s.close()
+			return nil, fmt.Errorf("TFPR_RUNS_PAGE_BASIC_AUTH_FILE: %w", err)
+		}
+	}
+	runs, err := runspage.New(runspage.Options{Runs: st, Logs: s.logs, Auth: auth, Log: log.With("component", "runs-page")})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.page = runs
 	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", runs)
+	mux.Handle("GET /runs/", runs)
+	mux.Handle("GET /static/", runs)
 	mux.Handle("POST /webhook", hook)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /healthz", health.Alive)
+	mux.HandleFunc("GET /readyz", s.health.Ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	s.handler = mux
 	return s, nil
@@ -248,7 +290,7 @@ func (s *Server) close() error {
 	return err
 }
 
-// Handler serves /webhook, /healthz and /metrics.
+// Handler serves /webhook, /healthz, /readyz, /metrics and the runs page.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Store is the server's store, for `tfpr audit` and tests.
@@ -268,10 +310,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	// Live log streams never go idle: end them, or Shutdown would wait
+	// for them until its deadline.
+	srv.RegisterOnShutdown(s.page.Close)
 	runCtx, stopRunner := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRunner()
 	runnerDone := make(chan error, 1)
 	go func() { runnerDone <- s.runner.Start(runCtx) }()
+	go s.health.Start(runCtx)
+	go s.refreshGauges(runCtx)
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 	isrv := internalServer(s.dispatcher.Handler())

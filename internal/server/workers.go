@@ -20,8 +20,10 @@ import (
 	"github.com/tfpr/tfpr/internal/config"
 	"github.com/tfpr/tfpr/internal/executor"
 	"github.com/tfpr/tfpr/internal/iamcreds"
+	"github.com/tfpr/tfpr/internal/metrics"
 	"github.com/tfpr/tfpr/internal/redact"
 	"github.com/tfpr/tfpr/internal/runapi"
+	"github.com/tfpr/tfpr/internal/runlog"
 	"github.com/tfpr/tfpr/internal/runner"
 	"github.com/tfpr/tfpr/internal/store"
 )
@@ -33,7 +35,8 @@ var serverIdentityEnv = []string{"GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_OAUTH
 // workers builds the executor, the dispatcher and the internal endpoint's
 // listener. With the local executor tfpr refuses to start when bubblewrap
 // cannot sandbox runs, unless TFPR_EXECUTOR=unsandboxed says otherwise.
-func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[string]string, getenv func(string) string, log *slog.Logger) (*runner.Workers, *runapi.Dispatcher, net.Listener, error) {
+func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[string]string, getenv func(string) string, log *slog.Logger,
+	m *metrics.Metrics, logs runlog.Sink) (*runner.Workers, *runapi.Dispatcher, net.Listener, error) {
 	if cfg.Executor == executor.Kubernetes {
 		return nil, nil, nil, errors.New("TFPR_EXECUTOR=kubernetes is not available in this build; use local")
 	}
@@ -88,7 +91,7 @@ func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[
 		url = "http://" + ln.Addr().String()
 	}
 	d, err := runapi.New(runapi.Options{Store: st, Executor: ex, RunsDir: filepath.Join(cfg.DataDir, "runs"), URL: url, Env: wenv,
-		Minter: minter, Mask: redact.String, Log: log.With("component", "runapi")})
+		Minter: minter, Mask: redact.String, Log: log.With("component", "runapi"), Metrics: m, Logs: logs})
 	if err != nil {
 		ln.Close()
 		return nil, nil, nil, err

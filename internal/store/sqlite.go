@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS runs (
 -- announced (pull_request closed, push, redeliveries, resync).
 CREATE UNIQUE INDEX IF NOT EXISTS runs_apply_once ON runs(repo, project, sha) WHERE kind = 'apply';
 CREATE INDEX IF NOT EXISTS runs_project ON runs(repo, project, kind, status, id);
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status, kind);
 CREATE TABLE IF NOT EXISTS plans (
 	id INTEGER PRIMARY KEY AUTOINCREMENT,
 	repo TEXT NOT NULL,

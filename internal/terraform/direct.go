@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -153,6 +154,9 @@ func (e *Exec) direct(ctx context.Context, dir, name string, exit2 *bool, args .
 	cmd.Dir = dir
 	cmd.Env = e.environ()
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if w := e.watched(name); w != nil {
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(&stdout, w), io.MultiWriter(&stderr, w)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
 	cmd.WaitDelay = waitDelay
@@ -164,6 +168,7 @@ func (e *Exec) direct(ctx context.Context, dir, name string, exit2 *bool, args .
 		*exit2 = true
 		err = nil
 	}
+	e.exited(name, err)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w: %w", ctx.Err(), err)
@@ -188,4 +193,17 @@ var savedPlanNote = regexp.MustCompile(`(?s)\n[─-]{10,}\s*\n+Saved the plan to
 // saved file removed.
 func planText(out []byte) string {
 	return strings.TrimSpace(savedPlanNote.ReplaceAllString(string(out), ""))
+}
+
+// ExitCode is the exit code behind a command's error: 0 for nil, the
+// process's code when it exited, -1 when it was killed or never started.
+func ExitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
 }

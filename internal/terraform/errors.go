@@ -7,6 +7,11 @@ import (
 	"strings"
 )
 
+// ErrFailed is matched (errors.Is) by the errors of runs whose terraform
+// exited non-zero on another machine (a worker), which come back as text
+// rather than as an *Error.
+var ErrFailed = errors.New("terraform exited non-zero")
+
 // Error is a failed terraform command.
 type Error struct {
 	// Command is the terraform subcommand, e.g. "init", "plan", "apply".

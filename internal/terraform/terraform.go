@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"path"
@@ -84,6 +85,16 @@ type Options struct {
 
 	// Log receives one record per terraform command. Nil discards.
 	Log *slog.Logger
+
+	// Output receives what a person watching terraform would see, as it
+	// is printed: init's, plan's, apply's and force-unlock's stdout and
+	// stderr (never show -json's, which is data, not output). Nil: none.
+	Output io.Writer
+
+	// OnExit is told every terraform command that ended and its exit code
+	// (-1: it did not exit on its own, or never started). Plan's exit 2
+	// ("changes present") is a success and reported as 0. Nil: nobody.
+	OnExit func(command string, code int)
 }
 
 // Backend is the partial configuration of a `backend "gcs" {}` block,
@@ -135,6 +146,8 @@ type Exec struct {
 	logger    *slog.Logger
 	lockPlans bool
 	versions  *versionCache
+	output    io.Writer
+	onExit    func(command string, code int)
 }
 
 const (
@@ -151,7 +164,7 @@ func New(opts Options) (*Exec, error) {
 		return nil, errors.New("terraform: Options.Bin is empty: set the terraform or tofu executable")
 	}
 	env := make(map[string]string, len(opts.Env)+2)
-	e := &Exec{bin: opts.Bin, logger: opts.Log, lockPlans: opts.LockPlans, versions: &versionCache{}}
+	e := &Exec{bin: opts.Bin, logger: opts.Log, lockPlans: opts.LockPlans, versions: &versionCache{}, output: opts.Output, onExit: opts.OnExit}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
 	}
@@ -324,9 +337,14 @@ func (e *Exec) run(ctx context.Context, dir, name string, fn func(*tfexec.Terraf
 	}
 	var stderr bytes.Buffer
 	tf.SetStderr(&stderr)
+	if w := e.watched(name); w != nil {
+		tf.SetStdout(w)
+		tf.SetStderr(io.MultiWriter(&stderr, w))
+	}
 	start := time.Now()
 	err = fn(tf)
 	elapsed := time.Since(start)
+	e.exited(name, err)
 	if err != nil {
 		ce := &Error{Command: name, Dir: dir, Stderr: trimDiagnostics(stderr.String(), stderrMax), Err: err}
 		if name == "apply" && isStale(stderr.String()) {
@@ -432,3 +450,21 @@ provider_installation {
   direct {}
 }
 `
+
+// watched returns where command name's output goes, or nil: commands that
+// print for people are watched; show -json's data is not, nor the version
+// tfpr asks for itself.
+func (e *Exec) watched(name string) io.Writer {
+	if e.output == nil || strings.HasPrefix(name, "show") || name == "version" {
+		return nil
+	}
+	return e.output
+}
+
+// exited reports command name's end to OnExit; the version check is
+// tfpr's own bookkeeping, not a run's command.
+func (e *Exec) exited(name string, err error) {
+	if e.onExit != nil && name != "version" {
+		e.onExit(name, ExitCode(err))
+	}
+}

@@ -104,7 +104,7 @@ func Run(ctx context.Context, o Options) error {
 	shipped := make(chan struct{})
 	go func() { logs.ship(shipCtx, c, time.Second); close(shipped) }()
 
-	res := execute(ctx, o, u, log)
+	res := execute(ctx, o, u, log, logs)
 	log.Info("run finished", "status", res.Status.String())
 	stopShip()
 	<-shipped
@@ -137,13 +137,21 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // execute runs terraform for the unpacked bundle within the spec's budget.
-func execute(ctx context.Context, o Options, u runspec.Unpacked, log *slog.Logger) runspec.Result {
+// Terraform's output joins the worker's log stream (the runs page shows
+// it live); its exits go into the result.
+func execute(ctx context.Context, o Options, u runspec.Unpacked, log *slog.Logger, output io.Writer) runspec.Result {
 	res := runspec.Result{RunID: u.Spec.RunID, Stage: u.Spec.Stage}
 	fail := func(err error) runspec.Result {
 		res.Status, res.Error, res.Finished = runspec.Failed, err.Error(), time.Now()
 		return res
 	}
-	tf, err := newTerraform(o, u, log)
+	// Commands run one after another: no lock needed.
+	onExit := func(cmd string, code int) {
+		if len(res.Exits) < runspec.MaxExits {
+			res.Exits = append(res.Exits, runspec.Exit{Command: cmd, Code: code})
+		}
+	}
+	tf, err := newTerraform(o, u, log, output, onExit)
 	if err != nil {
 		return fail(err)
 	}
@@ -192,7 +200,7 @@ func execute(ctx context.Context, o Options, u runspec.Unpacked, log *slog.Logge
 // newTerraform builds terraform's environment: the base allowlist without
 // any TFPR_* name, the run's own token, and a CLI config that loads
 // providers only from their registries.
-func newTerraform(o Options, u runspec.Unpacked, log *slog.Logger) (*terraform.Exec, error) {
+func newTerraform(o Options, u runspec.Unpacked, log *slog.Logger, output io.Writer, onExit func(string, int)) (*terraform.Exec, error) {
 	env := map[string]string{}
 	for k, v := range o.Env {
 		if !strings.HasPrefix(strings.ToUpper(k), "TFPR_") {
@@ -208,7 +216,7 @@ func newTerraform(o Options, u runspec.Unpacked, log *slog.Logger) (*terraform.E
 	}
 	env["TF_CLI_CONFIG_FILE"] = cli
 	return terraform.New(terraform.Options{Bin: o.TerraformBin, Env: env, PluginCacheDir: o.PluginCacheDir,
-		LockPlans: u.Spec.LockPlans || u.Spec.Stage == runspec.Apply, Log: log})
+		LockPlans: u.Spec.LockPlans || u.Spec.Stage == runspec.Apply, Log: log, Output: output, OnExit: onExit})
 }
 
 func writeAtomic(path string, data []byte) error {

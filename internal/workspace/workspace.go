@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tfpr/tfpr/internal/metrics"
 )
 
 // Repo identifies a repository to mirror.
@@ -40,6 +42,8 @@ type Manager struct {
 	checkouts string
 	git       string
 	log       *slog.Logger
+	// Metrics counts failed fetches from GitHub; nil counts nothing.
+	Metrics *metrics.Metrics
 
 	mu    sync.Mutex
 	locks map[string]chan struct{}
@@ -135,6 +139,9 @@ var fullSHA = regexp.MustCompile(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
 // repositories.
 func (m *Manager) Fetch(ctx context.Context, repo Repo, token string, refspecs ...string) error {
 	if err := m.fetch(ctx, repo, token, refspecs); err != nil {
+		if ctx.Err() == nil {
+			m.Metrics.GitError(metrics.GitFetch)
+		}
 		return fmt.Errorf("fetch %s: %w", repo.FullName, err)
 	}
 	return nil
