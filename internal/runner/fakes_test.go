@@ -217,10 +217,7 @@ type fakeTerraform struct {
 	applied   []string // plan file base names
 	failApply map[string]bool
 	drift     map[string]string // project -> value the next merge plan sees
-	// world holds, for the projects it names, the value the
-	// infrastructure has: a plan of that value has no changes, an apply
-	// sets it. Projects it does not name always plan changes.
-	world map[string]string
+	world     map[string]string // see fakeworld_test.go
 }
 
 func (f *fakeTerraform) Terraform(_, project string, mode Mode) (Terraform, error) {
@@ -248,12 +245,12 @@ func (e fakeExec) Plan(_ context.Context, dir string, _ terraform.Backend, planF
 	if v, ok := e.f.drift[e.project]; ok && e.mode == ModeApply {
 		value = v
 	}
-	have, tracked := e.f.world[e.project]
+	inSync := e.f.inSync(e.project, value)
 	e.f.mu.Unlock()
 	if err := os.WriteFile(planFile, []byte("plan of "+value), 0o600); err != nil {
 		return nil, err
 	}
-	if tracked && have == value {
+	if inSync {
 		return &terraform.Plan{File: planFile, JSON: []byte(`{"resource_changes":[]}`), Text: "No changes."}, nil
 	}
 	return &terraform.Plan{File: planFile, HasChanges: true, Add: 1, JSON: planJSON(value), Text: "+ terraform_data.x input=" + value}, nil
@@ -266,10 +263,7 @@ func (e fakeExec) Apply(_ context.Context, _ string, _ terraform.Backend, planFi
 		return "", errors.New("Error: creating terraform_data.x: boom")
 	}
 	e.f.applied = append(e.f.applied, e.project+" "+filepath.Base(planFile))
-	if _, tracked := e.f.world[e.project]; tracked {
-		raw, _ := os.ReadFile(planFile)
-		e.f.world[e.project] = strings.TrimPrefix(string(raw), "plan of ")
-	}
+	e.f.applyToWorld(e.project, planFile)
 	return "Apply complete! Resources: 1 added, 0 changed, 0 destroyed.", nil
 }
 
