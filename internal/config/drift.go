@@ -30,3 +30,13 @@ func (c *Config) driftFields() []field {
 		}},
 	}
 }
+
+// checkDrift refuses drift checks that could take every terraform slot: a
+// PR arriving mid-sweep would wait for a whole check.
+func (c *Config) checkDrift() error {
+	if c.DriftInterval > 0 && c.DriftParallelism >= c.Parallelism {
+		return fmt.Errorf("TFPR_DRIFT_PARALLELISM=%d must be below TFPR_PARALLELISM=%d, so drift checks always leave PR plans and applies a terraform slot",
+			c.DriftParallelism, c.Parallelism)
+	}
+	return nil
+}

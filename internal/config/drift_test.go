@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -29,5 +30,19 @@ func TestDriftSettings(t *testing.T) {
 	}
 	if _, err := load(map[string]string{"TFPR_DRIFT_INTERVAL": "daily"}); err == nil || !strings.Contains(err.Error(), `"daily"`) {
 		t.Errorf("a bad interval must be quoted in the error: %v", err)
+	}
+}
+
+func TestDriftChecksLeavePRsATerraformSlot(t *testing.T) {
+	c, _, err := Load("tfpr server", []string{"-parallelism", "2", "-drift-parallelism", "2"}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := c.checkSettings(); !strings.Contains(fmt.Sprint(errs), "TFPR_DRIFT_PARALLELISM=2 must be below TFPR_PARALLELISM=2") {
+		t.Fatalf("settings problems: %v", errs)
+	}
+	c.DriftInterval = 0
+	if errs := c.checkSettings(); strings.Contains(fmt.Sprint(errs), "DRIFT") {
+		t.Fatalf("drift checks off, yet: %v", errs)
 	}
 }

@@ -186,7 +186,7 @@ func (h *harness) planFiles() []string {
 // A PR plan queued while a drift check runs goes before the next drift
 // check: drift never takes the place of PR work.
 func TestPRPlansGoBeforeTheNextDriftCheck(t *testing.T) {
-	h := start(t, map[string]string{"TFPR_PARALLELISM": "1"})
+	h := start(t, map[string]string{"TFPR_PARALLELISM": "2"})
 	seedApplied(t, h)
 	before := len(h.planFiles())
 	// Plans from now on (alpha's drift check first) wait in the sandbox
@@ -200,15 +200,17 @@ func TestPRPlansGoBeforeTheNextDriftCheck(t *testing.T) {
 		_, err := os.Stat(filepath.Join(h.logDir, "plan-held"))
 		return err == nil
 	})
-	// Two PRs: with one terraform slot and one job at a time, the first
-	// waits for the slot and the second stays queued behind it.
-	for n, file := range map[int]string{1: "extra1.tf", 2: "extra2.tf"} {
+	// Three PRs: with two terraform slots and two jobs at a time, the
+	// drift check and the first PR hold the slots, the second PR waits for
+	// one and the third stays queued.
+	for n, file := range map[int]string{1: "extra1.tf", 2: "extra2.tf", 3: "extra3.tf"} {
 		branch := fmt.Sprintf("beta-%d", n)
 		h.repo.Commit(t, branch, map[string]string{"microservices/beta/dev/" + file: "resource \"terraform_data\" \"extra\" {\n  input = \"x\"\n}\n"}, "beta: "+file)
 		h.repo.OpenPR(t, n, branch, "dev-alice")
 	}
-	h.deliver("pull_request", h.repo.PullRequestPayload(t, 1, "opened"))
-	h.deliver("pull_request", h.repo.PullRequestPayload(t, 2, "opened"))
+	for n := 1; n <= 3; n++ {
+		h.deliver("pull_request", h.repo.PullRequestPayload(t, n, "opened"))
+	}
 	if err := os.Remove(hold); err != nil {
 		t.Fatal(err)
 	}
@@ -230,10 +232,10 @@ func TestPRPlansGoBeforeTheNextDriftCheck(t *testing.T) {
 			prs = append(prs, i)
 		}
 	}
-	if len(prs) != 2 || firstDrift() < prs[1] {
-		t.Fatalf("both PRs' plans (at %v) must run before beta's drift check (at %d); plans since the restart (from %d):\n%s", prs, firstDrift(), before, strings.Join(h.planFiles(), "\n"))
+	if len(prs) != 3 || firstDrift() < prs[2] {
+		t.Fatalf("the PRs' plans (at %v) must run before beta's drift check (at %d); plans since the restart (from %d):\n%s", prs, firstDrift(), before, strings.Join(h.planFiles(), "\n"))
 	}
-	for _, n := range []int{1, 2} {
+	for _, n := range []int{1, 2, 3} {
 		if len(h.commentsContaining(n, "tfpr plan for")) == 0 {
 			t.Fatalf("PR #%d got no plan comment", n)
 		}
