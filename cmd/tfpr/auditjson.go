@@ -21,13 +21,13 @@ type auditEntry struct {
 	ApprovedBy string `json:"approved_by,omitempty"`
 	RetriedBy  string `json:"retried_by,omitempty"`
 	// ReconciledBy asked for this apply on drift issue ReconcileIssue.
-	ReconciledBy   string     `json:"reconciled_by,omitempty"`
-	ReconcileIssue int        `json:"reconcile_issue,omitempty"`
-	PlanHash       string     `json:"plan_sha256,omitempty"`
-	Outcome        string     `json:"outcome"`
-	Summary        string     `json:"summary,omitempty"`
-	Created        *time.Time `json:"created,omitempty"`
-	Finished       *time.Time `json:"finished,omitempty"`
+	ReconciledBy   string       `json:"reconciled_by,omitempty"`
+	ReconcileIssue int          `json:"reconcile_issue,omitempty"`
+	PlanHash       string       `json:"plan_sha256,omitempty"`
+	Outcome        store.Status `json:"outcome"`
+	Summary        string       `json:"summary,omitempty"`
+	Created        *time.Time   `json:"created,omitempty"`
+	Finished       *time.Time   `json:"finished,omitempty"`
 }
 
 func writeAuditJSON(stdout, stderr io.Writer, runs []store.Run) int {

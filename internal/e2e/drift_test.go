@@ -146,7 +146,7 @@ resource "terraform_data" "queue" {
 	eventually(t, time.Minute, "the refusal", func() bool { return len(h.commentsContaining(first.Number, "write access is not enough")) == 1 })
 	h.deliver("issue_comment", h.repo.CommentPayload(t, first.Number, "owner-olga", "tfpr apply"))
 	eventually(t, 3*time.Minute, "the issue closed by the reconcile", func() bool { return h.driftIssues()[0].State == "closed" })
-	if len(h.commentsContaining(first.Number, "tfpr reconcile plan")) != 1 || len(h.commentsContaining(first.Number, "Reconciled by")) != 1 {
+	if len(h.commentsContaining(first.Number, "The plan of the reconcile")) != 1 || len(h.commentsContaining(first.Number, "Reconciled by")) != 1 {
 		t.Fatalf("the issue must show the reconcile's plan, then its outcome: %+v", h.repo.Comments(first.Number))
 	}
 	state := string(h.gcs.Object(t, stateObject("microservices/alpha/dev", "default.tfstate")))

@@ -121,7 +121,7 @@ func (r *Runner) retryLater(ctx context.Context, run store.Run, cause error) boo
 	return true
 }
 
-func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (*applyState, string, error) {
+func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (*applyState, store.Status, error) {
 	st := &applyState{run: run, result: report.Result{Project: run.Project}}
 	if _, err := r.store.Blocked(ctx, run.Repo, run.Project); err == nil {
 		if err := r.store.RequeueRun(ctx, run.ID, ""); err != nil {
@@ -129,7 +129,10 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 		}
 		return st, store.StatusQueued, errBlocked
 	}
-	fail := func(err error) (*applyState, string, error) { st.retry = true; return st, store.StatusFailed, err }
+	fail := func(err error) (*applyState, store.Status, error) {
+		st.retry = true
+		return st, store.StatusFailed, err
+	}
 	repo, err := r.repoOf(ctx, run.Repo)
 	if err != nil {
 		return fail(err)
@@ -216,7 +219,7 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 }
 
 // gateAndApply runs the plan-stage policies on plan, then applies it.
-func (r *Runner) gateAndApply(ctx context.Context, st *applyState, plan *terraform.Plan) (string, error) {
+func (r *Runner) gateAndApply(ctx context.Context, st *applyState, plan *terraform.Plan) (store.Status, error) {
 	as, err := r.approvedRules(ctx, st.run.Repo, st.merge.PR, st.merge.HeadSHA)
 	if err != nil {
 		return store.StatusFailed, err

@@ -259,7 +259,7 @@ func (r *Runner) checkDrift(ctx context.Context, d store.DriftCheck) driftCheckR
 // driftRunStatus is how a check ends as a run, for its metrics: one that
 // planned (drift or not) succeeded, one the policies denied failed (the
 // code's to fix), any other error is tfpr's or a dependency's.
-func driftRunStatus(c driftCheckRun) (string, error) {
+func driftRunStatus(c driftCheckRun) (store.Status, error) {
 	switch {
 	case c.gone || c.res.Outcome == report.Planned:
 		return store.StatusSucceeded, nil

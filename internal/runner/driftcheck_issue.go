@@ -42,7 +42,7 @@ func driftIssueBody(repo store.Repo, sha string, res report.Result, result store
 		"`tfpr drift` here checks again now. tfpr closes this issue when a check, an apply or a reconcile finds the project in sync.\n\n"
 	// The living comment's rendering and fitting: the intro above stays
 	// within the room it leaves under GitHub's limit.
-	return body + report.Comment(report.Round{Kind: "drift check", SHA: sha, RepoURL: repoURL(repo), At: checked, Results: []report.Result{res}})
+	return body + report.Comment(report.Round{Kind: report.KindDrift, SHA: sha, RepoURL: repoURL(repo), At: checked, Results: []report.Result{res}})
 }
 
 // reportDrift makes the project's issue show a check's result: opened or

@@ -66,7 +66,7 @@ func (r *Runner) reconcile(ctx context.Context, j store.Job, d store.DriftCheck,
 	if j.CommentID == 0 {
 		key = "job " + strconv.FormatInt(j.ID, 10)
 	}
-	id, created, err := r.store.CreateRun(ctx, store.Run{Kind: "apply", Repo: j.Repo.FullName, Project: d.Project, SHA: head,
+	id, created, err := r.store.CreateRun(ctx, store.Run{Kind: store.RunApply, Repo: j.Repo.FullName, Project: d.Project, SHA: head,
 		Trigger: "reconcile:" + j.Actor, ReconciledBy: j.Actor, Issue: j.PR, RequestKey: key, JobID: j.ID})
 	if err != nil {
 		return err
@@ -88,7 +88,8 @@ func (r *Runner) showReconcilePlan(ctx context.Context, st *applyState) {
 	}
 	res := st.result
 	res.Outcome = report.Planned
-	body := report.Comment(report.Round{Kind: "reconcile plan", SHA: st.run.SHA, Results: []report.Result{res}})
+	body := report.Comment(report.Round{Kind: report.KindPlan, SHA: st.run.SHA, At: time.Now(), Results: []report.Result{res},
+		Notes: []string{"The plan of the reconcile @" + st.run.ReconciledBy + " asked for; tfpr applies it now."}})
 	if _, err := st.s.gh.Comment(ctx, st.run.Issue, r.mask(body, st.s.token)); err != nil {
 		r.logger(ctx).Warn("reconcile: show the plan on the drift issue", "issue", st.run.Issue, "err", err)
 	}
@@ -96,7 +97,7 @@ func (r *Runner) showReconcilePlan(ctx context.Context, st *applyState) {
 
 // reportReconcile shows a reconcile's plan and outcome on its drift issue
 // and, once applied, closes the issue: the state now is the head's code.
-func (r *Runner) reportReconcile(ctx context.Context, st *applyState, round report.Round, status string) {
+func (r *Runner) reportReconcile(ctx context.Context, st *applyState, round report.Round, status store.Status) {
 	if st.run.ReconciledBy == "" || st.run.Issue == 0 {
 		return
 	}
