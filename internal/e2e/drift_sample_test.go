@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,9 @@ func TestDriftSweepOfTheSampleMonorepo(t *testing.T) {
 		return true
 	})
 	plansBefore := h.invocations("plan", "")
+	// The seed's applies planned with the lock; from here on only drift
+	// checks plan.
+	linesBefore := len(h.invocationLines())
 	initsBefore := h.invocations("init", "")
 
 	// An interval far shorter than a sweep: every project is due at once,
@@ -58,6 +62,12 @@ func TestDriftSweepOfTheSampleMonorepo(t *testing.T) {
 	perCheck := done[len(done)-1].Sub(done[0]) / time.Duration(len(done)-1)
 	sweep := perCheck * time.Duration(len(sampleProjects))
 	plans, inits := h.invocations("plan", "")-plansBefore, h.invocations("init", "")-initsBefore
+	// A drift check never holds the state lock an apply needs.
+	for _, l := range h.invocationLines()[linesBefore:] {
+		if _, args, _ := strings.Cut(l, "|"); strings.HasPrefix(args, "plan ") && !strings.Contains(args, "-lock=false") {
+			t.Errorf("a plan took the state lock: %s", l)
+		}
+	}
 	if plans < len(sampleProjects) || inits != plans {
 		t.Errorf("%d plans and %d inits for %d checks, want one of each per check", plans, inits, len(sampleProjects))
 	}

@@ -66,6 +66,9 @@ func TestDriftIssueLifecycle(t *testing.T) {
 	if n := len(driftIssues(h)); n != 0 {
 		t.Fatalf("%d drift issues for projects in sync", n)
 	}
+	if h.tf.plans[0] != "plan "+projA {
+		t.Fatalf("a drift check must plan with the read-only identity and no lock (plan mode): %v", h.tf.plans)
+	}
 
 	h.tf.world[projA] = "changed-by-hand"
 	h.recheck(t, projA)
