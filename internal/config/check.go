@@ -165,6 +165,7 @@ func (c *Config) checkSettings() []error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, checkTeams(c.ApproverTeams)...)
+	errs = append(errs, c.checkKubernetes()...)
 	if err := c.checkDrift(); err != nil {
 		errs = append(errs, err)
 	}

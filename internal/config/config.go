@@ -72,6 +72,15 @@ type Config struct {
 	RunBudget      time.Duration
 	IAMCredentials string
 
+	// The kubernetes executor's Jobs (see runs.go).
+	RunNamespace          string
+	RunImage              string
+	RunServiceAccount     string
+	RunPlanServiceAccount string
+	RunPodTemplateFile    string
+	RunTTL                time.Duration
+	Kubeconfig            string
+
 	// Scheduled drift checks (see drift.go); DriftInterval 0 is off.
 	DriftInterval    time.Duration
 	DriftParallelism int
@@ -98,6 +107,9 @@ var argNames = map[string]string{
 	"terraform-env": "NAME,...", "log-level": "LEVEL", "executor": "local|kubernetes|unsandboxed",
 	"internal-addr": "HOST:PORT", "internal-url": "URL", "sandbox-bind": "PATH[:rw],...", "worker-bin": "PATH",
 	"run-budget": "DURATION", "iam-credentials-endpoint": "URL",
+	"run-namespace": "NAMESPACE", "run-image": "IMAGE", "run-service-account-template": "TEMPLATE",
+	"run-plan-service-account-template": "TEMPLATE", "run-pod-template-file": "FILE", "run-ttl": "DURATION",
+	"kubeconfig":     "FILE",
 	"ready-interval": "DURATION", "public-url": "URL", "runs-page-basic-auth-file": "FILE",
 	"drift-interval": "DURATION", "drift-parallelism": "N",
 }
@@ -298,7 +310,9 @@ func (c *Config) ValidateServer() error {
 			errs = append(errs, fmt.Errorf("TFPR_REPO_ALLOWLIST: bad glob %q: %w", g, err))
 		}
 	}
-	if c.ImpersonateTemplate == "" && !c.InsecureSharedIdentity {
+	// Kubernetes run pods get their service's own account from their
+	// service account template; nothing is impersonated.
+	if c.ImpersonateTemplate == "" && !c.InsecureSharedIdentity && c.Executor != executor.Kubernetes {
 		errs = append(errs, errors.New("TFPR_IMPERSONATE_TEMPLATE is required: without it terraform runs every project as tfpr's own identity, "+
 			"which can act with every team's rights; set TFPR_INSECURE_SHARED_IDENTITY=true (--insecure-shared-identity) to accept that"))
 	}
