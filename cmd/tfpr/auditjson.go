@@ -13,25 +13,28 @@ import (
 // and plan hashes and RFC 3339 times (absent when the apply has not
 // finished).
 type auditEntry struct {
-	Repo       string       `json:"repo"`
-	Project    string       `json:"project"`
-	Commit     string       `json:"commit"`
-	PR         int          `json:"pr"`
-	MergedBy   string       `json:"merged_by,omitempty"`
-	ApprovedBy string       `json:"approved_by,omitempty"`
-	RetriedBy  string       `json:"retried_by,omitempty"`
-	PlanHash   string       `json:"plan_sha256,omitempty"`
-	Outcome    store.Status `json:"outcome"`
-	Summary    string       `json:"summary,omitempty"`
-	Created    *time.Time   `json:"created,omitempty"`
-	Finished   *time.Time   `json:"finished,omitempty"`
+	Repo       string `json:"repo"`
+	Project    string `json:"project"`
+	Commit     string `json:"commit"`
+	PR         int    `json:"pr"`
+	MergedBy   string `json:"merged_by,omitempty"`
+	ApprovedBy string `json:"approved_by,omitempty"`
+	RetriedBy  string `json:"retried_by,omitempty"`
+	// ReconciledBy asked for this apply on drift issue ReconcileIssue.
+	ReconciledBy   string       `json:"reconciled_by,omitempty"`
+	ReconcileIssue int          `json:"reconcile_issue,omitempty"`
+	PlanHash       string       `json:"plan_sha256,omitempty"`
+	Outcome        store.Status `json:"outcome"`
+	Summary        string       `json:"summary,omitempty"`
+	Created        *time.Time   `json:"created,omitempty"`
+	Finished       *time.Time   `json:"finished,omitempty"`
 }
 
 func writeAuditJSON(stdout, stderr io.Writer, runs []store.Run) int {
 	out := make([]auditEntry, 0, len(runs))
 	for _, r := range runs {
 		out = append(out, auditEntry{Repo: r.Repo, Project: r.Project, Commit: r.SHA, PR: r.PR, MergedBy: r.MergedBy,
-			ApprovedBy: r.ApprovedBy, RetriedBy: r.RetriedBy, PlanHash: r.PlanHash, Outcome: r.Status, Summary: r.Summary,
+			ApprovedBy: r.ApprovedBy, RetriedBy: r.RetriedBy, ReconciledBy: r.ReconciledBy, ReconcileIssue: r.Issue, PlanHash: r.PlanHash, Outcome: r.Status, Summary: r.Summary,
 			Created: timeOrNil(r.Created), Finished: timeOrNil(r.Finished)})
 	}
 	enc := json.NewEncoder(stdout)

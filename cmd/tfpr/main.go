@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"text/tabwriter"
@@ -32,6 +31,7 @@ Usage:
   tfpr policy test [DIR]       run the Rego unit tests of a policy directory
   tfpr policy list [DIR]       list the rules of a policy directory
   tfpr audit [flags]           list applies: who merged, who approved, commit, plan, outcome
+  tfpr drift status [flags]    list projects' drift checks: last check, result, issue
   tfpr new-service NAME --owners @org/team [flags]
                                add a service's directories and CODEOWNERS lines
   tfpr worker [flags]          run one terraform run for a server (started by tfpr's executors)
@@ -58,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runPolicy(ctx, args[1:], stdout, stderr)
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr)
+	case "drift":
+		return runDrift(ctx, args[1:], stdout, stderr)
 	case "new-service":
 		return runNewService(ctx, args[1:], stdout, stderr)
 	case "worker":
@@ -129,16 +131,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "tfpr audit: unknown --format %q (want text or json)\n", *format)
 		return 2
 	}
-	path := filepath.Join(*dataDir, "tfpr.db")
-	if _, err := os.Stat(path); err != nil {
-		fmt.Fprintf(stderr, "tfpr audit: no store in data dir %s (%s): %v\n"+
-			"point --data-dir (or TFPR_DATA_DIR) at the server's TFPR_DATA_DIR\n", *dataDir, path, errors.Unwrap(err))
-		return 1
-	}
-	st, err := store.OpenSQLite(ctx, path)
-	if err != nil {
-		fmt.Fprintf(stderr, "tfpr audit: %v\n", err)
-		return 1
+	st, code := openStore(ctx, "tfpr audit", *dataDir, stderr)
+	if st == nil {
+		return code
 	}
 	defer st.Close()
 	runs, err := st.ListRuns(ctx, "apply", *limit)
@@ -150,17 +145,25 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return writeAuditJSON(stdout, stderr, runs)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "FINISHED\tREPO\tPROJECT\tCOMMIT\tPR\tMERGED BY\tAPPROVED BY\tRETRIED BY\tPLAN\tOUTCOME\tSUMMARY")
+	fmt.Fprintln(tw, "FINISHED\tREPO\tPROJECT\tCOMMIT\tPR\tMERGED BY\tAPPROVED BY\tRETRIED BY\tRECONCILED BY\tPLAN\tOUTCOME\tSUMMARY")
 	for _, r := range runs {
 		finished := "-"
 		if !r.Finished.IsZero() {
 			finished = r.Finished.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t#%d\t%s\t%s\t%s\t%s\t%s\t%s\n", finished, r.Repo, r.Project, shortSHA(r.SHA), r.PR,
-			dash(r.MergedBy), dash(r.ApprovedBy), dash(r.RetriedBy), dash(shortSHA(r.PlanHash)), r.Status, dash(r.Summary))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t#%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", finished, r.Repo, r.Project, shortSHA(r.SHA), r.PR,
+			dash(r.MergedBy), dash(r.ApprovedBy), dash(r.RetriedBy), reconciledBy(r), dash(shortSHA(r.PlanHash)), r.Status, dash(r.Summary))
 	}
 	tw.Flush()
 	return 0
+}
+
+// reconciledBy names who asked for a reconcile apply, and on which issue.
+func reconciledBy(r store.Run) string {
+	if r.ReconciledBy == "" {
+		return "-"
+	}
+	return fmt.Sprintf("%s (#%d)", r.ReconciledBy, r.Issue)
 }
 
 func envOr(k, def string) string {

@@ -80,6 +80,10 @@ type Config struct {
 	RunPodTemplateFile    string
 	RunTTL                time.Duration
 	Kubeconfig            string
+
+	// Scheduled drift checks (see drift.go); DriftInterval 0 is off.
+	DriftInterval    time.Duration
+	DriftParallelism int
 }
 
 // field describes one setting once, so the flag, its env twin and the help
@@ -107,6 +111,7 @@ var argNames = map[string]string{
 	"run-plan-service-account-template": "TEMPLATE", "run-pod-template-file": "FILE", "run-ttl": "DURATION",
 	"kubeconfig":     "FILE",
 	"ready-interval": "DURATION", "public-url": "URL", "runs-page-basic-auth-file": "FILE",
+	"drift-interval": "DURATION", "drift-parallelism": "N",
 }
 
 func (c *Config) fields() []field {
@@ -179,7 +184,7 @@ func (c *Config) fields() []field {
 		{"ready-interval", "TFPR_READY_INTERVAL", "how often the /readyz checks (store, policies, GitHub App JWT, state bucket) run in the background", "15s", duration(&c.ReadyInterval)},
 		{"public-url", "TFPR_PUBLIC_URL", "https URL of tfpr's runs page, linked from check runs and comments (empty: no links)", "", publicURL(&c.PublicURL)},
 		{"runs-page-basic-auth-file", "TFPR_RUNS_PAGE_BASIC_AUTH_FILE", "file holding user:password for basic auth on the runs page (empty: leave access to a proxy in front)", "", str(&c.RunsPageAuthFile)},
-	}, c.runFields()...)
+	}, append(c.runFields(), c.driftFields()...)...)
 }
 
 // publicURL accepts an absolute http(s) URL and drops a trailing slash.

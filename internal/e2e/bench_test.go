@@ -79,6 +79,7 @@ func newBenchEnv(tb testing.TB, extra map[string]string) *benchEnv {
 
 		"TFPR_INSECURE_SHARED_IDENTITY": "true",
 		"TFPR_REPO_ALLOWLIST":           owner + "/" + repoName,
+		"TFPR_DRIFT_INTERVAL":           "0", // the figures are of PR and merge work alone
 	}
 	maps.Copy(e.env, extra)
 	e.client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}

@@ -83,6 +83,9 @@ func startWith(t *testing.T, extra map[string]string, kube kubernetes.Interface)
 		"TFPR_WORKER_BIN":    testenv.TfprBinary(t),
 		"TFPR_INTERNAL_ADDR": "127.0.0.1:0",
 		"TFPR_SANDBOX_BIND":  h.logDir + ":rw",
+		// Drift checks plan on their own schedule; tests that want them
+		// turn them on.
+		"TFPR_DRIFT_INTERVAL": "0",
 	}
 	for k, v := range extra {
 		h.env[k] = v
@@ -165,6 +168,7 @@ if [ "$1" = plan ] && [ -f %[1]q/hold-plan ]; then
 	while [ -f %[1]q/hold-plan ]; do sleep 0.05; done
 fi
 if [ "$1" = apply ]; then ls *.tf | tr '\n' ' ' >> %[1]q/apply-files; echo >> %[1]q/apply-files; fi
+if [ "$1" = plan ]; then printf '%%s|%%s\n' "$PWD" "$(ls *.tf | tr '\n' ' ')" >> %[1]q/plan-files; fi
 if [ "$1" = plan ]; then
 	{ %[2]q "$@"; echo $? > %[1]q/plan-rc.$n; } | tee -a %[1]q/plan-output
 	exit "$(cat %[1]q/plan-rc.$n)"

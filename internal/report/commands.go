@@ -7,7 +7,7 @@ import (
 )
 
 // Verbs are the commands tfpr knows, as in `tfpr VERB ...`.
-var Verbs = []string{"plan", "apply", "approve", "unblock", "help"}
+var Verbs = []string{"plan", "apply", "approve", "unblock", "drift", "help"}
 
 // Help is the usage of tfpr's commands.
 func Help() string { return execute("help", nil) }

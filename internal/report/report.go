@@ -37,13 +37,15 @@ const (
 	NotRunBlocked NotRun = "blocked" // an earlier apply of the project failed
 )
 
-// Kind is what a round reports: a PR's plans or a merge's applies.
+// Kind is what a round reports: a PR's plans, a merge's applies or a
+// drift check of the default branch.
 type Kind string
 
 // Round kinds.
 const (
 	KindPlan  Kind = "plan"
 	KindApply Kind = "apply"
+	KindDrift Kind = "drift check"
 )
 
 // Result is one project's part of a round. Every string in it is plain

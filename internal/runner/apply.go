@@ -159,7 +159,7 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 		return st, store.StatusDenied, fmt.Errorf("refused to apply %s: the default branch %s does not contain that commit", run.SHA, repo.DefaultBranch)
 	}
 	st.merge = r.mergeOf(ctx, st.s, store.Job{Repo: repo}, run.SHA)
-	if run.PR == 0 && st.merge.PR > 0 {
+	if run.PR == 0 && st.merge.PR > 0 && run.ReconciledBy == "" {
 		st.run.PR = st.merge.PR
 	}
 	if st.co, err = r.ws.Checkout(ctx, st.s.repo, run.SHA); err != nil {
@@ -202,7 +202,12 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 			return st, store.StatusFailed, err
 		}
 	}
-	fresh := interrupted
+	// A reconcile converges the infrastructure to the code as it is now:
+	// never a plan reviewed before the drift.
+	fresh := interrupted || run.ReconciledBy != ""
+	if run.ReconciledBy != "" {
+		st.result.Notes = append(st.result.Notes, reconcileNote(run))
+	}
 	for {
 		plan, reviewed, err := r.planForApply(ctx, st, fp, fresh)
 		if err != nil {
@@ -251,6 +256,7 @@ func (r *Runner) gateAndApply(ctx context.Context, st *applyState, plan *terrafo
 		st.result.Notes = append(st.result.Notes, "The plan had no changes; nothing to apply.")
 		return store.StatusSucceeded, nil
 	}
+	r.showReconcilePlan(ctx, st)
 	tf, err := r.tf.Terraform(st.run.Repo, st.run.Project, ModeApply)
 	if err != nil {
 		return store.StatusFailed, err

@@ -27,11 +27,13 @@ func (r *Runner) reportApply(ctx context.Context, st *applyState, status store.S
 	if err := r.publish(ctx, st.s, round); err != nil {
 		r.logger(ctx).Error("report apply", "run", st.run.ID, "err", err)
 	}
+	r.reportReconcile(ctx, st, round, status)
 	switch status {
 	case store.StatusFailed, store.StatusDenied:
 		r.blockProject(ctx, st, res)
 	case store.StatusSucceeded:
 		r.replanOthers(ctx, st)
+		r.recheckAfterApply(ctx, st)
 	}
 }
 

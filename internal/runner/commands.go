@@ -21,6 +21,7 @@ const (
 	VerbApply   Verb = "apply"
 	VerbApprove Verb = "approve"
 	VerbUnblock Verb = "unblock"
+	VerbDrift   Verb = "drift"
 )
 
 // Command is a parsed `tfpr ...` comment.
@@ -60,6 +61,13 @@ func parseCommand(body string) (Command, error) {
 			return cmd, &commandError{VerbApprove, "usage on a pull request: `tfpr approve RULE-ID`."}
 		}
 		cmd.Rule = args[1]
+	case VerbDrift:
+		switch {
+		case len(args) == 3 && args[1] == "-p":
+			cmd.Projects = []string{strings.Trim(args[2], "/")}
+		case len(args) != 1:
+			return cmd, &commandError{VerbDrift, "usage: `tfpr drift` on a drift issue, or `tfpr drift -p DIR`."}
+		}
 	case VerbUnblock:
 		// Other words after unblock are ignored: it then means this issue.
 		if len(args) == 3 && args[1] == "-p" {
@@ -123,6 +131,8 @@ func (r *Runner) command(ctx context.Context, j store.Job) error {
 		return r.retryApply(ctx, j, reply)
 	case VerbUnblock:
 		return r.unblockCommand(ctx, call)
+	case VerbDrift:
+		return r.driftCommand(ctx, call)
 	}
 	return nil
 }
@@ -193,6 +203,11 @@ func (r *Runner) unblockCommand(ctx context.Context, c commandCall) error {
 // retryApply requeues a failed apply (on its issue) or releases applies
 // held for approval (on the merged PR).
 func (r *Runner) retryApply(ctx context.Context, j store.Job, reply func(string) error) error {
+	if !j.IsPR {
+		if d, err := r.store.DriftCheckByIssue(ctx, j.Repo.FullName, j.PR); err == nil {
+			return r.reconcile(ctx, j, d, reply)
+		}
+	}
 	if b, err := r.store.BlockByIssue(ctx, j.Repo.FullName, j.PR); err == nil {
 		run, err := r.store.GetRun(ctx, b.RunID)
 		if err != nil {

@@ -45,6 +45,9 @@ type RepoClient interface {
 	TeamMember(ctx context.Context, orgTeam, user string) (bool, error)
 	EnsureIssue(ctx context.Context, title, label, body string) (int, error)
 	CloseIssue(ctx context.Context, number int, body string) error
+	FindIssue(ctx context.Context, label, marker string) (githubapp.Issue, bool, error)
+	OpenIssue(ctx context.Context, title, label, body string) (githubapp.Issue, error)
+	EditIssue(ctx context.Context, number int, title, body string) (githubapp.Issue, error)
 }
 
 // GitHubApp adapts a GitHub App to GitHub.

@@ -25,6 +25,14 @@
 // held apply goes back to queued by `tfpr apply`; a blocked project's
 // applies wait until `tfpr unblock`.
 //
+// # Drift checks
+//
+// Drift checks are neither jobs nor runs: a schedule per default-branch
+// project (due, last check, result, issue) kept in the store, ticked by
+// its own loop, which starts a check only while no job is queued or
+// running and no apply can start. A reconcile is an apply run like a
+// merge's, keyed by the comment that asked for it.
+//
 // # Files
 //
 //	deps.go         interfaces of what the runner drives: GitHub, workspace, linter, terraform, state locks
@@ -50,4 +58,8 @@
 //	resync.go       the periodic reconciliation, including commands whose webhook was lost
 //	env.go          terraform's environment, identity and state prefix
 //	worker.go       terraform through `tfpr worker` runs: requests, results, adoption after a restart
+//	driftcheck.go           scheduled drift checks: learning the default branch's projects, ticks, one check
+//	driftcheck_schedule.go  the schedule's pure decisions: what a tick checks, new projects' spread, issue fate
+//	driftcheck_issue.go     a project's one drift issue: rendered, found by its marker, edited, closed
+//	reconcile.go            `tfpr apply` on a drift issue (a reconcile through the apply queue), `tfpr drift`
 package runner

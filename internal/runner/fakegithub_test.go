@@ -24,6 +24,10 @@ type fakeGitHub struct {
 	checks   []githubapp.CheckRun
 	issues   []string // titles
 	closed   []int
+	// drift issues: see fakeissues_test.go
+	kept       map[int]*githubapp.Issue
+	keptBy     map[int]string
+	issueEdits map[int]int
 	// living comments, labels and reactions: see fakeliving_test.go
 	edits     int
 	staleList bool // OwnComments still lists deleted comments, as a list read just before a deletion does
@@ -42,7 +46,8 @@ type fakeComment struct {
 func newFakeGitHub() *fakeGitHub {
 	return &fakeGitHub{perms: map[string]string{}, teams: map[string][]string{}, prs: map[int]githubapp.PR{},
 		merged: map[string]githubapp.PR{}, recent: map[int][]githubapp.UserComment{},
-		labels: map[int][]string{}, reactions: map[int64][]githubapp.Reaction{}}
+		labels: map[int][]string{}, reactions: map[int64][]githubapp.Reaction{},
+		kept: map[int]*githubapp.Issue{}, keptBy: map[int]string{}, issueEdits: map[int]int{}}
 }
 
 func (g *fakeGitHub) Repo(int64, string) (RepoClient, error) { return g, nil }
@@ -127,6 +132,9 @@ func (g *fakeGitHub) CloseIssue(_ context.Context, number int, body string) erro
 	defer g.mu.Unlock()
 	g.closed = append(g.closed, number)
 	g.comments = append(g.comments, fakeComment{ID: int64(len(g.comments) + 1), Number: number, Body: body})
+	if is, ok := g.kept[number]; ok {
+		is.State = "closed"
+	}
 	return nil
 }
 

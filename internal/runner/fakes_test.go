@@ -160,6 +160,7 @@ func (w *fakeWorkspace) ReadFile(_ context.Context, _ workspace.Repo, rev, file 
 
 func (w *fakeWorkspace) Checkout(_ context.Context, _ workspace.Repo, sha string) (*workspace.Checkout, error) {
 	w.mu.Lock()
+	sha = w.resolve(sha)
 	c, ok := w.commits[sha]
 	w.tries[sha]++
 	broken := w.broken[sha] > 0 && w.tries[sha] >= w.broken[sha]
@@ -216,6 +217,7 @@ type fakeTerraform struct {
 	applied   []string // plan file base names
 	failApply map[string]bool
 	drift     map[string]string // project -> value the next merge plan sees
+	world     map[string]string // see fakeworld_test.go
 }
 
 func (f *fakeTerraform) Terraform(_, project string, mode Mode) (Terraform, error) {
@@ -243,11 +245,15 @@ func (e fakeExec) Plan(_ context.Context, dir string, _ terraform.Backend, planF
 	if v, ok := e.f.drift[e.project]; ok && e.mode == ModeApply {
 		value = v
 	}
+	inSync := e.f.inSync(e.project, value)
 	e.f.mu.Unlock()
 	if err := os.WriteFile(planFile, []byte("plan of "+value), 0o600); err != nil {
 		return nil, err
 	}
-	return &terraform.Plan{File: planFile, HasChanges: true, Add: 1, JSON: planJSON(value), Text: "+ terraform_data.x"}, nil
+	if inSync {
+		return &terraform.Plan{File: planFile, JSON: []byte(`{"resource_changes":[]}`), Text: "No changes."}, nil
+	}
+	return &terraform.Plan{File: planFile, HasChanges: true, Add: 1, JSON: planJSON(value), Text: "+ terraform_data.x input=" + value}, nil
 }
 
 func (e fakeExec) Apply(_ context.Context, _ string, _ terraform.Backend, planFile string) (string, error) {
@@ -257,6 +263,7 @@ func (e fakeExec) Apply(_ context.Context, _ string, _ terraform.Backend, planFi
 		return "", errors.New("Error: creating terraform_data.x: boom")
 	}
 	e.f.applied = append(e.f.applied, e.project+" "+filepath.Base(planFile))
+	e.f.applyToWorld(e.project, planFile)
 	return "Apply complete! Resources: 1 added, 0 changed, 0 destroyed.", nil
 }
 
@@ -308,7 +315,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	}
 	t.Cleanup(func() { st.Close() })
 	h := &harness{st: st, gh: newFakeGitHub(), ws: newFakeWorkspace(t), lint: &fakeLinter{denyCode: map[string]bool{}, denyPlan: map[string]string{}},
-		tf: &fakeTerraform{failApply: map[string]bool{}, drift: map[string]string{}}, logs: &lockedBuffer{},
+		tf: &fakeTerraform{failApply: map[string]bool{}, drift: map[string]string{}, world: map[string]string{}}, logs: &lockedBuffer{},
 		repo: store.Repo{FullName: "acme/infra", CloneURL: "https://github.com/acme/infra.git", DefaultBranch: "main", Installation: 1}}
 	h.restart(t, cfg, dir)
 	if err := st.RememberRepo(context.Background(), h.repo); err != nil {

@@ -45,6 +45,11 @@ type Config struct {
 	// when empty).
 	StatePrefixTemplate string
 	MaxProjectsPerPR    int // projects checked and planned per PR push
+
+	// DriftInterval is how often every default-branch project is checked
+	// for drift (0: never); DriftParallelism bounds the checks at once.
+	DriftInterval    time.Duration
+	DriftParallelism int
 }
 
 // Deps are the parts the runner drives.
@@ -90,6 +95,9 @@ type Runner struct {
 	projects map[string]*sync.Mutex // repo/project: runs never overlap
 	repos    map[string]*sync.Mutex // repo: merge expansion is serial
 	applying int                    // applies started and not finished
+	drifting map[string]bool        // drift checks running, by driftKey
+
+	driftWake chan struct{}
 }
 
 // New checks the configuration and returns a Runner; Start runs it.
@@ -124,6 +132,9 @@ func New(cfg Config, d Deps) (*Runner, error) {
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = 5 * time.Second
 	}
+	if cfg.DriftParallelism < 1 {
+		cfg.DriftParallelism = 1
+	}
 	log := d.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -150,6 +161,9 @@ func New(cfg Config, d Deps) (*Runner, error) {
 		jobs:     make(chan struct{}, cfg.Parallelism),
 		projects: map[string]*sync.Mutex{},
 		repos:    map[string]*sync.Mutex{},
+		drifting: map[string]bool{},
+
+		driftWake: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -204,6 +218,10 @@ func (r *Runner) Start(ctx context.Context) error {
 	poll := time.NewTicker(r.cfg.PollInterval)
 	defer poll.Stop()
 	r.poke()
+	if r.cfg.DriftInterval > 0 {
+		r.plans.Add(1)
+		go func() { defer r.plans.Done(); r.driftLoop(ctx) }()
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 	"time"
+
+	"github.com/tfpr/tfpr/internal/metrics"
+	"github.com/tfpr/tfpr/internal/store"
 )
 
 // gaugeInterval is how often the queue and block gauges are read from the
@@ -10,8 +13,8 @@ import (
 // executor runs it.
 const gaugeInterval = 10 * time.Second
 
-// refreshGauges keeps the queue, worker and block gauges current until ctx
-// ends.
+// refreshGauges keeps the queue, worker, block and drift gauges current
+// until ctx ends.
 func (s *Server) refreshGauges(ctx context.Context) {
 	t := time.NewTicker(gaugeInterval)
 	defer t.Stop()
@@ -38,6 +41,31 @@ func (s *Server) loadGauges(ctx context.Context) {
 	s.metrics.SetQueue(g.QueuedJobs+g.QueuedRuns, g.RunningRuns, s.cfg.Parallelism)
 	s.metrics.SetBlocked(g.Blocked, millis(g.OldestBlock))
 	s.metrics.SetOldestRunningApply(millis(g.OldestRunningApply))
+	checks, err := s.store.DriftChecks(ctx, "")
+	if err != nil {
+		s.log.Warn("metrics: read the drift schedule", "err", err)
+		return
+	}
+	s.metrics.SetDrift(driftSnapshot(checks, time.Now()))
+}
+
+// driftSnapshot summarises the drift schedule for the metrics.
+func driftSnapshot(checks []store.DriftCheck, now time.Time) metrics.DriftSnapshot {
+	var d metrics.DriftSnapshot
+	for _, c := range checks {
+		if c.LastChecked.IsZero() {
+			continue
+		}
+		d.Checked++
+		d.Ages = append(d.Ages, now.Sub(c.LastChecked))
+		switch c.Result {
+		case store.DriftDrifted:
+			d.Drifted++
+		case store.DriftErrored:
+			d.Erroring++
+		}
+	}
+	return d
 }
 
 func millis(ms int64) time.Time {

@@ -186,6 +186,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		PluginCacheDir: filepath.Join(cfg.DataDir, "plugin-cache"),
 
 		StatePrefixTemplate: cfg.StatePrefixTemplate, MaxProjectsPerPR: cfg.MaxProjectsPerPR,
+		DriftInterval: cfg.DriftInterval, DriftParallelism: cfg.DriftParallelism,
 	}, runner.Deps{Store: st, GitHub: runner.GitHubApp(app), Workspace: ws, Policy: pol, Plans: plans, GCS: locks, Terraform: tfExec, Log: log.With("component", "runner"),
 		Observe: &observe.Observer{Metrics: m, Logs: s.logs, PublicURL: cfg.PublicURL}})
 	if err != nil {

@@ -25,6 +25,27 @@ var migrations = []string{
 	// its backoff across restarts.
 	`ALTER TABLE runs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE runs ADD COLUMN not_before INTEGER NOT NULL DEFAULT 0;`,
+	// 4: the drift-check schedule of every default-branch project, and
+	// reconciles: an apply of a commit that was applied before, asked for on
+	// a drift issue, unique per asking comment instead of per commit.
+	`CREATE TABLE IF NOT EXISTS drift_checks (
+		repo TEXT NOT NULL,
+		project TEXT NOT NULL,
+		due INTEGER NOT NULL,
+		requested INTEGER NOT NULL DEFAULT 0,
+		last_checked INTEGER NOT NULL DEFAULT 0,
+		result TEXT NOT NULL DEFAULT '',
+		summary TEXT NOT NULL DEFAULT '',
+		sha TEXT NOT NULL DEFAULT '',
+		issue INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (repo, project)
+	);
+	CREATE INDEX IF NOT EXISTS drift_checks_due ON drift_checks(due, last_checked);
+	ALTER TABLE runs ADD COLUMN reconciled_by TEXT NOT NULL DEFAULT '';
+	ALTER TABLE runs ADD COLUMN issue INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE runs ADD COLUMN request_key TEXT NOT NULL DEFAULT '';
+	DROP INDEX IF EXISTS runs_apply_once;
+	CREATE UNIQUE INDEX runs_apply_once ON runs(repo, project, sha, request_key) WHERE kind = 'apply';`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

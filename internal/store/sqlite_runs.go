@@ -20,7 +20,8 @@ func (s *SQLite) scanRuns(rows *sql.Rows, err error) ([]Run, error) {
 		var r Run
 		var c, st, f, nb int64
 		if err := rows.Scan(&r.ID, &r.Kind, &r.Repo, &r.Project, &r.PR, &r.SHA, &r.Trigger, &r.Status, &r.Summary,
-			&r.MergedBy, &r.ApprovedBy, &r.RetriedBy, &r.PlanHash, &r.HeldDigest, &r.CheckRunID, &r.JobID, &c, &st, &f, &r.Attempts, &nb); err != nil {
+			&r.MergedBy, &r.ApprovedBy, &r.RetriedBy, &r.PlanHash, &r.HeldDigest, &r.CheckRunID, &r.JobID, &c, &st, &f, &r.Attempts, &nb,
+			&r.ReconciledBy, &r.Issue, &r.RequestKey); err != nil {
 			return nil, err
 		}
 		r.Created, r.Started, r.Finished, r.NotBefore = ms(c), ms(st), ms(f), ms(nb)
@@ -29,18 +30,20 @@ func (s *SQLite) scanRuns(rows *sql.Rows, err error) ([]Run, error) {
 	return out, rows.Err()
 }
 
-const runCols = `id, kind, repo, project, pr, sha, trigger, status, summary, merged_by, approved_by, retried_by, plan_hash, held_digest, check_run_id, job_id, created, started, finished, attempts, not_before`
+const runCols = `id, kind, repo, project, pr, sha, trigger, status, summary, merged_by, approved_by, retried_by, plan_hash, held_digest, check_run_id, job_id, created, started, finished, attempts, not_before, reconciled_by, issue, request_key`
 
-// CreateRun inserts a run. For applies the (repo, project, sha) key is
-// unique: created is false when that apply already exists, and id is the
-// existing run's.
+// CreateRun inserts a run. For applies the (repo, project, sha,
+// request key) key is unique: created is false when that apply already
+// exists, and id is the existing run's.
 func (s *SQLite) CreateRun(ctx context.Context, r Run) (int64, bool, error) {
 	if r.Status == "" {
 		r.Status = StatusQueued
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO runs(kind, repo, project, pr, sha, trigger, status, summary, merged_by, approved_by, plan_hash, check_run_id, job_id, created)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		r.Kind, r.Repo, r.Project, r.PR, r.SHA, r.Trigger, r.Status, r.Summary, r.MergedBy, r.ApprovedBy, r.PlanHash, r.CheckRunID, r.JobID, now())
+	res, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO runs(kind, repo, project, pr, sha, trigger, status, summary, merged_by, approved_by, plan_hash, check_run_id, job_id, created,
+		reconciled_by, issue, request_key)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		r.Kind, r.Repo, r.Project, r.PR, r.SHA, r.Trigger, r.Status, r.Summary, r.MergedBy, r.ApprovedBy, r.PlanHash, r.CheckRunID, r.JobID, now(),
+		r.ReconciledBy, r.Issue, r.RequestKey)
 	if err != nil {
 		return 0, false, fmt.Errorf("create %s run for %s: %w", r.Kind, r.Project, err)
 	}
@@ -49,7 +52,8 @@ func (s *SQLite) CreateRun(ctx context.Context, r Run) (int64, bool, error) {
 		return id, true, err
 	}
 	var id int64
-	err = s.db.QueryRowContext(ctx, `SELECT id FROM runs WHERE kind = 'apply' AND repo = ? AND project = ? AND sha = ?`, r.Repo, r.Project, r.SHA).Scan(&id)
+	err = s.db.QueryRowContext(ctx, `SELECT id FROM runs WHERE kind = 'apply' AND repo = ? AND project = ? AND sha = ? AND request_key = ?`,
+		r.Repo, r.Project, r.SHA, r.RequestKey).Scan(&id)
 	if err != nil {
 		return 0, false, fmt.Errorf("look up existing apply for %s at %s: %w", r.Project, r.SHA, err)
 	}

@@ -110,9 +110,15 @@ type Run struct {
 	NotBefore  time.Time // a retried apply waits until then
 	CheckRunID int64
 	JobID      int64
-	Created    time.Time
-	Started    time.Time
-	Finished   time.Time
+	// ReconciledBy asked, on drift issue Issue, for this apply of a commit
+	// the project may have been applied at before; RequestKey (the asking
+	// comment) makes the request one apply however often it is handled.
+	ReconciledBy string
+	Issue        int
+	RequestKey   string
+	Created      time.Time
+	Started      time.Time
+	Finished     time.Time
 }
 
 // Plan is a saved plan file and what it was made from.
@@ -247,5 +253,20 @@ type Store interface {
 	Repos(ctx context.Context) ([]Repo, error)
 	HasJob(ctx context.Context, kind JobKind, repo string, pr int, sha string) (bool, error)
 
+	DriftSchedule
+
 	Close() error
+}
+
+// DriftSchedule is the drift checks' part of the store.
+type DriftSchedule interface {
+	DriftChecks(ctx context.Context, repo string) ([]DriftCheck, error)
+	ScheduleDriftChecks(ctx context.Context, checks []DriftCheck) error
+	UnscheduleDriftCheck(ctx context.Context, repo, project string) error
+	RequestDriftCheck(ctx context.Context, repo, project string, at time.Time) error
+	FinishDriftCheck(ctx context.Context, d DriftCheck, started time.Time) error
+	SetDriftIssue(ctx context.Context, repo, project string, issue int, result DriftResult) error
+	DriftCheckByIssue(ctx context.Context, repo string, issue int) (DriftCheck, error)
+	DriftCheckOf(ctx context.Context, repo, project string) (DriftCheck, error)
+	PendingWork(ctx context.Context) (int, error)
 }

@@ -1,0 +1,65 @@
+package githubapp_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/tfpr/tfpr/internal/githubapp"
+	"github.com/tfpr/tfpr/internal/githubtest"
+)
+
+// A project's issue is found again by the hidden marker in its body, open
+// before closed, never a pull request or another project's issue; edits
+// replace it in place and reopen it, masked like everything sent.
+func TestIssueFoundByMarkerAndEditedInPlace(t *testing.T) {
+	gh := githubtest.New(t, githubtest.Options{})
+	repo := gh.AddRepo(t, "acme", "infra", 7)
+	repo.Commit(t, "feature", map[string]string{"main.tf": "# x\n"}, "feature")
+	repo.OpenPR(t, 1, "feature", "dev-alice")
+	app, err := githubapp.New(githubapp.Options{AppID: gh.AppID(), PrivateKey: gh.PrivateKeyPEM(), APIURL: gh.APIURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := app.Repo(7, "acme/infra")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const label, mine, other = "tfpr:drift", "<!-- tfpr:drift a -->", "<!-- tfpr:drift b -->"
+	if _, found, err := c.FindIssue(ctx, label, mine); err != nil || found {
+		t.Fatalf("no issue yet: found %v, %v", found, err)
+	}
+	if _, err := c.OpenIssue(ctx, "tfpr drift: b", label, other+"\nb drifted"); err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.OpenIssue(ctx, "tfpr drift: a", label, mine+"\na drifted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CloseIssue(ctx, first.Number, "in sync"); err != nil {
+		t.Fatal(err)
+	}
+	got, found, err := c.FindIssue(ctx, label, mine)
+	if err != nil || !found || got.Number != first.Number || got.State != "closed" {
+		t.Fatalf("closed issue of a: %+v, found %v, %v; want #%d", got, found, err, first.Number)
+	}
+	token := "ya29.a0AfH6SMBx3kZq9LwQ7abcdefghijklmnop"
+	edited, err := c.EditIssue(ctx, first.Number, "tfpr drift: a", mine+"\na drifted again, token "+token)
+	if err != nil || edited.State != "open" {
+		t.Fatalf("edit: %+v, %v; want the issue reopened", edited, err)
+	}
+	got, found, err = c.FindIssue(ctx, label, mine)
+	if err != nil || !found || got.Number != first.Number || !strings.Contains(got.Body, "drifted again") || strings.Contains(got.Body, token) {
+		t.Fatalf("after the edit: %+v, found %v, %v; want #%d in place, the token masked", got, found, err, first.Number)
+	}
+	var drift int
+	for _, is := range repo.Issues() {
+		if strings.Contains(is.Body, mine) {
+			drift++
+		}
+	}
+	if drift != 1 {
+		t.Fatalf("%d issues carry a's marker, want 1", drift)
+	}
+}
