@@ -108,6 +108,7 @@ type Metrics struct {
 	applyOldest   prometheus.Gauge
 	ready         prometheus.Gauge
 	readyCheck    *prometheus.GaugeVec
+	phases        *prometheus.HistogramVec
 }
 
 // New creates tfpr's series and registers them on reg.
@@ -170,10 +171,11 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		readyCheck: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tfpr_readiness_check_ok", Help: "1 when the named readiness check passed at its last run, else 0.",
 		}, []string{"check"}),
+		phases: newPhaseHistogram(),
 	}
 	for _, c := range []prometheus.Collector{m.runs, m.runDuration, m.runQueued, m.queueDepth, m.workersBusy, m.workers,
 		m.githubCalls, m.rateRemaining, m.rateLimit, m.gcsErrors, m.gitErrors, m.tfExits, m.adopted, m.lost, m.blocked, m.blockedOldest,
-		m.applyOldest, m.ready, m.readyCheck} {
+		m.applyOldest, m.ready, m.readyCheck, m.phases} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

@@ -302,6 +302,8 @@ func (r *Runner) runJob(ctx context.Context, j store.Job) {
 	// Code below the runner (the worker dispatcher) logs with the context:
 	// its lines name the delivery, repository and PR too.
 	ctx = logctx.With(ctx, "delivery", j.Delivery, "job", j.ID, "repo", j.Repo.FullName, "pr", j.PR)
+	ctx = r.obs.Job(ctx)
+	defer observe.EndJob(ctx)
 	var err error
 	switch j.Kind {
 	case store.JobPR:
