@@ -139,6 +139,8 @@ type SQLite struct {
 	// Statements on the webhook ack path, parsed once rather than per call.
 	firstDelivery *sql.Stmt
 	enqueueOnce   *sql.Stmt
+	// acks commits the ack path's writes in groups (sqlite_intake.go).
+	acks *committer
 }
 
 const (
@@ -186,11 +188,13 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 			return nil, fmt.Errorf("prepare store statements: %w", err)
 		}
 	}
+	s.acks = newCommitter(db)
 	return s, nil
 }
 
 // Close closes the database.
 func (s *SQLite) Close() error {
+	s.acks.close()
 	s.firstDelivery.Close()
 	s.enqueueOnce.Close()
 	return s.db.Close()
@@ -207,11 +211,17 @@ func ms(v int64) time.Time {
 
 // FirstDelivery records a delivery id and reports whether it is new.
 func (s *SQLite) FirstDelivery(ctx context.Context, id string) (bool, error) {
-	res, err := s.firstDelivery.ExecContext(ctx, id, now())
+	var n int64
+	err := s.acks.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.firstDelivery).ExecContext(ctx, id, now())
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("record delivery %s: %w", id, err)
 	}
-	n, _ := res.RowsAffected()
 	return n == 1, nil
 }
 
@@ -263,13 +273,19 @@ func (s *SQLite) EnqueueJobOnce(ctx context.Context, j Job) (bool, error) {
 	}
 	sha := jobKey(j)
 	t := now()
-	res, err := s.enqueueOnce.ExecContext(ctx,
-		j.Kind, j.Repo.FullName, j.PR, sha, string(payload), StatusQueued, t, t,
-		j.Repo.FullName, j.PR, sha, j.Kind, StatusQueued, StatusRunning)
+	var n int64
+	err = s.acks.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.enqueueOnce).ExecContext(ctx,
+			j.Kind, j.Repo.FullName, j.PR, sha, string(payload), StatusQueued, t, t,
+			j.Repo.FullName, j.PR, sha, j.Kind, StatusQueued, StatusRunning)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("enqueue %s job for %s: %w", j.Kind, j.Repo.FullName, err)
 	}
-	n, _ := res.RowsAffected()
 	return n == 1, nil
 }
 
