@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -178,17 +179,27 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		db.Close()
 		return nil, fmt.Errorf("restrict store %s: %w", path, err)
 	}
+	// The ack path has a connection of its own: in WAL mode the runner's
+	// reads never hold it up, and its writes wait only for the write lock,
+	// not for every query queued on the runner's connection.
+	ackDB, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	ackDB.SetMaxOpenConns(1)
 	s := &SQLite{db: db}
 	for _, st := range []struct {
 		dst **sql.Stmt
 		q   string
 	}{{&s.firstDelivery, firstDeliverySQL}, {&s.enqueueOnce, enqueueOnceSQL}} {
-		if *st.dst, err = db.PrepareContext(ctx, st.q); err != nil {
+		if *st.dst, err = ackDB.PrepareContext(ctx, st.q); err != nil {
+			ackDB.Close()
 			db.Close()
 			return nil, fmt.Errorf("prepare store statements: %w", err)
 		}
 	}
-	s.acks = newCommitter(db)
+	s.acks = newCommitter(ackDB)
 	return s, nil
 }
 
@@ -197,7 +208,7 @@ func (s *SQLite) Close() error {
 	s.acks.close()
 	s.firstDelivery.Close()
 	s.enqueueOnce.Close()
-	return s.db.Close()
+	return errors.Join(s.acks.db.Close(), s.db.Close())
 }
 
 func now() int64 { return time.Now().UnixMilli() }

@@ -12,8 +12,10 @@ import (
 // its job. Alone, each write is a transaction of its own and a turn at the
 // store's one connection, so concurrent deliveries queue behind each
 // other's commits. The committer takes every ack-path write waiting at the
-// moment and commits them in one transaction, each inside its own
-// savepoint so one failing write fails alone. A write returns only after
+// moment and commits them in one transaction. A statement that fails
+// undoes only its own changes (SQLite's statement journal), so one failing
+// write fails alone; an error that ends the transaction fails the commit,
+// and with it every write of the group. A write returns only after
 // its transaction committed: a delivery acknowledged is one recorded, and
 // survives a crash of tfpr.
 
@@ -78,18 +80,7 @@ func (c *committer) commit(group []groupWrite) {
 		}
 		defer tx.Rollback()
 		for i, w := range group {
-			if _, err := tx.ExecContext(w.ctx, `SAVEPOINT ack`); err != nil {
-				errs[i] = err
-				continue
-			}
-			if errs[i] = w.fn(w.ctx, tx); errs[i] != nil {
-				if _, err := tx.Exec(`ROLLBACK TO ack`); err != nil {
-					return fmt.Errorf("undo a failed write: %w", err)
-				}
-			}
-			if _, err := tx.Exec(`RELEASE ack`); err != nil {
-				return fmt.Errorf("release a write: %w", err)
-			}
+			errs[i] = w.fn(w.ctx, tx)
 		}
 		return tx.Commit()
 	}()
