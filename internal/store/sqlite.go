@@ -140,8 +140,9 @@ type SQLite struct {
 	// Statements on the webhook ack path, parsed once rather than per call.
 	firstDelivery *sql.Stmt
 	enqueueOnce   *sql.Stmt
-	// acks commits the ack path's writes in groups (sqlite_intake.go).
-	acks *committer
+	// ackDB is the ack path's own connection: the two statements above
+	// run on it.
+	ackDB *sql.DB
 }
 
 const (
@@ -199,16 +200,15 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 			return nil, fmt.Errorf("prepare store statements: %w", err)
 		}
 	}
-	s.acks = newCommitter(ackDB)
+	s.ackDB = ackDB
 	return s, nil
 }
 
 // Close closes the database.
 func (s *SQLite) Close() error {
-	s.acks.close()
 	s.firstDelivery.Close()
 	s.enqueueOnce.Close()
-	return errors.Join(s.acks.db.Close(), s.db.Close())
+	return errors.Join(s.ackDB.Close(), s.db.Close())
 }
 
 func now() int64 { return time.Now().UnixMilli() }
@@ -223,13 +223,10 @@ func ms(v int64) time.Time {
 // FirstDelivery records a delivery id and reports whether it is new.
 func (s *SQLite) FirstDelivery(ctx context.Context, id string) (bool, error) {
 	var n int64
-	err := s.acks.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.firstDelivery).ExecContext(ctx, id, now())
-		if err == nil {
-			n, err = res.RowsAffected()
-		}
-		return err
-	})
+	res, err := s.firstDelivery.ExecContext(ctx, id, now())
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
 	if err != nil {
 		return false, fmt.Errorf("record delivery %s: %w", id, err)
 	}
@@ -285,15 +282,12 @@ func (s *SQLite) EnqueueJobOnce(ctx context.Context, j Job) (bool, error) {
 	sha := jobKey(j)
 	t := now()
 	var n int64
-	err = s.acks.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.enqueueOnce).ExecContext(ctx,
-			j.Kind, j.Repo.FullName, j.PR, sha, string(payload), StatusQueued, t, t,
-			j.Repo.FullName, j.PR, sha, j.Kind, StatusQueued, StatusRunning)
-		if err == nil {
-			n, err = res.RowsAffected()
-		}
-		return err
-	})
+	res, err := s.enqueueOnce.ExecContext(ctx,
+		j.Kind, j.Repo.FullName, j.PR, sha, string(payload), StatusQueued, t, t,
+		j.Repo.FullName, j.PR, sha, j.Kind, StatusQueued, StatusRunning)
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
 	if err != nil {
 		return false, fmt.Errorf("enqueue %s job for %s: %w", j.Kind, j.Repo.FullName, err)
 	}

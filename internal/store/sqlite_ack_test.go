@@ -53,7 +53,7 @@ func TestAckWritesDoNotWaitForTheRunnersQueries(t *testing.T) {
 	}
 }
 
-// Concurrent deliveries share commits, and each id is still first once.
+// Concurrent deliveries, on the ack path's connection, are each first once.
 func TestConcurrentDeliveriesAreFirstOnce(t *testing.T) {
 	ctx := context.Background()
 	s, _ := open(t)
