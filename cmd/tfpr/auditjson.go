@@ -13,18 +13,18 @@ import (
 // and plan hashes and RFC 3339 times (absent when the apply has not
 // finished).
 type auditEntry struct {
-	Repo       string     `json:"repo"`
-	Project    string     `json:"project"`
-	Commit     string     `json:"commit"`
-	PR         int        `json:"pr"`
-	MergedBy   string     `json:"merged_by,omitempty"`
-	ApprovedBy string     `json:"approved_by,omitempty"`
-	RetriedBy  string     `json:"retried_by,omitempty"`
-	PlanHash   string     `json:"plan_sha256,omitempty"`
-	Outcome    string     `json:"outcome"`
-	Summary    string     `json:"summary,omitempty"`
-	Created    *time.Time `json:"created,omitempty"`
-	Finished   *time.Time `json:"finished,omitempty"`
+	Repo       string       `json:"repo"`
+	Project    string       `json:"project"`
+	Commit     string       `json:"commit"`
+	PR         int          `json:"pr"`
+	MergedBy   string       `json:"merged_by,omitempty"`
+	ApprovedBy string       `json:"approved_by,omitempty"`
+	RetriedBy  string       `json:"retried_by,omitempty"`
+	PlanHash   string       `json:"plan_sha256,omitempty"`
+	Outcome    store.Status `json:"outcome"`
+	Summary    string       `json:"summary,omitempty"`
+	Created    *time.Time   `json:"created,omitempty"`
+	Finished   *time.Time   `json:"finished,omitempty"`
 }
 
 func writeAuditJSON(stdout, stderr io.Writer, runs []store.Run) int {

@@ -165,6 +165,7 @@ func (c *Config) checkSettings() []error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, checkTeams(c.ApproverTeams)...)
+	errs = append(errs, c.checkKubernetes()...)
 	for _, t := range []struct{ env, v string }{{"TFPR_IMPERSONATE_TEMPLATE", c.ImpersonateTemplate}, {"TFPR_PLAN_IMPERSONATE_TEMPLATE", c.PlanImpersonate}} {
 		if strings.Contains(t.v, "{platform_project}") && c.PlatformProject == "" {
 			errs = append(errs, fmt.Errorf("%s %q uses {platform_project}, but TFPR_PLATFORM_PROJECT is empty", t.env, t.v))

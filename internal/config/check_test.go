@@ -5,6 +5,16 @@ import (
 	"testing"
 )
 
+// kube is a valid kubernetes executor setup with over applied.
+func kube(over map[string]string) map[string]string {
+	env := map[string]string{"TFPR_EXECUTOR": "kubernetes", "TFPR_RUN_NAMESPACE": "tfpr-runs", "TFPR_RUN_IMAGE": "ghcr.io/acme/tfpr:1",
+		"TFPR_INTERNAL_ADDR": ":8081", "TFPR_INTERNAL_URL": "http://tfpr-internal.tfpr.svc:8081"}
+	for k, v := range over {
+		env[k] = v
+	}
+	return env
+}
+
 func TestServerSettingsAreChecked(t *testing.T) {
 	tests := []struct {
 		name string
@@ -27,11 +37,26 @@ func TestServerSettingsAreChecked(t *testing.T) {
 		{"placeholder needs its variable", map[string]string{"TFPR_IMPERSONATE_TEMPLATE": "tf-{service}@{platform_project}.iam.gserviceaccount.com"},
 			"uses {platform_project}, but TFPR_PLATFORM_PROJECT is empty"},
 		{"unknown placeholder", map[string]string{"TFPR_IMPERSONATE_TEMPLATE": "tf-{servce}@p.iam.gserviceaccount.com"}, "unknown placeholder {servce}"},
+		{"kubernetes", kube(nil), ""},
+		{"kubernetes without impersonation", kube(map[string]string{"TFPR_IMPERSONATE_TEMPLATE": ""}), ""},
+		{"kubernetes without namespace", kube(map[string]string{"TFPR_RUN_NAMESPACE": ""}), "TFPR_RUN_NAMESPACE is required with TFPR_EXECUTOR=kubernetes"},
+		{"kubernetes without image", kube(map[string]string{"TFPR_RUN_IMAGE": ""}), "TFPR_RUN_IMAGE is required"},
+		{"kubernetes without internal URL", kube(map[string]string{"TFPR_INTERNAL_URL": ""}), "TFPR_INTERNAL_URL is required with TFPR_EXECUTOR=kubernetes"},
+		{"kubernetes with loopback URL", kube(map[string]string{"TFPR_INTERNAL_URL": "http://127.0.0.1:8081"}), "is a loopback address, which run pods cannot reach"},
+		{"kubernetes with loopback listener", kube(map[string]string{"TFPR_INTERNAL_ADDR": "127.0.0.1:8081"}), "listens on loopback only"},
+		{"kubernetes service account template", kube(map[string]string{"TFPR_RUN_SERVICE_ACCOUNT_TEMPLATE": "TF_{service}"}),
+			`TFPR_RUN_SERVICE_ACCOUNT_TEMPLATE: service account "TF_svc"`},
+		{"kubernetes pod template missing", kube(map[string]string{"TFPR_RUN_POD_TEMPLATE_FILE": "/nonexistent/pod.yaml"}),
+			"TFPR_RUN_POD_TEMPLATE_FILE: run pod template: open /nonexistent/pod.yaml"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{"TFPR_IMPERSONATE_TEMPLATE": "tf-{service}-{env}@p.iam.gserviceaccount.com"}
 			for k, v := range tc.env {
+				if v == "" {
+					delete(env, k)
+					continue
+				}
 				env[k] = v
 			}
 			err := validate(t, env)

@@ -71,6 +71,15 @@ type Config struct {
 	WorkerBin      string
 	RunBudget      time.Duration
 	IAMCredentials string
+
+	// The kubernetes executor's Jobs (see runs.go).
+	RunNamespace          string
+	RunImage              string
+	RunServiceAccount     string
+	RunPlanServiceAccount string
+	RunPodTemplateFile    string
+	RunTTL                time.Duration
+	Kubeconfig            string
 }
 
 // field describes one setting once, so the flag, its env twin and the help
@@ -94,6 +103,9 @@ var argNames = map[string]string{
 	"terraform-env": "NAME,...", "log-level": "LEVEL", "executor": "local|kubernetes|unsandboxed",
 	"internal-addr": "HOST:PORT", "internal-url": "URL", "sandbox-bind": "PATH[:rw],...", "worker-bin": "PATH",
 	"run-budget": "DURATION", "iam-credentials-endpoint": "URL",
+	"run-namespace": "NAMESPACE", "run-image": "IMAGE", "run-service-account-template": "TEMPLATE",
+	"run-plan-service-account-template": "TEMPLATE", "run-pod-template-file": "FILE", "run-ttl": "DURATION",
+	"kubeconfig":     "FILE",
 	"ready-interval": "DURATION", "public-url": "URL", "runs-page-basic-auth-file": "FILE",
 }
 
@@ -293,7 +305,9 @@ func (c *Config) ValidateServer() error {
 			errs = append(errs, fmt.Errorf("TFPR_REPO_ALLOWLIST: bad glob %q: %w", g, err))
 		}
 	}
-	if c.ImpersonateTemplate == "" && !c.InsecureSharedIdentity {
+	// Kubernetes run pods get their service's own account from their
+	// service account template; nothing is impersonated.
+	if c.ImpersonateTemplate == "" && !c.InsecureSharedIdentity && c.Executor != executor.Kubernetes {
 		errs = append(errs, errors.New("TFPR_IMPERSONATE_TEMPLATE is required: without it terraform runs every project as tfpr's own identity, "+
 			"which can act with every team's rights; set TFPR_INSECURE_SHARED_IDENTITY=true (--insecure-shared-identity) to accept that"))
 	}

@@ -602,7 +602,7 @@ func BenchmarkQueuedRSS(b *testing.B) {
 		var pending int
 		e.waitFor(time.Minute, fmt.Sprintf("%d pending applies", projects), func() bool {
 			pending = 0
-			for _, status := range []string{store.StatusQueued, store.StatusRunning} {
+			for _, status := range []store.Status{store.StatusQueued, store.StatusRunning} {
 				n, err := st.CountRuns(b.Context(), "apply", "", "", status)
 				if err != nil {
 					b.Fatal(err)

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/tfpr/tfpr/internal/config"
 	"github.com/tfpr/tfpr/internal/githubtest"
 	"github.com/tfpr/tfpr/internal/server"
@@ -42,6 +44,7 @@ type harness struct {
 	data   string
 	env    map[string]string
 	stop   func()
+	kube   kubernetes.Interface
 	// logPath is the server's log, as text lines.
 	logPath string
 }
@@ -49,7 +52,13 @@ type harness struct {
 // start launches tfpr against fresh fakes; extra sets TFPR_* variables.
 func start(t *testing.T, extra map[string]string) *harness {
 	t.Helper()
-	h := &harness{t: t, secret: []byte("webhook-secret-for-tests"), data: t.TempDir(), logDir: t.TempDir()}
+	return startWith(t, extra, nil)
+}
+
+// startWith is start with the kubernetes executor's client (nil: none).
+func startWith(t *testing.T, extra map[string]string, kube kubernetes.Interface) *harness {
+	t.Helper()
+	h := &harness{t: t, secret: []byte("webhook-secret-for-tests"), data: t.TempDir(), logDir: t.TempDir(), kube: kube}
 	h.gh = githubtest.New(t, githubtest.Options{})
 	h.repo = h.gh.AddRepo(t, owner, repoName, installation)
 	h.gcs = testenv.FakeGCS(t, bucket)
@@ -102,7 +111,7 @@ func (h *harness) boot() {
 	ctx, cancel := context.WithCancel(context.Background())
 	log, logPath := testLogger(t)
 	h.logPath = logPath
-	srv, err := server.New(ctx, cfg, server.Options{Getenv: getenv, Log: log})
+	srv, err := server.New(ctx, cfg, server.Options{Getenv: getenv, Log: log, Kubernetes: h.kube})
 	if err != nil {
 		cancel()
 		t.Fatal(err)

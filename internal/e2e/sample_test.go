@@ -72,10 +72,16 @@ func TestSampleMonorepo(t *testing.T) {
 			t.Errorf("plan check of %s: %s (%s), want success", p, cr.Conclusion, cr.Summary)
 		}
 	}
+	// The checks complete project by project; the living comment is edited
+	// once the round is whole.
 	var comments strings.Builder
-	for _, c := range h.commentsContaining(1, "tfpr plan") {
-		comments.WriteString(c)
-	}
+	eventually(t, time.Minute, "the plan comment of the whole round", func() bool {
+		comments.Reset()
+		for _, c := range h.commentsContaining(1, "tfpr plan") {
+			comments.WriteString(c)
+		}
+		return strings.Contains(comments.String(), "module.base.terraform_data.identity")
+	})
 	for _, p := range sampleProjects {
 		if !strings.Contains(comments.String(), p) {
 			t.Errorf("the plan comment does not name %s:\n%s", p, comments.String())

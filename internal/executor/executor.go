@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kind names an executor.
@@ -94,6 +95,8 @@ type Launch struct {
 	Stage string
 	// Project is the project's directory, for labels and logs.
 	Project string
+	// Budget is the run's time budget; a Job's deadline follows from it.
+	Budget time.Duration
 }
 
 // Executor starts workers and checks on them.
@@ -104,6 +107,21 @@ type Executor interface {
 	Start(ctx context.Context, l Launch) (Handle, error)
 	// Alive reports whether the worker h names is still running.
 	Alive(ctx context.Context, h Handle) (bool, error)
+}
+
+// Finder is an executor that can find a run's worker without its stored
+// handle: a server that died between starting a worker and recording the
+// handle still finds it after the restart.
+type Finder interface {
+	// Find returns run runID's handle, whether its worker is still
+	// running, and a zero Handle when there is none.
+	Find(ctx context.Context, runID int64) (h Handle, alive bool, err error)
+}
+
+// Explainer is an executor that can say why a worker ended without a
+// result (a deadline, an eviction), for the run's error.
+type Explainer interface {
+	WhyEnded(ctx context.Context, h Handle) string
 }
 
 // ErrNoSandbox is returned by NewLocal when bubblewrap cannot be used.

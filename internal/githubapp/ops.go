@@ -27,13 +27,36 @@ type Annotation struct {
 	Title, Message     string
 }
 
+// CheckStatus is where a check run is, as GitHub names it.
+type CheckStatus string
+
+// Check run statuses.
+const (
+	CheckQueued     CheckStatus = "queued"
+	CheckInProgress CheckStatus = "in_progress"
+	CheckCompleted  CheckStatus = "completed"
+)
+
+// Conclusion is how a completed check run ended, as GitHub names it.
+type Conclusion string
+
+// Check run conclusions tfpr uses.
+const (
+	ConclusionSuccess        Conclusion = "success"
+	ConclusionFailure        Conclusion = "failure"
+	ConclusionNeutral        Conclusion = "neutral"
+	ConclusionActionRequired Conclusion = "action_required"
+	ConclusionCancelled      Conclusion = "cancelled"
+	ConclusionSkipped        Conclusion = "skipped"
+)
+
 // CheckRun is what tfpr reports for one project at one commit.
 type CheckRun struct {
 	Name        string
 	HeadSHA     string
 	ExternalID  string
-	Status      string // queued, in_progress, completed
-	Conclusion  string // success, failure, neutral, action_required, cancelled, skipped
+	Status      CheckStatus
+	Conclusion  Conclusion
 	Title       string
 	Summary     string
 	Text        string
@@ -121,7 +144,7 @@ func output(cr CheckRun, ann []Annotation) *github.CheckRunOutput {
 func (c *Client) CreateCheckRun(ctx context.Context, cr CheckRun) (int64, error) {
 	first, rest := batch(cr.Annotations)
 	opts := github.CreateCheckRunOptions{
-		Name: cr.Name, HeadSHA: cr.HeadSHA, Status: github.Ptr(cr.Status),
+		Name: cr.Name, HeadSHA: cr.HeadSHA, Status: github.Ptr(string(cr.Status)),
 		Output: output(cr, first),
 	}
 	if cr.ExternalID != "" {
@@ -130,8 +153,8 @@ func (c *Client) CreateCheckRun(ctx context.Context, cr CheckRun) (int64, error)
 	if cr.DetailsURL != "" {
 		opts.DetailsURL = github.Ptr(cr.DetailsURL)
 	}
-	if cr.Status == "completed" {
-		opts.Conclusion = github.Ptr(cr.Conclusion)
+	if cr.Status == CheckCompleted {
+		opts.Conclusion = github.Ptr(string(cr.Conclusion))
 		opts.CompletedAt = &github.Timestamp{Time: time.Now()}
 	}
 	run, _, err := c.gh.Checks.CreateCheckRun(ctx, c.owner, c.name, opts)
@@ -147,12 +170,12 @@ func (c *Client) CreateCheckRun(ctx context.Context, cr CheckRun) (int64, error)
 // UpdateCheckRun replaces a check run's status, conclusion and output.
 func (c *Client) UpdateCheckRun(ctx context.Context, id int64, cr CheckRun) error {
 	first, rest := batch(cr.Annotations)
-	opts := github.UpdateCheckRunOptions{Name: cr.Name, Status: github.Ptr(cr.Status), Output: output(cr, first)}
+	opts := github.UpdateCheckRunOptions{Name: cr.Name, Status: github.Ptr(string(cr.Status)), Output: output(cr, first)}
 	if cr.DetailsURL != "" {
 		opts.DetailsURL = github.Ptr(cr.DetailsURL)
 	}
-	if cr.Status == "completed" {
-		opts.Conclusion = github.Ptr(cr.Conclusion)
+	if cr.Status == CheckCompleted {
+		opts.Conclusion = github.Ptr(string(cr.Conclusion))
 		opts.CompletedAt = &github.Timestamp{Time: time.Now()}
 	}
 	if _, _, err := c.gh.Checks.UpdateCheckRun(ctx, c.owner, c.name, id, opts); err != nil {

@@ -60,7 +60,7 @@ func (o *Observer) Start(ctx context.Context, id int64, kind metrics.Kind, proje
 // Finish records the run's outcome from the status it ended with and the
 // error that ended it, and closes its log (a job's run: when the job ends,
 // after its report). Later calls do nothing.
-func (r *Run) Finish(status string, err error) {
+func (r *Run) Finish(status store.Status, err error) {
 	if r == nil || r.done {
 		return
 	}
@@ -68,7 +68,7 @@ func (r *Run) Finish(status string, err error) {
 	r.o.Metrics.RunFinished(r.kind, Outcome(status, err), time.Since(r.started))
 	if r.id != 0 && r.o.Logs != nil {
 		if err != nil {
-			r.o.Logs.Append(runlog.RunID(r.id), "tfpr: "+status+": "+err.Error())
+			r.o.Logs.Append(runlog.RunID(r.id), "tfpr: "+string(status)+": "+err.Error())
 		}
 		if !r.inJob {
 			r.o.Logs.Finish(runlog.RunID(r.id))
@@ -79,7 +79,7 @@ func (r *Run) Finish(status string, err error) {
 // Outcome classes a run's end: a policy denial or a terraform error is the
 // code's (failed); a cancelled context is cancelled; any other error is
 // tfpr's or a dependency's (errored).
-func Outcome(status string, err error) metrics.Outcome {
+func Outcome(status store.Status, err error) metrics.Outcome {
 	var tfErr *terraform.Error
 	switch {
 	case status == store.StatusCancelled || errors.Is(err, context.Canceled):

@@ -76,7 +76,7 @@ func TestARunIsCountedLoggedAndItsLogClosed(t *testing.T) {
 
 func TestOutcome(t *testing.T) {
 	for _, c := range []struct {
-		status string
+		status store.Status
 		err    error
 		want   metrics.Outcome
 	}{

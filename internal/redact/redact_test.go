@@ -76,10 +76,17 @@ func TestLinearOnHostileInput(t *testing.T) {
 	}
 }
 
+// timeIt is the fastest of five runs of f: on a loaded machine a single
+// run can be preempted for longer than the whole work takes, while the
+// fastest run tracks the work itself.
 func timeIt(f func()) time.Duration {
-	start := time.Now()
-	f()
-	return time.Since(start)
+	best := time.Duration(1<<63 - 1)
+	for range 5 {
+		start := time.Now()
+		f()
+		best = min(best, time.Since(start))
+	}
+	return best
 }
 
 func TestHandlerMasksMessagesAndAttributes(t *testing.T) {

@@ -10,15 +10,16 @@ import (
 )
 
 // CheckName is the check-run name of a project for a kind of run.
-func CheckName(kind, project string) string { return "tfpr " + kind + ": " + project }
+func CheckName(kind Kind, project string) string { return "tfpr " + string(kind) + ": " + project }
 
 // ExternalID is the external id of the check run of a kind ("plan",
 // "apply") for a project: it brings a re-run request back to the project.
-func ExternalID(kind, project string) string { return kind + ":" + project }
+func ExternalID(kind Kind, project string) string { return string(kind) + ":" + project }
 
 // ParseExternalID reads an ExternalID; ok is false for any other id.
-func ParseExternalID(id string) (kind, project string, ok bool) {
-	kind, project, ok = strings.Cut(id, ":")
+func ParseExternalID(id string) (kind Kind, project string, ok bool) {
+	k, project, ok := strings.Cut(id, ":")
+	kind = Kind(k)
 	if !ok || kind == "" || project == "" {
 		return "", "", false
 	}
@@ -28,26 +29,26 @@ func ParseExternalID(id string) (kind, project string, ok bool) {
 // Check renders one project's result as a completed check run at sha. Its
 // summary is the project's section of the comment; its text the whole
 // output, cut (head and tail kept) only past GitHub's limit.
-func Check(kind, sha string, r Result) githubapp.CheckRun {
+func Check(kind Kind, sha string, r Result) githubapp.CheckRun {
 	cr := githubapp.CheckRun{
 		Name:       CheckName(kind, r.Project),
 		HeadSHA:    sha,
 		ExternalID: ExternalID(kind, r.Project),
-		Status:     "completed",
+		Status:     githubapp.CheckCompleted,
 		DetailsURL: r.DetailsURL,
 	}
 	switch r.Outcome {
 	case Planned, Applied:
-		cr.Conclusion = "success"
+		cr.Conclusion = githubapp.ConclusionSuccess
 	case Denied, Errored, ApplyFailed:
-		cr.Conclusion = "failure"
+		cr.Conclusion = githubapp.ConclusionFailure
 	case Waiting:
-		cr.Conclusion = "action_required"
+		cr.Conclusion = githubapp.ConclusionActionRequired
 	default:
-		cr.Conclusion = "neutral"
+		cr.Conclusion = githubapp.ConclusionNeutral
 	}
 	if policy.Blocking(r.Findings) {
-		cr.Conclusion = "failure"
+		cr.Conclusion = githubapp.ConclusionFailure
 	}
 	cr.Title = checkTitle(kind, r)
 	sv := section(Round{Kind: kind, SHA: sha}, r)
@@ -74,22 +75,22 @@ const AggregateName = "tfpr"
 // success otherwise. Its summary is the comment's header and table.
 func Aggregate(r Round) githubapp.CheckRun {
 	results := sorted(r.Results)
-	cr := githubapp.CheckRun{Name: AggregateName, HeadSHA: r.SHA, ExternalID: "aggregate:" + r.Kind, Status: "completed", Conclusion: "success"}
+	cr := githubapp.CheckRun{Name: AggregateName, HeadSHA: r.SHA, ExternalID: "aggregate:" + string(r.Kind), Status: githubapp.CheckCompleted, Conclusion: githubapp.ConclusionSuccess}
 	v := roundVerdict(results)
 	switch {
 	case len(results) == 0 || v == VerdictNotRun:
-		cr.Conclusion = "neutral"
+		cr.Conclusion = githubapp.ConclusionNeutral
 	case v == VerdictDenied || v == VerdictError || v == VerdictApplyFailed:
-		cr.Conclusion = "failure"
+		cr.Conclusion = githubapp.ConclusionFailure
 	}
 	for _, res := range results {
 		if rv := verdictOf(res); rv == VerdictDenied || rv == VerdictError || rv == VerdictApplyFailed {
-			cr.Conclusion = "failure"
+			cr.Conclusion = githubapp.ConclusionFailure
 		}
 	}
 	cr.Title = string(verdictWord(v, "")) + ", " + plural(len(results), "project", "projects")
 	if len(results) == 0 {
-		cr.Title = "Nothing to " + r.Kind
+		cr.Title = "Nothing to " + string(r.Kind)
 	}
 	pages := Render(r)
 	body := pages[0].Body
@@ -101,20 +102,20 @@ func Aggregate(r Round) githubapp.CheckRun {
 }
 
 // InProgressAggregate is the `tfpr` check while a round runs.
-func InProgressAggregate(kind, sha string, projects int) githubapp.CheckRun {
-	return githubapp.CheckRun{Name: AggregateName, HeadSHA: sha, ExternalID: "aggregate:" + kind, Status: "in_progress",
-		Title: kind + " running", Summary: string(md.Sprintf("tfpr is running %s for %s.", md.Text(kind), md.Markdown(plural(projects, "project", "projects"))))}
+func InProgressAggregate(kind Kind, sha string, projects int) githubapp.CheckRun {
+	return githubapp.CheckRun{Name: AggregateName, HeadSHA: sha, ExternalID: "aggregate:" + string(kind), Status: githubapp.CheckInProgress,
+		Title: string(kind) + " running", Summary: string(md.Sprintf("tfpr is running %s for %s.", md.Text(string(kind)), md.Markdown(plural(projects, "project", "projects"))))}
 }
 
 // InProgress is the check run shown while a project's run is under way.
-func InProgress(kind, sha, project string) githubapp.CheckRun {
+func InProgress(kind Kind, sha, project string) githubapp.CheckRun {
 	return githubapp.CheckRun{
 		Name: CheckName(kind, project), HeadSHA: sha, ExternalID: ExternalID(kind, project),
-		Status: "in_progress", Title: kind + " running", Summary: string(md.Sprintf("tfpr is running %s for %s.", md.Text(kind), md.Code(project))),
+		Status: githubapp.CheckInProgress, Title: string(kind) + " running", Summary: string(md.Sprintf("tfpr is running %s for %s.", md.Text(string(kind)), md.Code(project))),
 	}
 }
 
-func checkTitle(kind string, r Result) string {
+func checkTitle(kind Kind, r Result) string {
 	deny := 0
 	for _, f := range r.Findings {
 		if f.Severity == policy.SeverityDeny && !f.Suppressed {
@@ -142,7 +143,7 @@ func checkTitle(kind string, r Result) string {
 	case ApplyFailed:
 		return "Apply failed"
 	case Errored:
-		return kind + " failed"
+		return string(kind) + " failed"
 	case Waiting:
 		return "Waiting for approval"
 	case Skipped:

@@ -103,5 +103,5 @@ func WithReply(body, actor, command, text string, help bool) string {
 // Placeholder is the living comment of a PR no plan round has reported on
 // yet, to carry a reply.
 func Placeholder() string {
-	return CommentMarker("plan", "", 1) + "\n### tfpr\n\nNo plan has been reported for this pull request yet.\n"
+	return CommentMarker(KindPlan, "", 1) + "\n### tfpr\n\nNo plan has been reported for this pull request yet.\n"
 }

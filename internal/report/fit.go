@@ -14,7 +14,7 @@ type Page = githubapp.MarkedComment
 
 // CommentFamily is the start every marker of a round's comments shares:
 // plans have one living comment per PR, applies one per merge commit.
-func CommentFamily(kind, sha string) string {
+func CommentFamily(kind Kind, sha string) string {
 	return strings.TrimSuffix(CommentMarker(kind, sha, 1), " -->")
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/tfpr/tfpr/internal/githubapp"
 )
 
 func labelNames(ls []Label) string {
@@ -45,7 +47,7 @@ func TestAggregateCheck(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		results []Result
-		want    string
+		want    githubapp.Conclusion
 	}{
 		{"all planned", []Result{planned(t, "a", "adds"), planned(t, "b", "destroy")}, "success"},
 		{"one denied", []Result{planned(t, "a", "adds"), deniedInModule("b")}, "failure"},

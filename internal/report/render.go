@@ -43,7 +43,7 @@ type headerView struct {
 func header(r Round, results []Result, part, parts int) string {
 	v := roundVerdict(results)
 	h := headerView{
-		Marker: CommentMarker(r.Kind, r.SHA, part), Icon: verdictIcon(v), Kind: md.Text(r.Kind), SHA: md.Code(short(r.SHA)),
+		Marker: CommentMarker(r.Kind, r.SHA, part), Icon: verdictIcon(v), Kind: md.Text(string(r.Kind)), SHA: md.Code(short(r.SHA)),
 		Count: md.Markdown(plural(len(results), "project", "projects")), Verdict: verdictText(v, NotRunFork),
 	}
 	if len(results) == 0 {
@@ -249,7 +249,7 @@ func warnTitle(del, rep int) string {
 	return fmt.Sprintf("This plan replaces %s (destroy, then create).", plural(rep, "resource", "resources"))
 }
 
-func status(kind string, r Result, v Verdict) md.Markdown {
+func status(kind Kind, r Result, v Verdict) md.Markdown {
 	switch r.Outcome {
 	case Denied:
 		return "Policy denied this project; terraform was **not** run."
@@ -262,7 +262,7 @@ func status(kind string, r Result, v Verdict) md.Markdown {
 		}
 		return "Terraform was not run for this project."
 	case Errored:
-		if kind == "apply" {
+		if kind == KindApply {
 			return "**Apply failed.**"
 		}
 		return "**Plan failed.**"

@@ -37,6 +37,15 @@ const (
 	NotRunBlocked NotRun = "blocked" // an earlier apply of the project failed
 )
 
+// Kind is what a round reports: a PR's plans or a merge's applies.
+type Kind string
+
+// Round kinds.
+const (
+	KindPlan  Kind = "plan"
+	KindApply Kind = "apply"
+)
+
 // Result is one project's part of a round. Every string in it is plain
 // text, never markdown: rendering escapes it (see package md).
 type Result struct {
@@ -56,7 +65,7 @@ type Result struct {
 
 // Round is everything rendered for one commit.
 type Round struct {
-	Kind string // "plan" or "apply"
+	Kind Kind
 	SHA  string
 	PR   int
 	// RepoURL is the repository's web address, for links to findings at
@@ -73,9 +82,9 @@ func Marker(kind string) string { return "<!-- tfpr:" + kind + " -->" }
 
 // CommentMarker is the hidden first line of part (1-based) of a round's
 // living comment: plans have one per PR, applies one per merge commit.
-func CommentMarker(kind, sha string, part int) string {
-	m := "tfpr:" + kind
-	if kind == "apply" {
+func CommentMarker(kind Kind, sha string, part int) string {
+	m := "tfpr:" + string(kind)
+	if kind == KindApply {
 		m += " sha=" + sha
 	}
 	if part > 1 {
@@ -213,7 +222,7 @@ func short(sha string) string {
 }
 
 // whereFull names where a project's whole text is when a comment cuts it.
-func whereFull(kind, project string) string {
+func whereFull(kind Kind, project string) string {
 	return fmt.Sprintf("the check run %q and the run log", CheckName(kind, project))
 }
 

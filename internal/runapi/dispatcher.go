@@ -86,6 +86,10 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	waiters map[int64]chan struct{}
+	// detached is closed when the server stops without waiting for its
+	// workers.
+	detached   chan struct{}
+	detachOnce sync.Once
 	// attrs are the log attributes (delivery, repository, PR) of the runs
 	// this process started, for the lines the endpoint logs about them.
 	attrs map[int64][]slog.Attr
@@ -110,7 +114,7 @@ func New(o Options) (*Dispatcher, error) {
 	}
 	d := &Dispatcher{store: o.Store, exec: o.Executor, dir: o.RunsDir, url: o.URL, env: o.Env, minter: o.Minter,
 		mask: o.Mask, log: o.Log, poll: o.Poll, metrics: o.Metrics, logs: o.Logs,
-		waiters: map[int64]chan struct{}{}, attrs: map[int64][]slog.Attr{},
+		waiters: map[int64]chan struct{}{}, attrs: map[int64][]slog.Attr{}, detached: make(chan struct{}),
 		launched: map[int64]time.Time{}, startup: map[int64]time.Duration{}}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -200,7 +204,7 @@ func (d *Dispatcher) start(ctx context.Context, id int64, token string, req Requ
 	d.launched[id] = time.Now()
 	d.mu.Unlock()
 	h, err := d.exec.Start(ctx, executor.Launch{RunID: id, Token: token, ServerURL: d.url, RunDir: d.RunDir(id), Env: d.env,
-		Stage: req.Stage.String(), Project: req.Project})
+		Stage: req.Stage.String(), Project: req.Project, Budget: req.Budget})
 	if err != nil {
 		return h, err
 	}
@@ -250,6 +254,14 @@ func (d *Dispatcher) recordPhases(ctx context.Context, id int64, exits []runspec
 	}
 }
 
+// Detach makes every wait, now and later, stop watching its worker and
+// return only when its ctx ends (an apply's never does): a server that
+// exits while its workers run leaves each run open for the next server,
+// with nothing recorded or reported by this one.
+func (d *Dispatcher) Detach() {
+	d.detachOnce.Do(func() { close(d.detached) })
+}
+
 // waiter returns the channel closed when run id's result is recorded.
 func (d *Dispatcher) waiter(id int64) chan struct{} {
 	d.mu.Lock()
@@ -293,6 +305,13 @@ func (d *Dispatcher) wait(ctx context.Context, id int64, h executor.Handle, log 
 		case <-ch:
 			ch = d.waiter(id)
 			continue
+		case <-d.detached:
+			// Neither a result nor a failure: nothing is recorded or
+			// reported for the run, which stays open in the store for the
+			// next server. The caller waits until the process exits.
+			log.Info("server stopping; the worker keeps running and the next server adopts it")
+			<-ctx.Done()
+			return runspec.Result{}, ctx.Err()
 		case <-t.C:
 		}
 		alive, err := d.exec.Alive(ctx, h)
@@ -314,8 +333,12 @@ func (d *Dispatcher) wait(ctx context.Context, id int64, h executor.Handle, log 
 			return d.finish(ctx, wr, log)
 		}
 		d.metrics.RunLost()
-		log.WarnContext(ctx, "worker lost", "alive", alive, "deadline", wr.Deadline)
+		why := d.whyEnded(ctx, h, alive)
+		log.WarnContext(ctx, "worker lost", "alive", alive, "deadline", wr.Deadline, "reason", why)
 		d.close(ctx, id)
+		if why != "" {
+			return runspec.Result{}, fmt.Errorf("worker run %d: %w: %s", id, ErrLost, why)
+		}
 		return runspec.Result{}, fmt.Errorf("worker run %d: %w", id, ErrLost)
 	}
 }
@@ -415,24 +438,50 @@ func (d *Dispatcher) Inspect(ctx context.Context, wr store.WorkerRun) (Adoption,
 		return Finished, nil
 	}
 	var h executor.Handle
-	if wr.Handle != "" {
+	alive := false
+	switch f, ok := d.exec.(executor.Finder); {
+	case wr.Handle != "":
 		if err := json.Unmarshal([]byte(wr.Handle), &h); err != nil {
 			return Dead, fmt.Errorf("worker run %d: stored handle: %w", wr.ID, err)
 		}
-		alive, err := d.exec.Alive(ctx, h)
-		if err != nil {
+		var err error
+		if alive, err = d.exec.Alive(ctx, h); err != nil {
 			return Dead, err
 		}
-		if alive {
-			d.metrics.RunAdopted()
-			log.Info("adopted a running worker", "pid", h.PID, "job", h.Job)
-			return Alive, nil
+	case ok:
+		// The server died after starting the worker and before recording
+		// its handle: look for it by the run id it was labelled with.
+		var err error
+		if h, alive, err = f.Find(ctx, wr.ID); err != nil {
+			return Dead, err
+		}
+		if h.Kind != 0 {
+			hj, _ := json.Marshal(h)
+			if err := d.store.SetWorkerHandle(ctx, wr.ID, string(hj)); err != nil {
+				return Dead, err
+			}
 		}
 	}
+	if alive {
+		d.metrics.RunAdopted()
+		log.Info("adopted a running worker", "pid", h.PID, "job", h.Job)
+		return Alive, nil
+	}
 	d.metrics.RunLost()
-	log.Warn("worker run found dead without a result")
+	log.Warn("worker run found dead without a result", "reason", d.whyEnded(ctx, h, false))
 	d.close(ctx, wr.ID)
 	return Dead, nil
+}
+
+// whyEnded asks the executor why h's worker ended without a result.
+func (d *Dispatcher) whyEnded(ctx context.Context, h executor.Handle, alive bool) string {
+	if alive {
+		return "it overran its budget and grace"
+	}
+	if x, ok := d.exec.(executor.Explainer); ok && h.Kind != 0 {
+		return x.WhyEnded(ctx, h)
+	}
+	return ""
 }
 
 // Wait waits for the result of worker run wr, started by this server or
@@ -440,6 +489,13 @@ func (d *Dispatcher) Inspect(ctx context.Context, wr store.WorkerRun) (Adoption,
 func (d *Dispatcher) Wait(ctx context.Context, wr store.WorkerRun) (runspec.Result, error) {
 	log := d.log.With("worker_run", wr.ID, "run", wr.RunID, "project", wr.Project, "stage", wr.Stage)
 	var h executor.Handle
+	if wr.Result == "" && wr.Handle == "" {
+		// Inspect may have found the worker by its labels since wr was read.
+		var err error
+		if wr, err = d.store.GetWorkerRun(ctx, wr.ID); err != nil {
+			return runspec.Result{}, err
+		}
+	}
 	if wr.Result == "" {
 		if err := json.Unmarshal([]byte(wr.Handle), &h); err != nil {
 			return runspec.Result{}, fmt.Errorf("worker run %d: stored handle: %w", wr.ID, err)

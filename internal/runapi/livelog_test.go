@@ -58,9 +58,12 @@ func TestWorkerLogStreamsIntoTheRunsLogLive(t *testing.T) {
 		t.Fatalf("the run ended (%v) before its plan was let go: the log was not live", err)
 	default:
 	}
-	if _, err := os.Stat(filepath.Join(gate, "planning")); err != nil {
-		t.Fatalf("init's output arrived but plan has not started: %v", err)
-	}
+	// init's output can arrive before plan reaches its gate; the run cannot
+	// end before the gate opens either way.
+	eventually(t, "plan held at its gate", func() bool {
+		_, err := os.Stat(filepath.Join(gate, "planning"))
+		return err == nil
+	})
 	os.WriteFile(filepath.Join(gate, "go"), nil, 0o600)
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -40,6 +40,8 @@ type rig struct {
 	minted *mintLog
 	opts   executor.LocalOptions
 	srv    *http.Server
+	// kube makes the kubernetes executor when the rig runs Jobs.
+	kube func() executor.Executor
 	// reg holds this boot's metrics; logs is the run-log store the
 	// endpoint feeds, as the runs page reads it.
 	reg  *prometheus.Registry

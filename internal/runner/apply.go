@@ -14,6 +14,7 @@ import (
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/report"
+	"github.com/tfpr/tfpr/internal/runapi"
 	"github.com/tfpr/tfpr/internal/store"
 	"github.com/tfpr/tfpr/internal/terraform"
 	"github.com/tfpr/tfpr/internal/workspace"
@@ -62,6 +63,15 @@ func (r *Runner) apply(ctx context.Context, run store.Run, interrupted bool) {
 	defer st.cleanup(ctx)
 	if errors.Is(err, errBlocked) || (st.retry && r.retryLater(ctx, st.run, err)) {
 		return // not finished: back in the queue
+	}
+	// A worker that died (evicted, its node lost, past its deadline) left
+	// the apply as a crash does: take the interrupted path once, which
+	// releases the lock it held and re-plans. A second death is reported.
+	if errors.Is(err, runapi.ErrLost) && !interrupted {
+		log.Warn("the apply's worker died; it will be re-planned before applying", "err", err)
+		if rerr := r.store.RequeueRun(ctx, run.ID, interruptedMark); rerr == nil {
+			return
+		}
 	}
 	obs.Finish(status, err)
 	summary := string(st.result.Outcome)
@@ -121,7 +131,7 @@ func (r *Runner) retryLater(ctx context.Context, run store.Run, cause error) boo
 	return true
 }
 
-func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (*applyState, string, error) {
+func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (*applyState, store.Status, error) {
 	st := &applyState{run: run, result: report.Result{Project: run.Project}}
 	if _, err := r.store.Blocked(ctx, run.Repo, run.Project); err == nil {
 		if err := r.store.RequeueRun(ctx, run.ID, ""); err != nil {
@@ -129,7 +139,10 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 		}
 		return st, store.StatusQueued, errBlocked
 	}
-	fail := func(err error) (*applyState, string, error) { st.retry = true; return st, store.StatusFailed, err }
+	fail := func(err error) (*applyState, store.Status, error) {
+		st.retry = true
+		return st, store.StatusFailed, err
+	}
 	repo, err := r.repoOf(ctx, run.Repo)
 	if err != nil {
 		return fail(err)
@@ -184,7 +197,7 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 		if adopted, status, err := r.adoptApply(ctx, st); adopted {
 			return st, status, err
 		}
-		st.result.Notes = append(st.result.Notes, "A previous apply of this commit was interrupted (tfpr stopped). tfpr released the state lock it left and re-planned, so nothing is applied twice blindly.")
+		st.result.Notes = append(st.result.Notes, "A previous apply of this commit was interrupted (tfpr or its worker stopped). tfpr released the state lock it left and re-planned, so nothing is applied twice blindly.")
 		if err := r.releaseStaleLock(ctx, st); err != nil {
 			return st, store.StatusFailed, err
 		}
@@ -211,7 +224,7 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 }
 
 // gateAndApply runs the plan-stage policies on plan, then applies it.
-func (r *Runner) gateAndApply(ctx context.Context, st *applyState, plan *terraform.Plan) (string, error) {
+func (r *Runner) gateAndApply(ctx context.Context, st *applyState, plan *terraform.Plan) (store.Status, error) {
 	as, err := r.approvedRules(ctx, st.run.Repo, st.merge.PR, st.merge.HeadSHA)
 	if err != nil {
 		return store.StatusFailed, err

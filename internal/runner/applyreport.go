@@ -15,7 +15,7 @@ const IssueLabel = "tfpr-apply-failed"
 // reportApply tells GitHub how an apply ended: a check run on the merge
 // commit, a comment on the PR, and for a failure an issue plus a block on
 // the project so later merges wait instead of piling on.
-func (r *Runner) reportApply(ctx context.Context, st *applyState, status string, applyErr error) {
+func (r *Runner) reportApply(ctx context.Context, st *applyState, status store.Status, applyErr error) {
 	res := st.result
 	if res.Outcome == "" {
 		res.Outcome = report.ApplyFailed
@@ -23,7 +23,7 @@ func (r *Runner) reportApply(ctx context.Context, st *applyState, status string,
 	if applyErr != nil && res.Output == "" {
 		res.Output = applyErr.Error()
 	}
-	round := report.Round{Kind: "apply", SHA: st.run.SHA, PR: st.run.PR, Results: []report.Result{res}}
+	round := report.Round{Kind: report.KindApply, SHA: st.run.SHA, PR: st.run.PR, Results: []report.Result{res}}
 	if err := r.publish(ctx, st.s, round); err != nil {
 		r.logger(ctx).Error("report apply", "run", st.run.ID, "err", err)
 	}

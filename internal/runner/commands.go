@@ -203,7 +203,7 @@ func (r *Runner) retryApply(ctx context.Context, j store.Job, reply func(string)
 		}
 		// A retry approves nothing: the apply goes through the same gate
 		// and drift check as the first attempt.
-		moved, err := r.store.SetRunStatus(ctx, run.ID, []string{store.StatusFailed, store.StatusDenied}, store.StatusQueued,
+		moved, err := r.store.SetRunStatus(ctx, run.ID, []store.Status{store.StatusFailed, store.StatusDenied}, store.StatusQueued,
 			store.Release{User: j.Actor, Kind: store.Retried})
 		if err != nil {
 			return err
@@ -217,7 +217,7 @@ func (r *Runner) retryApply(ctx context.Context, j store.Job, reply func(string)
 		r.poke()
 		return reply(fmt.Sprintf("retrying the apply of `%s` at %s.", b.Project, short(run.SHA)))
 	}
-	held, err := r.store.FindRuns(ctx, j.Repo.FullName, j.PR, "apply", store.StatusWaiting)
+	held, err := r.store.FindRuns(ctx, j.Repo.FullName, j.PR, store.RunApply, store.StatusWaiting)
 	if err != nil {
 		return err
 	}
@@ -233,7 +233,7 @@ func (r *Runner) retryApply(ctx context.Context, j store.Job, reply func(string)
 		if !ok {
 			return reply(fmt.Sprintf("only a code owner of `%s` (CODEOWNERS) or an approver can release its held apply.", run.Project))
 		}
-		moved, err := r.store.SetRunStatus(ctx, run.ID, []string{store.StatusWaiting}, store.StatusQueued,
+		moved, err := r.store.SetRunStatus(ctx, run.ID, []store.Status{store.StatusWaiting}, store.StatusQueued,
 			store.Release{User: j.Actor, Kind: store.ApprovedPlan})
 		if err != nil {
 			return err

@@ -81,7 +81,7 @@ func (r *Runner) jobFor(ctx context.Context, ev webhook.Event, repo store.Repo) 
 		// The Re-run button on a "tfpr plan: DIR" check re-plans DIR. GitHub
 		// lets only users with write access re-run checks.
 		kind, project, ok := report.ParseExternalID(e.ExternalID)
-		if e.Action != "rerequested" || kind != "plan" || !ok || len(e.PRs) == 0 {
+		if e.Action != "rerequested" || kind != report.KindPlan || !ok || len(e.PRs) == 0 {
 			return store.Job{}, false
 		}
 		pr := e.PRs[0]

@@ -66,7 +66,7 @@ func (h *harness) mergePR(t *testing.T, alpha string) {
 	h.dispatch(t, webhook.PushEvent{M: meta, Ref: "refs/heads/main", Before: "b0", After: "m1"})
 }
 
-func (h *harness) applyRun(t *testing.T, pr int, status string) []store.Run {
+func (h *harness) applyRun(t *testing.T, pr int, status store.Status) []store.Run {
 	t.Helper()
 	runs, err := h.st.FindRuns(context.Background(), h.repo.FullName, pr, "apply", status)
 	if err != nil {
@@ -248,7 +248,7 @@ func TestInterruptedApplyIsReplannedAfterRestart(t *testing.T) {
 	h.ws.commit("m1", "b0", map[string]string{projA + "/input": "v1"})
 	h.ws.land("m1")
 	h.gh.merged["m1"] = githubapp.PR{Number: 4, HeadSHA: "h1"}
-	id, _, err := h.st.CreateRun(ctx, store.Run{Kind: "apply", Repo: h.repo.FullName, Project: projA, PR: 4, SHA: "m1"})
+	id, _, err := h.st.CreateRun(ctx, store.Run{Kind: store.RunApply, Repo: h.repo.FullName, Project: projA, PR: 4, SHA: "m1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func TestRemovedProjectIsSkippedAndClosedPRForgetsPlans(t *testing.T) {
 	}
 	h.ws.commit("m1", "b0", map[string]string{projA + "/main.tf": "", projA + "/input": ""})
 	h.ws.land("m1")
-	id, _, err := h.st.CreateRun(ctx, store.Run{Kind: "apply", Repo: h.repo.FullName, Project: projA, SHA: "m1"})
+	id, _, err := h.st.CreateRun(ctx, store.Run{Kind: store.RunApply, Repo: h.repo.FullName, Project: projA, SHA: "m1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,11 +19,11 @@ const maxKeptText = 128 << 10
 
 // family names a living comment in the store: one per PR for plans, one
 // per merge commit for applies.
-func family(kind, sha string) string {
-	if kind == "apply" {
+func family(kind report.Kind, sha string) string {
+	if kind == report.KindApply {
 		return "apply " + sha
 	}
-	return kind
+	return string(kind)
 }
 
 // repoURL is the repository's web address, from its clone URL.

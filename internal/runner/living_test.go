@@ -36,7 +36,7 @@ func TestLivingCommentIsEditedFoundByMarkerAndRecreated(t *testing.T) {
 	if got := h.gh.commentsOn(4); len(got) != 1 || !strings.Contains(got[0], "tfpr plan for `h1`") {
 		t.Fatalf("first round: %q, want one plan comment for h1", got)
 	}
-	quote := report.CommentMarker("plan", "", 1) + "\nquoting tfpr's comment"
+	quote := report.CommentMarker(report.KindPlan, "", 1) + "\nquoting tfpr's comment"
 	h.gh.personComment(4, quote)
 
 	h.pushPR(t, "h2", "h1", "v2")

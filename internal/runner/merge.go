@@ -64,7 +64,7 @@ func (r *Runner) expandMerge(ctx context.Context, j store.Job) error {
 			r.logger(ctx).Info("PR landed as several commits; applying its final state once", "pr", u.Merge.PR, "sha", short(u.SHA), "skipped", u.Folded)
 		}
 		for _, p := range u.Projects {
-			id, created, err := r.store.CreateRun(ctx, store.Run{Kind: "apply", Repo: j.Repo.FullName, Project: p, PR: u.Merge.PR, SHA: u.SHA,
+			id, created, err := r.store.CreateRun(ctx, store.Run{Kind: store.RunApply, Repo: j.Repo.FullName, Project: p, PR: u.Merge.PR, SHA: u.SHA,
 				Trigger: j.Trigger, MergedBy: u.Merge.MergedBy, JobID: j.ID})
 			if err != nil {
 				return err

@@ -20,7 +20,7 @@ func (r *Runner) observe(ctx context.Context, id int64, kind metrics.Kind, proje
 }
 
 // lintStatus is the status a project's lint ended with.
-func lintStatus(findings []policy.Finding, err error) string {
+func lintStatus(findings []policy.Finding, err error) store.Status {
 	switch {
 	case err != nil:
 		return store.StatusFailed

@@ -102,11 +102,11 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 	if err != nil {
 		return err
 	}
-	round := report.Round{Kind: "plan", SHA: j.HeadSHA, PR: j.PR, RepoURL: repoURL(j.Repo), At: time.Now()}
+	round := report.Round{Kind: report.KindPlan, SHA: j.HeadSHA, PR: j.PR, RepoURL: repoURL(j.Repo), At: time.Now()}
 	if len(skipped) > 0 {
 		round.Notes = append(round.Notes, overflowNote(len(projects), skipped))
 	}
-	checks := map[string]int64{"": r.startAggregate(ctx, s, "plan", j.HeadSHA, len(projects))}
+	checks := map[string]int64{"": r.startAggregate(ctx, s, report.KindPlan, j.HeadSHA, len(projects))}
 	var checksMu sync.Mutex
 	runTerraform := !j.Fork || r.cfg.AllowForkPRs
 	if !runTerraform {
@@ -119,7 +119,7 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			id := r.startCheck(ctx, s, "plan", j.HeadSHA, p)
+			id := r.startCheck(ctx, s, report.KindPlan, j.HeadSHA, p)
 			checksMu.Lock()
 			checks[p] = id
 			checksMu.Unlock()
@@ -153,7 +153,7 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	if policy.Blocking(findings) {
 		// The gate: terraform never sees code the policies denied.
 		res.Outcome = report.Denied
-		r.recordRun(ctx, store.Run{Kind: "plan", Repo: j.Repo.FullName, Project: p, PR: j.PR, SHA: j.HeadSHA, Trigger: j.Trigger, JobID: j.ID, Status: store.StatusDenied})
+		r.recordRun(ctx, store.Run{Kind: store.RunPlan, Repo: j.Repo.FullName, Project: p, PR: j.PR, SHA: j.HeadSHA, Trigger: j.Trigger, JobID: j.ID, Status: store.StatusDenied})
 		return res
 	}
 	if !runTF {
@@ -172,10 +172,10 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	}
 	defer release()
 
-	runID := r.recordRun(ctx, store.Run{Kind: "plan", Repo: j.Repo.FullName, Project: p, PR: j.PR, SHA: j.HeadSHA, Trigger: j.Trigger, JobID: j.ID, Status: store.StatusRunning})
+	runID := r.recordRun(ctx, store.Run{Kind: store.RunPlan, Repo: j.Repo.FullName, Project: p, PR: j.PR, SHA: j.HeadSHA, Trigger: j.Trigger, JobID: j.ID, Status: store.StatusRunning})
 	ctx, obs := r.observe(ctx, runID, metrics.KindPlan, p, queued)
 	res.DetailsURL = r.obs.URL(runID)
-	finish := func(status, summary string, err error) {
+	finish := func(status store.Status, summary string, err error) {
 		r.finishRun(ctx, runID, status, summary)
 		obs.Finish(status, err)
 	}
@@ -271,7 +271,7 @@ func (r *Runner) recordRun(ctx context.Context, run store.Run) int64 {
 	return id
 }
 
-func (r *Runner) finishRun(ctx context.Context, id int64, status, summary string) {
+func (r *Runner) finishRun(ctx context.Context, id int64, status store.Status, summary string) {
 	if id == 0 {
 		return
 	}

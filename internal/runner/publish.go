@@ -21,7 +21,7 @@ func (r *Runner) publish(ctx context.Context, s *session, round report.Round) er
 
 // startAggregate creates the round's aggregate `tfpr` check as in progress;
 // 0 when GitHub refused (the completed one is created then).
-func (r *Runner) startAggregate(ctx context.Context, s *session, kind, sha string, projects int) int64 {
+func (r *Runner) startAggregate(ctx context.Context, s *session, kind report.Kind, sha string, projects int) int64 {
 	id, err := s.gh.CreateCheckRun(ctx, report.InProgressAggregate(kind, sha, projects))
 	if err != nil {
 		r.logger(ctx).Warn("create in-progress check", "check", report.AggregateName, "err", err)
@@ -32,7 +32,7 @@ func (r *Runner) startAggregate(ctx context.Context, s *session, kind, sha strin
 
 // startCheck creates a project's check run as in progress, so reviewers see
 // work happening; 0 when GitHub refused (the completed one is created then).
-func (r *Runner) startCheck(ctx context.Context, s *session, kind, sha, project string) int64 {
+func (r *Runner) startCheck(ctx context.Context, s *session, kind report.Kind, sha, project string) int64 {
 	id, err := s.gh.CreateCheckRun(ctx, report.InProgress(kind, sha, project))
 	if err != nil {
 		r.logger(ctx).Warn("create in-progress check", "project", project, "err", err)
@@ -78,7 +78,7 @@ func (r *Runner) publishRound(ctx context.Context, s *session, round report.Roun
 	}
 	// The aggregate judges the whole PR: a partial round whose other
 	// projects are unknown must not turn it green.
-	if round.Kind == "plan" && complete {
+	if round.Kind == report.KindPlan && complete {
 		if err := r.completeCheck(ctx, s, checks[""], report.Aggregate(whole)); err != nil {
 			errs = append(errs, err)
 		}
@@ -91,7 +91,7 @@ func (r *Runner) publishRound(ctx context.Context, s *session, round report.Roun
 		if _, err := publishLiving(ctx, s.gh, round.PR, report.CommentFamily(round.Kind, round.SHA), pages); err != nil {
 			errs = append(errs, err)
 		}
-		if round.Kind == "plan" {
+		if round.Kind == report.KindPlan {
 			if err := s.gh.SyncLabels(ctx, round.PR, report.LabelsFor(whole), report.Labels()); err != nil {
 				errs = append(errs, err)
 			}
@@ -108,13 +108,13 @@ func (r *Runner) publishRound(ctx context.Context, s *session, round report.Roun
 // when the living comment showed projects before (the PR was reverted), an
 // updated comment and labels instead of a stale plan.
 func (r *Runner) publishNothing(ctx context.Context, s *session, j store.Job) error {
-	round := report.Round{Kind: "plan", SHA: j.HeadSHA, PR: j.PR, RepoURL: repoURL(j.Repo), At: time.Now()}
+	round := report.Round{Kind: report.KindPlan, SHA: j.HeadSHA, PR: j.PR, RepoURL: repoURL(j.Repo), At: time.Now()}
 	if len(j.Projects) > 0 {
 		// `tfpr plan -p` naming nothing affected: the last full round's
 		// verdict stands (a neutral check here would pass a denied PR).
 		return nil
 	}
-	prev, err := r.store.Reported(ctx, j.Repo.FullName, j.PR, family("plan", ""))
+	prev, err := r.store.Reported(ctx, j.Repo.FullName, j.PR, family(report.KindPlan, ""))
 	if err != nil {
 		return err
 	}

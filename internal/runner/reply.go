@@ -26,7 +26,7 @@ func (r *Runner) answer(ctx context.Context, gh RepoClient, j store.Job, reactio
 		_, err := gh.Comment(ctx, j.PR, "@"+j.Actor+" "+text)
 		return err
 	}
-	marker := report.CommentMarker("plan", "", 1)
+	marker := report.CommentMarker(report.KindPlan, "", 1)
 	have, err := ownComments(ctx, gh, j.PR, marker)
 	if err != nil {
 		return err

@@ -69,7 +69,7 @@ type Adopter interface {
 // adoptApply reports the apply an earlier process started for st, when
 // its worker ran (or is still running) to the end, instead of planning
 // and applying again.
-func (r *Runner) adoptApply(ctx context.Context, st *applyState) (bool, string, error) {
+func (r *Runner) adoptApply(ctx context.Context, st *applyState) (bool, store.Status, error) {
 	a, ok := r.tf.(Adopter)
 	if !ok {
 		return false, "", nil

@@ -22,12 +22,12 @@ func TestResyncQueuesWhatWebhooksLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kinds []string
+	var kinds []store.JobKind
 	for _, j := range jobs {
 		kinds = append(kinds, j.Kind)
 	}
 	slices.Sort(kinds)
-	if want := []string{store.JobCommand, store.JobMerge, store.JobPR}; !slices.Equal(kinds, want) {
+	if want := []store.JobKind{store.JobCommand, store.JobMerge, store.JobPR}; !slices.Equal(kinds, want) {
 		t.Errorf("resync queued %q, want %q", kinds, want)
 	}
 }

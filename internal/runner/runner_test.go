@@ -35,7 +35,7 @@ func TestDispatchTurnsEventsIntoJobs(t *testing.T) {
 	tests := []struct {
 		name string
 		ev   webhook.Event
-		kind string // "" for no job
+		kind store.JobKind // "" for no job
 		sha  string
 	}{
 		{"opened", pr("opened", nil), store.JobPR, "h"},

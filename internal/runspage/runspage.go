@@ -53,10 +53,6 @@ type Options struct {
 	KeepAlive time.Duration
 }
 
-// Statuses the filter accepts, in the order the form lists them.
-var Statuses = []string{store.StatusQueued, store.StatusRunning, store.StatusSucceeded, store.StatusFailed,
-	store.StatusWaiting, store.StatusDenied, store.StatusSkipped, store.StatusCancelled}
-
 type page struct {
 	o       Options
 	tmpl    *template.Template
@@ -147,17 +143,18 @@ func (p *page) secure(next http.Handler) http.Handler {
 }
 
 type listData struct {
-	Runs            []store.Run
-	Project, Status string
-	Statuses        []string
-	Now             time.Time
+	Runs     []store.Run
+	Project  string
+	Status   store.Status
+	Statuses []store.Status
+	Now      time.Time
 }
 
 func (p *page) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := store.RunFilter{Project: strings.TrimSpace(q.Get("project")), Status: q.Get("status"), Limit: 100}
-	if f.Status != "" && !slices.Contains(Statuses, f.Status) {
-		http.Error(w, fmt.Sprintf("unknown status %q: want one of %s", clip(f.Status), strings.Join(Statuses, ", ")), http.StatusBadRequest)
+	f := store.RunFilter{Project: strings.TrimSpace(q.Get("project")), Status: store.Status(q.Get("status")), Limit: 100}
+	if f.Status != "" && !slices.Contains(store.Statuses(), f.Status) {
+		http.Error(w, fmt.Sprintf("unknown status %q: want one of %s", clip(string(f.Status)), statusList()), http.StatusBadRequest)
 		return
 	}
 	if len(f.Project) > 512 {
@@ -170,7 +167,7 @@ func (p *page) list(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "could not list runs", http.StatusInternalServerError)
 		return
 	}
-	p.render(w, "list.html", listData{Runs: runs, Project: f.Project, Status: f.Status, Statuses: Statuses, Now: time.Now()})
+	p.render(w, "list.html", listData{Runs: runs, Project: f.Project, Status: f.Status, Statuses: store.Statuses(), Now: time.Now()})
 }
 
 type runData struct {
@@ -228,7 +225,7 @@ func (p *page) render(w http.ResponseWriter, name string, data any) {
 }
 
 // active reports whether a run in status may still write log lines.
-func active(status string) bool {
+func active(status store.Status) bool {
 	return status == store.StatusQueued || status == store.StatusRunning
 }
 
@@ -291,4 +288,12 @@ func (c *Credentials) match(r *http.Request) bool {
 	uok := subtle.ConstantTimeCompare([]byte(u), c.user)
 	pok := subtle.ConstantTimeCompare([]byte(p), c.password)
 	return ok && uok&pok == 1
+}
+
+func statusList() string {
+	var names []string
+	for _, s := range store.Statuses() {
+		names = append(names, string(s))
+	}
+	return strings.Join(names, ", ")
 }

@@ -41,7 +41,7 @@ func newFixture(t *testing.T, auth *Credentials) *fixture {
 }
 
 // run creates a run and moves it to status.
-func (f *fixture) run(t *testing.T, kind, project string, pr int, status string) int64 {
+func (f *fixture) run(t *testing.T, kind store.RunKind, project string, pr int, status store.Status) int64 {
 	t.Helper()
 	ctx := context.Background()
 	id, _, err := f.st.CreateRun(ctx, store.Run{Kind: kind, Repo: "acme/infra", Project: project, PR: pr, SHA: strings.Repeat("ab", 20), Trigger: "webhook", MergedBy: "octocat"})

@@ -2,6 +2,7 @@ package runspage
 
 import (
 	"fmt"
+	"github.com/tfpr/tfpr/internal/store"
 	"net/http"
 	"strconv"
 	"strings"
@@ -74,7 +75,7 @@ func (p *page) stream(w http.ResponseWriter, r *http.Request) {
 		// since a raw newline would end the event early.
 		return send("id: %d\ndata: %s\n\n", next, strings.ReplaceAll(l, "\n", " "))
 	}
-	end := func(status string) { send("event: end\ndata: %s\n\n", status) }
+	end := func(status store.Status) { send("event: end\ndata: %s\n\n", status) }
 
 	if next > from && from > 0 {
 		send("event: gap\ndata: %d lines were dropped to bound memory\n\n", next-from)
@@ -131,7 +132,7 @@ func (p *page) stream(w http.ResponseWriter, r *http.Request) {
 
 // status is the run's current status in the store ("unknown" when it
 // cannot be read).
-func (p *page) status(r *http.Request, id int64) string {
+func (p *page) status(r *http.Request, id int64) store.Status {
 	run, err := p.o.Runs.GetRun(r.Context(), id)
 	if err != nil {
 		return "unknown"

@@ -22,8 +22,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/tfpr/tfpr/internal/config"
+	"github.com/tfpr/tfpr/internal/executor"
 	"github.com/tfpr/tfpr/internal/gcs"
 	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/health"
@@ -47,6 +49,9 @@ import (
 type Options struct {
 	Log    *slog.Logger
 	Getenv func(string) string // the environment terraform's allowlist reads; nil: os.Getenv
+	// Kubernetes is the kubernetes executor's client; nil: built from
+	// TFPR_KUBECONFIG or the pod's service account.
+	Kubernetes kubernetes.Interface
 }
 
 // Server is a configured tfpr.
@@ -162,7 +167,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if s.gcs != nil {
 		locks = s.gcs
 	}
-	tfExec, d, iln, err := workers(ctx, cfg, st, env, getenv, log, m, s.logs)
+	o.Getenv = getenv
+	tfExec, d, iln, err := workers(ctx, cfg, st, env, o, log, m, s.logs)
 	if err != nil {
 		s.close()
 		return nil, err
@@ -295,6 +301,32 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Store is the server's store, for `tfpr audit` and tests.
 func (s *Server) Store() store.Store { return s.store }
 
+// jobsLeftWait bounds how long a stopping server with the kubernetes
+// executor waits for its runner: long enough for cancelled plans to be
+// queued again, never for a Job.
+const jobsLeftWait = 3 * time.Second
+
+// stopRunner stops the runner and waits for it. With the kubernetes
+// executor running Jobs are left to the next server, which adopts them:
+// the dispatcher stops waiting for them, so a rollout takes seconds, not
+// the length of the longest apply. Locally run workers die with the pod,
+// so there the runner's drain waits for them.
+func (s *Server) stopRunner(stop context.CancelFunc, done <-chan error) error {
+	if s.cfg.Executor != executor.Kubernetes {
+		stop()
+		return <-done
+	}
+	s.dispatcher.Detach()
+	stop()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(jobsLeftWait):
+		s.log.Info("stopping with run Jobs still active; the next server adopts them")
+		return nil
+	}
+}
+
 // Serve runs the runner and serves HTTP on ln until ctx ends, then stops
 // taking deliveries, lets running applies finish and closes the store.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
@@ -337,8 +369,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if e := srv.Shutdown(shutdownCtx); e != nil && err == nil {
 		err = e
 	}
-	stopRunner()
-	if e := <-runnerDone; e != nil && !errors.Is(e, context.Canceled) && err == nil {
+	if e := s.stopRunner(stopRunner, runnerDone); e != nil && !errors.Is(e, context.Canceled) && err == nil {
 		err = e
 	}
 	if e := s.close(); e != nil && err == nil {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -16,6 +15,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/tfpr/tfpr/internal/config"
 	"github.com/tfpr/tfpr/internal/executor"
@@ -35,11 +36,9 @@ var serverIdentityEnv = []string{"GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_OAUTH
 // workers builds the executor, the dispatcher and the internal endpoint's
 // listener. With the local executor tfpr refuses to start when bubblewrap
 // cannot sandbox runs, unless TFPR_EXECUTOR=unsandboxed says otherwise.
-func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[string]string, getenv func(string) string, log *slog.Logger,
+func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[string]string, o Options, log *slog.Logger,
 	m *metrics.Metrics, logs runlog.Sink) (*runner.Workers, *runapi.Dispatcher, net.Listener, error) {
-	if cfg.Executor == executor.Kubernetes {
-		return nil, nil, nil, errors.New("TFPR_EXECUTOR=kubernetes is not available in this build; use local")
-	}
+	getenv := o.Getenv
 	bin := cfg.WorkerBin
 	if bin == "" {
 		self, err := os.Executable()
@@ -55,8 +54,15 @@ func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("TFPR_TERRAFORM_BIN %s: %w", cfg.TerraformBin, err)
 	}
-	ex, err := executor.NewLocal(ctx, executor.LocalOptions{Sandbox: cfg.Executor != executor.Unsandboxed, WorkerBin: bin,
-		TerraformBin: tf, Binds: cfg.SandboxBinds, Log: log.With("component", "executor")})
+	var ex executor.Executor
+	if cfg.Executor == executor.Kubernetes {
+		// tfpr's image runs the server and every run's pod, so tfpr and
+		// terraform are at the same paths in both.
+		ex, err = kubeExecutor(ctx, cfg, o.Kubernetes, bin, tf, log.With("component", "executor"))
+	} else {
+		ex, err = executor.NewLocal(ctx, executor.LocalOptions{Sandbox: cfg.Executor != executor.Unsandboxed, WorkerBin: bin,
+			TerraformBin: tf, Binds: cfg.SandboxBinds, Log: log.With("component", "executor")})
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -68,7 +74,14 @@ func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[
 	}
 	wenv := maps.Clone(env)
 	var minter runapi.Minter
-	if cfg.ImpersonateTemplate != "" {
+	switch {
+	case cfg.Executor == executor.Kubernetes:
+		// Each pod runs as its service's own account (Workload Identity):
+		// nothing is minted, and tfpr's own identity stays with tfpr.
+		for _, k := range serverIdentityEnv {
+			delete(wenv, k)
+		}
+	case cfg.ImpersonateTemplate != "":
 		src, err := ownTokenSource(ctx, getenv)
 		if err != nil {
 			return nil, nil, nil, err
@@ -96,9 +109,46 @@ func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[
 		ln.Close()
 		return nil, nil, nil, err
 	}
-	w := &runner.Workers{Dispatcher: d, Impersonate: runner.Impersonator(cfg.ImpersonateTemplate, cfg.PlanImpersonate, cfg.PlatformProject),
-		Budget: cfg.RunBudget}
+	w := &runner.Workers{Dispatcher: d, Budget: cfg.RunBudget}
+	if minter != nil {
+		w.Impersonate = runner.Impersonator(cfg.ImpersonateTemplate, cfg.PlanImpersonate, cfg.PlatformProject)
+	}
 	return w, d, ln, nil
+}
+
+// kubeExecutor builds the kubernetes executor with client, or a client
+// from TFPR_KUBECONFIG or the pod's own service account, and says which
+// run Jobs an earlier server left running: their runs are adopted.
+func kubeExecutor(ctx context.Context, cfg *config.Config, client kubernetes.Interface, bin, tf string, log *slog.Logger) (executor.Executor, error) {
+	if client == nil {
+		rc, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes executor: client configuration (TFPR_KUBECONFIG, else in-cluster): %w", err)
+		}
+		if client, err = kubernetes.NewForConfig(rc); err != nil {
+			return nil, fmt.Errorf("kubernetes executor: %w", err)
+		}
+	}
+	pod, err := executor.ReadPodTemplate(cfg.RunPodTemplateFile)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := executor.NewKube(executor.KubeOptions{Client: client, Namespace: cfg.RunNamespace, Image: cfg.RunImage,
+		WorkerBin: bin, TerraformBin: tf, ServiceAccount: cfg.RunServiceAccount, PlanServiceAccount: cfg.RunPlanServiceAccount,
+		Pod: pod, TTL: cfg.RunTTL, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	active, err := ex.Active(lctx)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes executor: %w (the server's Role needs list on jobs in %s)", err, cfg.RunNamespace)
+	}
+	for _, h := range active {
+		log.Info("run Job of an earlier server still active; its run is adopted", "run", h.RunID, "job", h.Job, "namespace", cfg.RunNamespace)
+	}
+	return ex, nil
 }
 
 // ownTokenSource is tfpr's own identity for minting: an explicit access

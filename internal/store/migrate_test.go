@@ -45,7 +45,7 @@ func TestRetryIsNotAnApproval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := s.SetRunStatus(ctx, id, []string{StatusFailed}, StatusQueued, Release{User: "olga", Kind: Retried}); err != nil || !ok {
+	if ok, err := s.SetRunStatus(ctx, id, []Status{StatusFailed}, StatusQueued, Release{User: "olga", Kind: Retried}); err != nil || !ok {
 		t.Fatalf("retry: %v %v", ok, err)
 	}
 	r, _ := s.GetRun(ctx, id)
@@ -56,14 +56,14 @@ func TestRetryIsNotAnApproval(t *testing.T) {
 	if err := s.FinishApply(ctx, r, nil); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := s.SetRunStatus(ctx, id, []string{StatusWaiting}, StatusQueued, Release{User: "carol", Kind: ApprovedPlan}); !ok {
+	if ok, _ := s.SetRunStatus(ctx, id, []Status{StatusWaiting}, StatusQueued, Release{User: "carol", Kind: ApprovedPlan}); !ok {
 		t.Fatal("release of a held run did not move it")
 	}
 	r, _ = s.GetRun(ctx, id)
 	if r.ApprovedBy != "carol" || r.RetriedBy != "olga" || r.HeldDigest != "d1" {
 		t.Fatalf("after approval of the held plan: %+v", r)
 	}
-	if _, err := s.SetRunStatus(ctx, id, []string{StatusQueued}, StatusFailed, Release{User: "x"}); err == nil {
+	if _, err := s.SetRunStatus(ctx, id, []Status{StatusQueued}, StatusFailed, Release{User: "x"}); err == nil {
 		t.Fatal("a release of no kind was accepted")
 	}
 }

@@ -348,7 +348,7 @@ func (s *SQLite) ClaimJobs(ctx context.Context, limit int) ([]Job, error) {
 }
 
 // FinishJob records a job's outcome.
-func (s *SQLite) FinishJob(ctx context.Context, id int64, status, errText string) error {
+func (s *SQLite) FinishJob(ctx context.Context, id int64, status Status, errText string) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE jobs SET status = ?, error = ?, updated = ? WHERE id = ?`, status, errText, now(), id); err != nil {
 		return fmt.Errorf("finish job %d: %w", id, err)
 	}
@@ -367,7 +367,7 @@ func (s *SQLite) RequeueInterrupted(ctx context.Context) (int, error) {
 }
 
 // PendingJob reports whether a job of that kind for the PR/sha is queued or running.
-func (s *SQLite) PendingJob(ctx context.Context, kind, repo string, pr int, sha string) (bool, error) {
+func (s *SQLite) PendingJob(ctx context.Context, kind JobKind, repo string, pr int, sha string) (bool, error) {
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = ? AND repo = ? AND pr = ? AND sha = ? AND status IN (?, ?)`,
 		kind, repo, pr, sha, StatusQueued, StatusRunning).Scan(&n)
@@ -415,7 +415,7 @@ func (s *SQLite) Repos(ctx context.Context) ([]Repo, error) {
 // under way, for the resync loop. A failed job counts as not done, so the
 // resync retries it, until it has failed maxJobFailures times: a job that
 // always fails is reported once per attempt, not forever.
-func (s *SQLite) HasJob(ctx context.Context, kind, repo string, pr int, sha string) (bool, error) {
+func (s *SQLite) HasJob(ctx context.Context, kind JobKind, repo string, pr int, sha string) (bool, error) {
 	var ok, failed int
 	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(status <> ?), 0), COALESCE(SUM(status = ?), 0) FROM jobs WHERE kind = ? AND repo = ? AND pr = ? AND sha = ?`,
 		StatusFailed, StatusFailed, kind, repo, pr, sha).Scan(&ok, &failed)
@@ -435,7 +435,7 @@ func (s *SQLite) Prune(ctx context.Context, before time.Time) (int, error) {
 	var n int64
 	for _, q := range []string{
 		`DELETE FROM deliveries WHERE received < ?`,
-		`DELETE FROM jobs WHERE updated < ? AND status NOT IN ('` + StatusQueued + `', '` + StatusRunning + `')`,
+		`DELETE FROM jobs WHERE updated < ? AND status NOT IN ('` + string(StatusQueued) + `', '` + string(StatusRunning) + `')`,
 		`DELETE FROM reported WHERE updated < ?`,
 	} {
 		res, err := s.db.ExecContext(ctx, q, before.UnixMilli())

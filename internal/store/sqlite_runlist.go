@@ -8,7 +8,7 @@ import (
 // RunFilter selects runs for the runs page; empty fields match all.
 type RunFilter struct {
 	Project string
-	Status  string
+	Status  Status
 	Limit   int // at most 500; 100 if 0
 }
 

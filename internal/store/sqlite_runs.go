@@ -90,7 +90,7 @@ func (s *SQLite) RetryRun(ctx context.Context, id int64, attempt int, notBefore 
 // SetRunStatus moves a run to status to only if it is in one of from, and
 // reports whether it did: concurrent commands cannot both act on a run.
 // by.User is recorded as the run's approver or as who retried it.
-func (s *SQLite) SetRunStatus(ctx context.Context, id int64, from []string, to string, by Release) (bool, error) {
+func (s *SQLite) SetRunStatus(ctx context.Context, id int64, from []Status, to Status, by Release) (bool, error) {
 	col := "approved_by"
 	switch by.Kind {
 	case Retried:
@@ -142,7 +142,7 @@ func (s *SQLite) FinishApply(ctx context.Context, r Run, block *Block) error {
 }
 
 // FinishRun records a run's outcome.
-func (s *SQLite) FinishRun(ctx context.Context, id int64, status, summary string) error {
+func (s *SQLite) FinishRun(ctx context.Context, id int64, status Status, summary string) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, summary = ?, finished = ? WHERE id = ?`, status, summary, now(), id); err != nil {
 		return fmt.Errorf("finish run %d: %w", id, err)
 	}
@@ -197,7 +197,7 @@ func (s *SQLite) RunningApplies(ctx context.Context) ([]Run, error) {
 }
 
 // ListRuns lists the newest runs, of one kind or all ("").
-func (s *SQLite) ListRuns(ctx context.Context, kind string, limit int) ([]Run, error) {
+func (s *SQLite) ListRuns(ctx context.Context, kind RunKind, limit int) ([]Run, error) {
 	runs, err := s.scanRuns(s.db.QueryContext(ctx, `SELECT `+runCols+` FROM runs WHERE (? = '' OR kind = ?) ORDER BY id DESC LIMIT ?`, kind, kind, limit))
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
@@ -206,7 +206,7 @@ func (s *SQLite) ListRuns(ctx context.Context, kind string, limit int) ([]Run, e
 }
 
 // FindRuns lists a PR's runs of one kind and status, oldest first.
-func (s *SQLite) FindRuns(ctx context.Context, repo string, pr int, kind, status string) ([]Run, error) {
+func (s *SQLite) FindRuns(ctx context.Context, repo string, pr int, kind RunKind, status Status) ([]Run, error) {
 	runs, err := s.scanRuns(s.db.QueryContext(ctx, `SELECT `+runCols+` FROM runs WHERE repo = ? AND pr = ? AND kind = ? AND status = ? ORDER BY id`, repo, pr, kind, status))
 	if err != nil {
 		return nil, fmt.Errorf("find %s runs of #%d: %w", kind, pr, err)
@@ -215,7 +215,7 @@ func (s *SQLite) FindRuns(ctx context.Context, repo string, pr int, kind, status
 }
 
 // CountRuns counts runs matching the non-empty filters.
-func (s *SQLite) CountRuns(ctx context.Context, kind, repo, project, status string) (int, error) {
+func (s *SQLite) CountRuns(ctx context.Context, kind RunKind, repo, project string, status Status) (int, error) {
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM runs WHERE (? = '' OR kind = ?) AND (? = '' OR repo = ?) AND (? = '' OR project = ?) AND (? = '' OR status = ?)`,
 		kind, kind, repo, repo, project, project, status, status).Scan(&n)

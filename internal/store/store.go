@@ -13,25 +13,46 @@ import (
 // ErrNotFound is returned when a looked-up record does not exist.
 var ErrNotFound = errors.New("not found")
 
-// Job kinds: work the runner expands into runs.
+// JobKind is the work a job asks for; the runner expands it into runs.
+type JobKind string
+
+// Job kinds.
 const (
-	JobPR      = "pr"      // plan a pull request's affected projects at its head
-	JobMerge   = "merge"   // apply the default branch up to a commit
-	JobClose   = "close"   // a PR closed without merge: drop its plans
-	JobCommand = "command" // a `tfpr ...` comment
+	JobPR      JobKind = "pr"      // plan a pull request's affected projects at its head
+	JobMerge   JobKind = "merge"   // apply the default branch up to a commit
+	JobClose   JobKind = "close"   // a PR closed without merge: drop its plans
+	JobCommand JobKind = "command" // a `tfpr ...` comment
 )
+
+// RunKind is the terraform operation a run performs.
+type RunKind string
+
+// Run kinds.
+const (
+	RunPlan  RunKind = "plan"
+	RunApply RunKind = "apply"
+)
+
+// Status is where a job or a run is in its life (doc.go in the runner
+// draws the state machine).
+type Status string
 
 // Status values shared by jobs and runs.
 const (
-	StatusQueued    = "queued"
-	StatusRunning   = "running"
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-	StatusWaiting   = "waiting"   // apply held: project blocked or approval needed
-	StatusSkipped   = "skipped"   // superseded or nothing to do
-	StatusDenied    = "denied"    // policy denied: terraform never ran
-	StatusCancelled = "cancelled" // stopped on shutdown; requeued on start
+	StatusQueued    Status = "queued"
+	StatusRunning   Status = "running"
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusWaiting   Status = "waiting"   // apply held: project blocked or approval needed
+	StatusSkipped   Status = "skipped"   // superseded or nothing to do
+	StatusDenied    Status = "denied"    // policy denied: terraform never ran
+	StatusCancelled Status = "cancelled" // stopped on shutdown; requeued on start
 )
+
+// Statuses lists every status, in the order a run moves through them.
+func Statuses() []Status {
+	return []Status{StatusQueued, StatusRunning, StatusSucceeded, StatusFailed, StatusWaiting, StatusDenied, StatusSkipped, StatusCancelled}
+}
 
 // Repo identifies a repository and how to reach it.
 type Repo struct {
@@ -44,7 +65,7 @@ type Repo struct {
 // Job is a unit of work from a webhook, a comment or the resync loop.
 type Job struct {
 	ID       int64    `json:"-"`
-	Kind     string   `json:"-"`
+	Kind     JobKind  `json:"-"`
 	Repo     Repo     `json:"repo"`
 	PR       int      `json:"pr,omitempty"`
 	HeadSHA  string   `json:"head_sha,omitempty"`
@@ -63,7 +84,7 @@ type Job struct {
 	// CommentID is the command's comment: it keys the job, so the webhook
 	// and the resync that finds the comment queue it once between them.
 	CommentID int64     `json:"comment_id,omitempty"`
-	Status    string    `json:"-"`
+	Status    Status    `json:"-"`
 	Attempts  int       `json:"-"`
 	Error     string    `json:"-"`
 	Created   time.Time `json:"-"`
@@ -72,13 +93,13 @@ type Job struct {
 // Run is one terraform operation on one project.
 type Run struct {
 	ID         int64
-	Kind       string // "plan" or "apply"
+	Kind       RunKind
 	Repo       string
 	Project    string
 	PR         int
 	SHA        string
 	Trigger    string
-	Status     string
+	Status     Status
 	Summary    string
 	MergedBy   string
 	ApprovedBy string // approved a plan-stage override or a held plan
@@ -179,24 +200,24 @@ type Store interface {
 	EnqueueJob(ctx context.Context, j Job) (int64, error)
 	EnqueueJobOnce(ctx context.Context, j Job) (bool, error)
 	ClaimJobs(ctx context.Context, limit int) ([]Job, error)
-	FinishJob(ctx context.Context, id int64, status, errText string) error
+	FinishJob(ctx context.Context, id int64, status Status, errText string) error
 	RequeueInterrupted(ctx context.Context) (jobs int, err error)
-	PendingJob(ctx context.Context, kind, repo string, pr int, sha string) (bool, error)
+	PendingJob(ctx context.Context, kind JobKind, repo string, pr int, sha string) (bool, error)
 
 	CreateRun(ctx context.Context, r Run) (id int64, created bool, err error)
 	StartRun(ctx context.Context, id int64) error
 	RequeueRun(ctx context.Context, id int64, summary string) error
 	RetryRun(ctx context.Context, id int64, attempt int, notBefore time.Time, summary string) error
 	FinishApply(ctx context.Context, r Run, block *Block) error
-	SetRunStatus(ctx context.Context, id int64, from []string, to string, by Release) (bool, error)
-	FinishRun(ctx context.Context, id int64, status, summary string) error
+	SetRunStatus(ctx context.Context, id int64, from []Status, to Status, by Release) (bool, error)
+	FinishRun(ctx context.Context, id int64, status Status, summary string) error
 	UpdateRun(ctx context.Context, r Run) error
 	GetRun(ctx context.Context, id int64) (Run, error)
 	NextApplies(ctx context.Context) ([]Run, error)
 	RunningApplies(ctx context.Context) ([]Run, error)
-	ListRuns(ctx context.Context, kind string, limit int) ([]Run, error)
-	FindRuns(ctx context.Context, repo string, pr int, kind, status string) ([]Run, error)
-	CountRuns(ctx context.Context, kind, repo, project, status string) (int, error)
+	ListRuns(ctx context.Context, kind RunKind, limit int) ([]Run, error)
+	FindRuns(ctx context.Context, repo string, pr int, kind RunKind, status Status) ([]Run, error)
+	CountRuns(ctx context.Context, kind RunKind, repo, project string, status Status) (int, error)
 
 	SavePlan(ctx context.Context, p Plan) (int64, error)
 	LatestPlan(ctx context.Context, repo string, pr int, project string) (Plan, error)
@@ -224,7 +245,7 @@ type Store interface {
 	Prune(ctx context.Context, before time.Time) (int, error)
 	RememberRepo(ctx context.Context, r Repo) error
 	Repos(ctx context.Context) ([]Repo, error)
-	HasJob(ctx context.Context, kind, repo string, pr int, sha string) (bool, error)
+	HasJob(ctx context.Context, kind JobKind, repo string, pr int, sha string) (bool, error)
 
 	Close() error
 }
