@@ -426,6 +426,7 @@ func BenchmarkPlanOverhead(b *testing.B) {
 	}
 	var totals, tfs, overheads, befores, afters, wrappers []time.Duration
 	var perPlan int
+	phasesBefore := e.phaseTotals()
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		pr := 100 + i
@@ -476,6 +477,8 @@ func BenchmarkPlanOverhead(b *testing.B) {
 	// The timing wrapper's own cost is inside the overhead, not tfpr's.
 	b.ReportMetric(bench.Ms(bench.Quantile(wrappers, 0.5)), "wrapper-ms")
 	b.ReportMetric(float64(perPlan), "tf-invocations")
+	// tfpr's own account of the same runs, phase by phase.
+	reportPhases(b, phasesBefore, e.phaseTotals())
 }
 
 // BenchmarkParallelPlan20 plans a PR that changes a local module called by
@@ -489,6 +492,7 @@ func BenchmarkParallelPlan20(b *testing.B) {
 	e.serve()
 	e.warmUp(1)
 	var walls, sums []time.Duration
+	phasesBefore := e.phaseTotals()
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		pr := 100 + i
@@ -523,6 +527,7 @@ func BenchmarkParallelPlan20(b *testing.B) {
 	b.ReportMetric(float64(sum)/float64(wall), "parallelism")
 	b.ReportMetric(float64(runtime.NumCPU()), "cores")
 	b.ReportMetric(float64(e.cfg.Parallelism), "tfpr-parallelism")
+	reportPhases(b, phasesBefore, e.phaseTotals())
 }
 
 // BenchmarkMergeQueue50 merges a reviewed PR that changes a module called

@@ -19,6 +19,8 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v88/github"
+	"github.com/tfpr/tfpr/internal/metrics"
+	"github.com/tfpr/tfpr/internal/observe"
 )
 
 // Options configures App.
@@ -118,6 +120,7 @@ type Client struct {
 // Token returns the current installation token, for git over HTTPS. Callers
 // must pass it only through the environment, never argv, URLs or files.
 func (c *Client) Token(ctx context.Context) (string, error) {
+	defer observe.Time(ctx, metrics.PhaseToken)()
 	t, err := c.tr.Token(ctx)
 	if err != nil {
 		return "", fmt.Errorf("installation token for %s/%s: %w", c.owner, c.name, err)

@@ -109,6 +109,7 @@ type Metrics struct {
 	ready         prometheus.Gauge
 	readyCheck    *prometheus.GaugeVec
 	drift         *driftMetrics
+	phases        *prometheus.HistogramVec
 }
 
 // New creates tfpr's series and registers them on reg.
@@ -171,11 +172,12 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		readyCheck: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tfpr_readiness_check_ok", Help: "1 when the named readiness check passed at its last run, else 0.",
 		}, []string{"check"}),
-		drift: newDriftMetrics(),
+		drift:  newDriftMetrics(),
+		phases: newPhaseHistogram(),
 	}
 	for _, c := range append([]prometheus.Collector{m.runs, m.runDuration, m.runQueued, m.queueDepth, m.workersBusy, m.workers,
 		m.githubCalls, m.rateRemaining, m.rateLimit, m.gcsErrors, m.gitErrors, m.tfExits, m.adopted, m.lost, m.blocked, m.blockedOldest,
-		m.applyOldest, m.ready, m.readyCheck}, m.drift.collectors()...) {
+		m.applyOldest, m.ready, m.readyCheck, m.phases}, m.drift.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

@@ -35,6 +35,8 @@ type Run struct {
 	kind    metrics.Kind
 	started time.Time
 	done    bool
+	// inJob: the run belongs to a job, whose end closes its log.
+	inJob bool
 }
 
 // Start observes run id of kind on project, queued since queued (zero:
@@ -51,11 +53,13 @@ func (o *Observer) Start(ctx context.Context, id int64, kind metrics.Kind, proje
 	}
 	o.Metrics.RunStarted(kind, wait)
 	ctx = logctx.With(ctx, "project", project, "run", id, "run_kind", string(kind))
-	return ctx, &Run{o: o, id: id, kind: kind, started: now}
+	ctx, jr := o.enter(ctx, id, project)
+	return ctx, &Run{o: o, id: id, kind: kind, started: now, inJob: jr != nil}
 }
 
 // Finish records the run's outcome from the status it ended with and the
-// error that ended it, and closes its log. Later calls do nothing.
+// error that ended it, and closes its log (a job's run: when the job ends,
+// after its report). Later calls do nothing.
 func (r *Run) Finish(status store.Status, err error) {
 	if r == nil || r.done {
 		return
@@ -66,7 +70,9 @@ func (r *Run) Finish(status store.Status, err error) {
 		if err != nil {
 			r.o.Logs.Append(runlog.RunID(r.id), "tfpr: "+string(status)+": "+err.Error())
 		}
-		r.o.Logs.Finish(runlog.RunID(r.id))
+		if !r.inJob {
+			r.o.Logs.Finish(runlog.RunID(r.id))
+		}
 	}
 }
 

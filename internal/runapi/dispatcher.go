@@ -20,6 +20,7 @@ import (
 	"github.com/tfpr/tfpr/internal/iamcreds"
 	"github.com/tfpr/tfpr/internal/logctx"
 	"github.com/tfpr/tfpr/internal/metrics"
+	"github.com/tfpr/tfpr/internal/observe"
 	"github.com/tfpr/tfpr/internal/runlog"
 	"github.com/tfpr/tfpr/internal/runspec"
 	"github.com/tfpr/tfpr/internal/store"
@@ -92,6 +93,11 @@ type Dispatcher struct {
 	// attrs are the log attributes (delivery, repository, PR) of the runs
 	// this process started, for the lines the endpoint logs about them.
 	attrs map[int64][]slog.Attr
+	// launched is when this process launched each of its runs' workers;
+	// startup how long each took to fetch its bundle (the worker_start
+	// phase, recorded when the run's result is taken).
+	launched map[int64]time.Time
+	startup  map[int64]time.Duration
 }
 
 // ErrLost is returned for a worker that died (or overran its budget and
@@ -108,7 +114,8 @@ func New(o Options) (*Dispatcher, error) {
 	}
 	d := &Dispatcher{store: o.Store, exec: o.Executor, dir: o.RunsDir, url: o.URL, env: o.Env, minter: o.Minter,
 		mask: o.Mask, log: o.Log, poll: o.Poll, metrics: o.Metrics, logs: o.Logs,
-		waiters: map[int64]chan struct{}{}, attrs: map[int64][]slog.Attr{}, detached: make(chan struct{})}
+		waiters: map[int64]chan struct{}{}, attrs: map[int64][]slog.Attr{}, detached: make(chan struct{}),
+		launched: map[int64]time.Time{}, startup: map[int64]time.Duration{}}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -190,17 +197,12 @@ func (d *Dispatcher) start(ctx context.Context, id int64, token string, req Requ
 		}
 		spec.AccessToken = tok.AccessToken
 	}
-	f, err := os.OpenFile(d.bundlePath(id), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return executor.Handle{}, fmt.Errorf("write bundle: %w", err)
-	}
-	err = runspec.WriteBundle(f, spec, req.Root, req.Paths, req.Plan)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := d.writeBundle(ctx, id, spec, req); err != nil {
 		return executor.Handle{}, err
 	}
+	d.mu.Lock()
+	d.launched[id] = time.Now()
+	d.mu.Unlock()
 	h, err := d.exec.Start(ctx, executor.Launch{RunID: id, Token: token, ServerURL: d.url, RunDir: d.RunDir(id), Env: d.env,
 		Stage: req.Stage.String(), Project: req.Project, Budget: req.Budget})
 	if err != nil {
@@ -211,6 +213,45 @@ func (d *Dispatcher) start(ctx context.Context, id int64, token string, req Requ
 		return h, err
 	}
 	return h, nil
+}
+
+func (d *Dispatcher) writeBundle(ctx context.Context, id int64, spec runspec.Spec, req Request) error {
+	defer observe.Time(ctx, metrics.PhaseBundle)()
+	f, err := os.OpenFile(d.bundlePath(id), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("write bundle: %w", err)
+	}
+	err = runspec.WriteBundle(f, spec, req.Root, req.Paths, req.Plan)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// started notes that worker run id fetched its bundle: it is up.
+func (d *Dispatcher) started(id int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if at, ok := d.launched[id]; ok {
+		d.startup[id] = time.Since(at)
+		delete(d.launched, id)
+	}
+}
+
+// recordPhases records the phases of worker run id under ctx's run: its
+// start, then each terraform command the worker reported.
+func (d *Dispatcher) recordPhases(ctx context.Context, id int64, exits []runspec.Exit) {
+	d.mu.Lock()
+	up, ok := d.startup[id]
+	d.mu.Unlock()
+	if ok {
+		observe.Took(ctx, metrics.PhaseWorkerStart, up)
+	}
+	for _, e := range exits {
+		if p, ok := metrics.PhaseOf(metrics.CommandOf(e.Command)); ok {
+			observe.Took(ctx, p, e.Took)
+		}
+	}
 }
 
 // Detach makes every wait, now and later, stop watching its worker and
@@ -326,6 +367,7 @@ func (d *Dispatcher) finish(ctx context.Context, wr store.WorkerRun, log *slog.L
 	if err != nil {
 		return res, fmt.Errorf("worker run %d: stored result: %w", wr.ID, err)
 	}
+	d.recordPhases(ctx, wr.ID, res.Exits)
 	d.close(ctx, wr.ID)
 	for _, e := range res.Exits {
 		d.metrics.TerraformExit(metrics.CommandOf(e.Command), e.Code)
@@ -358,6 +400,8 @@ func (d *Dispatcher) logContext(ctx context.Context, id int64) context.Context {
 func (d *Dispatcher) close(ctx context.Context, id int64) {
 	d.mu.Lock()
 	delete(d.attrs, id)
+	delete(d.launched, id)
+	delete(d.startup, id)
 	d.mu.Unlock()
 	if err := d.store.CloseWorkerRun(context.WithoutCancel(ctx), id); err != nil {
 		d.log.Error("close worker run", "worker_run", id, "err", err)

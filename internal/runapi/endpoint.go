@@ -101,6 +101,7 @@ func (d *Dispatcher) serveBundle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	d.started(wr.ID)
 	w.Header().Set("Content-Type", "application/x-tar")
 	if _, err := io.Copy(w, f); err != nil {
 		d.log.Warn("internal endpoint: send bundle", "worker_run", wr.ID, "err", err)

@@ -36,7 +36,8 @@
 // # Files
 //
 //	deps.go         interfaces of what the runner drives: GitHub, workspace, linter, terraform, state locks
-//	runner.go       Config, New, the loop: claiming jobs, starting applies, shutdown
+//	config.go       Config: the part of tfpr's settings the runner acts on
+//	runner.go       New, the loop: claiming jobs, starting applies, shutdown
 //	restart.go      what a restart finds: leftover checkouts, interrupted jobs and applies
 //	logging.go      the job- and run-scoped logger
 //	observe.go      one observation per lint, plan and apply: metrics, runs-page log, log attributes

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tfpr/tfpr/internal/metrics"
+	"github.com/tfpr/tfpr/internal/observe"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/report"
@@ -78,8 +79,10 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 		return err
 	}
 	defer co.Close(context.WithoutCancel(ctx))
+	scanned := observe.Time(ctx, metrics.PhaseScan)
 	g, err := project.Scan(ctx, co.Dir)
 	<-diffDone
+	scanned()
 	if err != nil {
 		return err
 	}
@@ -137,8 +140,10 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Checkout, g *project.Graph, j store.Job, p string, runTF bool, approved approvals) report.Result {
 	res := report.Result{Project: p}
 	modules := g.Modules(p)
-	_, lint := r.obs.Start(ctx, 0, metrics.KindLint, p, time.Time{})
+	lintCtx, lint := r.obs.Start(ctx, 0, metrics.KindLint, p, time.Time{})
+	linted := observe.Time(lintCtx, metrics.PhaseLint)
 	findings, err := r.pol.LintProject(ctx, co.Dir, p, modules)
+	linted()
 	lint.Finish(lintStatus(findings, err), err)
 	res.Findings = findings
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tfpr/tfpr/internal/githubapp"
+	"github.com/tfpr/tfpr/internal/metrics"
+	"github.com/tfpr/tfpr/internal/observe"
 	"github.com/tfpr/tfpr/internal/report"
 	"github.com/tfpr/tfpr/internal/store"
 )
@@ -55,6 +57,7 @@ func (r *Runner) completeCheck(ctx context.Context, s *session, id int64, cr git
 // labels. A round that ran only some projects (full false) shows the
 // others as last reported at the same commit.
 func (r *Runner) publishRound(ctx context.Context, s *session, round report.Round, full bool, checks map[string]int64) error {
+	defer observe.Time(ctx, metrics.PhaseReport)()
 	var errs []error
 	for _, res := range round.Results {
 		if res.NotRun == report.NotRunCap {

@@ -224,11 +224,12 @@ type Result struct {
 	Finished time.Time `json:"finished"`
 }
 
-// Exit is one terraform command a worker ran and its exit code (-1: it
-// did not exit on its own).
+// Exit is one terraform command a worker ran, its exit code (-1: it did
+// not exit on its own) and how long it ran: the run's terraform phases.
 type Exit struct {
-	Command string `json:"command"`
-	Code    int    `json:"code"`
+	Command string        `json:"command"`
+	Code    int           `json:"code"`
+	Took    time.Duration `json:"took_ns"`
 }
 
 // Result bounds: a result larger than this is refused whole, and a run
@@ -249,6 +250,12 @@ func (r Result) Validate(spec Spec) error {
 	}
 	if len(r.Exits) > MaxExits {
 		return fmt.Errorf("result of run %d: %d terraform exits, a run has at most %d", r.RunID, len(r.Exits), MaxExits)
+	}
+	// A command cannot have run longer than the worker was allowed to live.
+	for i, e := range r.Exits {
+		if e.Took < 0 || e.Took > spec.Budget+Grace {
+			return fmt.Errorf("result of run %d: terraform exit %d (%.40q) took %s, outside [0, %s]", r.RunID, i+1, e.Command, e.Took, spec.Budget+Grace)
+		}
 	}
 	if r.Stage == Plan && r.Status == Succeeded {
 		if r.Plan == nil || len(r.Plan.File) == 0 {

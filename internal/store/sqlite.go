@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -139,6 +140,9 @@ type SQLite struct {
 	// Statements on the webhook ack path, parsed once rather than per call.
 	firstDelivery *sql.Stmt
 	enqueueOnce   *sql.Stmt
+	// ackDB is the ack path's own connection: the two statements above
+	// run on it.
+	ackDB *sql.DB
 }
 
 const (
@@ -176,16 +180,27 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		db.Close()
 		return nil, fmt.Errorf("restrict store %s: %w", path, err)
 	}
+	// The ack path has a connection of its own: in WAL mode the runner's
+	// reads never hold it up, and its writes wait only for the write lock,
+	// not for every query queued on the runner's connection.
+	ackDB, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	ackDB.SetMaxOpenConns(1)
 	s := &SQLite{db: db}
 	for _, st := range []struct {
 		dst **sql.Stmt
 		q   string
 	}{{&s.firstDelivery, firstDeliverySQL}, {&s.enqueueOnce, enqueueOnceSQL}} {
-		if *st.dst, err = db.PrepareContext(ctx, st.q); err != nil {
+		if *st.dst, err = ackDB.PrepareContext(ctx, st.q); err != nil {
+			ackDB.Close()
 			db.Close()
 			return nil, fmt.Errorf("prepare store statements: %w", err)
 		}
 	}
+	s.ackDB = ackDB
 	return s, nil
 }
 
@@ -193,7 +208,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 func (s *SQLite) Close() error {
 	s.firstDelivery.Close()
 	s.enqueueOnce.Close()
-	return s.db.Close()
+	return errors.Join(s.ackDB.Close(), s.db.Close())
 }
 
 func now() int64 { return time.Now().UnixMilli() }
@@ -207,11 +222,14 @@ func ms(v int64) time.Time {
 
 // FirstDelivery records a delivery id and reports whether it is new.
 func (s *SQLite) FirstDelivery(ctx context.Context, id string) (bool, error) {
+	var n int64
 	res, err := s.firstDelivery.ExecContext(ctx, id, now())
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
 	if err != nil {
 		return false, fmt.Errorf("record delivery %s: %w", id, err)
 	}
-	n, _ := res.RowsAffected()
 	return n == 1, nil
 }
 
@@ -263,13 +281,16 @@ func (s *SQLite) EnqueueJobOnce(ctx context.Context, j Job) (bool, error) {
 	}
 	sha := jobKey(j)
 	t := now()
+	var n int64
 	res, err := s.enqueueOnce.ExecContext(ctx,
 		j.Kind, j.Repo.FullName, j.PR, sha, string(payload), StatusQueued, t, t,
 		j.Repo.FullName, j.PR, sha, j.Kind, StatusQueued, StatusRunning)
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
 	if err != nil {
 		return false, fmt.Errorf("enqueue %s job for %s: %w", j.Kind, j.Repo.FullName, err)
 	}
-	n, _ := res.RowsAffected()
 	return n == 1, nil
 }
 

@@ -168,7 +168,7 @@ func (e *Exec) direct(ctx context.Context, dir, name string, exit2 *bool, args .
 		*exit2 = true
 		err = nil
 	}
-	e.exited(name, err)
+	e.exited(name, err, elapsed)
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w: %w", ctx.Err(), err)

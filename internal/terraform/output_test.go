@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tfpr/tfpr/internal/terraform"
 	"github.com/tfpr/tfpr/internal/testenv"
@@ -24,7 +25,7 @@ func (w *watcher) Write(p []byte) (int, error) {
 	return w.out.Write(p)
 }
 
-func (w *watcher) exit(cmd string, code int) {
+func (w *watcher) exit(cmd string, code int, _ time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.exits = append(w.exits, fmt.Sprintf("%s=%d", cmd, code))

@@ -93,8 +93,9 @@ type Options struct {
 
 	// OnExit is told every terraform command that ended and its exit code
 	// (-1: it did not exit on its own, or never started). Plan's exit 2
-	// ("changes present") is a success and reported as 0. Nil: nobody.
-	OnExit func(command string, code int)
+	// ("changes present") is a success and reported as 0. took is how long
+	// the command ran. Nil: nobody.
+	OnExit func(command string, code int, took time.Duration)
 }
 
 // Backend is the partial configuration of a `backend "gcs" {}` block,
@@ -147,7 +148,7 @@ type Exec struct {
 	lockPlans bool
 	versions  *versionCache
 	output    io.Writer
-	onExit    func(command string, code int)
+	onExit    func(command string, code int, took time.Duration)
 }
 
 const (
@@ -344,7 +345,7 @@ func (e *Exec) run(ctx context.Context, dir, name string, fn func(*tfexec.Terraf
 	start := time.Now()
 	err = fn(tf)
 	elapsed := time.Since(start)
-	e.exited(name, err)
+	e.exited(name, err, elapsed)
 	if err != nil {
 		ce := &Error{Command: name, Dir: dir, Stderr: trimDiagnostics(stderr.String(), stderrMax), Err: err}
 		if name == "apply" && isStale(stderr.String()) {
@@ -463,8 +464,8 @@ func (e *Exec) watched(name string) io.Writer {
 
 // exited reports command name's end to OnExit; the version check is
 // tfpr's own bookkeeping, not a run's command.
-func (e *Exec) exited(name string, err error) {
+func (e *Exec) exited(name string, err error, took time.Duration) {
 	if e.onExit != nil && name != "version" {
-		e.onExit(name, ExitCode(err))
+		e.onExit(name, ExitCode(err), took)
 	}
 }

@@ -146,9 +146,9 @@ func execute(ctx context.Context, o Options, u runspec.Unpacked, log *slog.Logge
 		return res
 	}
 	// Commands run one after another: no lock needed.
-	onExit := func(cmd string, code int) {
+	onExit := func(cmd string, code int, took time.Duration) {
 		if len(res.Exits) < runspec.MaxExits {
-			res.Exits = append(res.Exits, runspec.Exit{Command: cmd, Code: code})
+			res.Exits = append(res.Exits, runspec.Exit{Command: cmd, Code: code, Took: took})
 		}
 	}
 	tf, err := newTerraform(o, u, log, output, onExit)
@@ -200,7 +200,7 @@ func execute(ctx context.Context, o Options, u runspec.Unpacked, log *slog.Logge
 // newTerraform builds terraform's environment: the base allowlist without
 // any TFPR_* name, the run's own token, and a CLI config that loads
 // providers only from their registries.
-func newTerraform(o Options, u runspec.Unpacked, log *slog.Logger, output io.Writer, onExit func(string, int)) (*terraform.Exec, error) {
+func newTerraform(o Options, u runspec.Unpacked, log *slog.Logger, output io.Writer, onExit func(string, int, time.Duration)) (*terraform.Exec, error) {
 	env := map[string]string{}
 	for k, v := range o.Env {
 		if !strings.HasPrefix(strings.ToUpper(k), "TFPR_") {

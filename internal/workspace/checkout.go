@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tfpr/tfpr/internal/metrics"
+	"github.com/tfpr/tfpr/internal/observe"
 )
 
 // Checkout is a directory holding the tree of one commit. It is not a git
@@ -21,6 +24,7 @@ type Checkout struct {
 // `git worktree add`, so concurrent checkouts of one mirror share no
 // writable state in the mirror and need no lock.
 func (m *Manager) Checkout(ctx context.Context, repo Repo, sha string) (*Checkout, error) {
+	defer observe.Time(ctx, metrics.PhaseCheckout)()
 	co, err := m.checkout(ctx, repo, sha)
 	if err != nil {
 		return nil, fmt.Errorf("checkout %s at %s: %w", repo.FullName, sha, err)

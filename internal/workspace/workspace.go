@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/tfpr/tfpr/internal/metrics"
+	"github.com/tfpr/tfpr/internal/observe"
 )
 
 // Repo identifies a repository to mirror.
@@ -138,6 +139,7 @@ var fullSHA = regexp.MustCompile(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
 // in the mirror is not fetched again. token may be empty for public or local
 // repositories.
 func (m *Manager) Fetch(ctx context.Context, repo Repo, token string, refspecs ...string) error {
+	defer observe.Time(ctx, metrics.PhaseFetch)()
 	if err := m.fetch(ctx, repo, token, refspecs); err != nil {
 		if ctx.Err() == nil {
 			m.Metrics.GitError(metrics.GitFetch)
