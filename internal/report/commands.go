@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/tfpr/tfpr/internal/report/md"
+	"github.com/tfpr/tfpr/internal/suggest"
 )
 
 // Verbs are the commands tfpr knows, as in `tfpr VERB ...`.
@@ -31,7 +32,7 @@ func Suggest(verb string) string {
 	}
 	best, bestD := "", 3
 	for _, k := range Verbs {
-		d := distance(verb, k)
+		d := suggest.Distance(verb, k)
 		if len(verb) >= 2 && strings.HasPrefix(k, verb) {
 			d = 1
 		}
@@ -40,27 +41,6 @@ func Suggest(verb string) string {
 		}
 	}
 	return best
-}
-
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // maxReply bounds a reply in the living comment, which the round's

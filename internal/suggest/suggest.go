@@ -9,15 +9,15 @@ import "slices"
 func Closest(s string, candidates []string) string {
 	best, bestD := "", 3
 	for _, c := range candidates {
-		if d := distance(s, c); d < bestD {
+		if d := Distance(s, c); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
 }
 
-// distance is the Levenshtein distance of two short strings.
-func distance(a, b string) int {
+// Distance is the Levenshtein distance of two short strings.
+func Distance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
