@@ -24,7 +24,6 @@ import (
 	"github.com/tfpr/tfpr/internal/runlog"
 	"github.com/tfpr/tfpr/internal/runspec"
 	"github.com/tfpr/tfpr/internal/store"
-	"github.com/tfpr/tfpr/internal/worker"
 )
 
 // Records is the part of the store the dispatcher uses.
@@ -322,11 +321,14 @@ func (d *Dispatcher) wait(ctx context.Context, id int64, h executor.Handle, log 
 		if alive && time.Now().Before(wr.Deadline) {
 			continue
 		}
-		if ok, err := d.takeResultFile(ctx, wr); ok || err != nil {
-			if err != nil {
-				log.WarnContext(ctx, "result file refused", "err", err)
-			}
+		ok, err := d.takeResultFile(ctx, wr)
+		if ok {
 			continue
+		}
+		if err != nil {
+			// A result file that is not the worker's own, or that the run
+			// cannot have produced, never becomes a result: the run is lost.
+			log.WarnContext(ctx, "result file refused", "err", err)
 		}
 		// The worker may have posted between the two reads above.
 		if wr, err = d.store.GetWorkerRun(ctx, id); err == nil && wr.Result != "" {
@@ -345,14 +347,10 @@ func (d *Dispatcher) wait(ctx context.Context, id int64, h executor.Handle, log 
 
 // takeResultFile records the result a worker left in its run directory.
 func (d *Dispatcher) takeResultFile(ctx context.Context, wr store.WorkerRun) (bool, error) {
-	res, err := worker.ReadResultFile(d.RunDir(wr.ID))
+	data, err := runspec.ReadResultFile(d.RunDir(wr.ID), wr.TokenHash)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
-	if err != nil {
-		return false, err
-	}
-	data, err := json.Marshal(res)
 	if err != nil {
 		return false, err
 	}

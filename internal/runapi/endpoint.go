@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
@@ -40,10 +39,7 @@ func newToken() (token, hash string, err error) {
 	return token, hashToken(token), nil
 }
 
-func hashToken(token string) string {
-	s := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(s[:])
-}
+func hashToken(token string) string { return runspec.TokenHash(token) }
 
 // Handler serves the internal endpoint:
 //
@@ -170,7 +166,10 @@ func (d *Dispatcher) record(ctx context.Context, wr store.WorkerRun, data []byte
 	}
 	res, err := decodeResult(data)
 	if err == nil {
-		err = res.Validate(runspec.Spec{RunID: wr.ID, Stage: stageOf(wr)})
+		// The run's deadline was set from its budget: a command may have
+		// taken up to all of it.
+		budget := max(wr.Deadline.Sub(wr.Created)-runspec.Grace, 0)
+		err = res.Validate(runspec.Spec{RunID: wr.ID, Stage: stageOf(wr), Budget: budget})
 	}
 	if err != nil {
 		d.log.WarnContext(d.logContext(ctx, wr.ID), "internal endpoint: result refused", "worker_run", wr.ID, "run", wr.RunID, "err", err)

@@ -32,7 +32,7 @@ type Options struct {
 	// Token is the run's bearer token.
 	Token string
 	// Dir is the run directory: the bundle is unpacked under it and the
-	// result is left in it (ResultFile).
+	// result is left in it (runspec.ResultFile).
 	Dir            string
 	TerraformBin   string
 	PluginCacheDir string
@@ -40,10 +40,6 @@ type Options struct {
 	Env map[string]string
 	Log *slog.Logger
 }
-
-// ResultFile is the name of the result a worker leaves in its run
-// directory.
-const ResultFile = "result.json"
 
 // Errors Run returns after it has done what it could.
 var (
@@ -113,7 +109,9 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("worker run %d: encode result: %w", o.RunID, err)
 	}
-	if err := writeAtomic(filepath.Join(o.Dir, ResultFile), body); err != nil {
+	if file, err := runspec.SealResult(runspec.TokenHash(o.Token), body); err != nil {
+		log.Error("seal result for the run directory", "err", err)
+	} else if err := writeAtomic(filepath.Join(o.Dir, runspec.ResultFile), file); err != nil {
 		log.Error("leave result in run directory", "err", err)
 	}
 	// Delivery outlives a signal that interrupted terraform: the server
@@ -225,27 +223,6 @@ func writeAtomic(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-// ReadResultFile reads the result a worker left in dir, bounded.
-func ReadResultFile(dir string) (runspec.Result, error) {
-	var r runspec.Result
-	f, err := os.Open(filepath.Join(dir, ResultFile))
-	if err != nil {
-		return r, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, runspec.MaxResultBytes+1))
-	if err != nil {
-		return r, err
-	}
-	if len(data) > runspec.MaxResultBytes {
-		return r, fmt.Errorf("%s: larger than %d bytes", filepath.Join(dir, ResultFile), runspec.MaxResultBytes)
-	}
-	if err := json.Unmarshal(data, &r); err != nil {
-		return r, fmt.Errorf("%s: %w", filepath.Join(dir, ResultFile), err)
-	}
-	return r, nil
 }
 
 func firstLine(s string) string {
