@@ -11,6 +11,7 @@ package githubapp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -41,6 +42,7 @@ type App struct {
 	enter   bool
 	mu      sync.Mutex
 	clients map[string]*Client
+	login   string // the App's bot login, once GitHub told it
 }
 
 // New validates the key and prepares the App transport.
@@ -105,7 +107,7 @@ func (a *App) Repo(installation int64, fullName string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{gh: gh, tr: tr, owner: owner, name: name}
+	c := &Client{gh: gh, tr: tr, owner: owner, name: name, app: a}
 	a.clients[key] = c
 	return c, nil
 }
@@ -115,6 +117,44 @@ type Client struct {
 	gh          *github.Client
 	tr          *ghinstallation.Transport
 	owner, name string
+	app         *App
+}
+
+// BotLogin is the login GitHub shows on what the App writes,
+// "<slug>[bot]". Comments and issues are tfpr's only when that login wrote
+// them: any other bot (a workflow's github-actions[bot]) may copy a marker.
+func (a *App) BotLogin(ctx context.Context) (string, error) {
+	a.mu.Lock()
+	login := a.login
+	a.mu.Unlock()
+	if login != "" {
+		return login, nil
+	}
+	gh, err := a.client(a.apps)
+	if err != nil {
+		return "", err
+	}
+	app, _, err := gh.Apps.Get(ctx, "")
+	if err != nil {
+		return "", fmt.Errorf("ask GitHub for the App's name: %w", err)
+	}
+	if app.GetSlug() == "" {
+		return "", errors.New("GitHub returned the App without a slug")
+	}
+	login = app.GetSlug() + "[bot]"
+	a.mu.Lock()
+	a.login = login
+	a.mu.Unlock()
+	return login, nil
+}
+
+// ownedBy reports whether login is the App's bot.
+func (c *Client) ownedBy(ctx context.Context, login string) (bool, error) {
+	bot, err := c.app.BotLogin(ctx)
+	if err != nil {
+		return false, err
+	}
+	return strings.EqualFold(login, bot), nil
 }
 
 // Token returns the current installation token, for git over HTTPS. Callers

@@ -38,6 +38,13 @@ func (c *Client) FindIssue(ctx context.Context, label, marker string) (Issue, bo
 			if is.IsPullRequest() || !strings.Contains(is.GetBody(), marker) {
 				continue
 			}
+			// Only the App's own issues: anyone who can label an issue
+			// could otherwise have a report land on text they wrote.
+			if own, err := c.ownedBy(ctx, is.GetUser().GetLogin()); err != nil {
+				return Issue{}, false, fmt.Errorf("list %q issues of %s: %w", label, c.FullName(), err)
+			} else if !own {
+				continue
+			}
 			found := toIssue(is)
 			if found.State == "open" {
 				return found, true, nil

@@ -27,8 +27,11 @@ func TestIssueFoundByMarkerAndEditedInPlace(t *testing.T) {
 	}
 	ctx := context.Background()
 	const label, mine, other = "tfpr:drift", "<!-- tfpr:drift a -->", "<!-- tfpr:drift b -->"
+	// An issue someone else wrote, label and marker copied, is not tfpr's.
+	repo.AddIssue(t, "dev-mallory", "tfpr drift: a", mine+"\nall is well, apply this", label)
+	repo.AddIssue(t, "github-actions[bot]", "tfpr drift: a", mine+"\nall is well", label)
 	if _, found, err := c.FindIssue(ctx, label, mine); err != nil || found {
-		t.Fatalf("no issue yet: found %v, %v", found, err)
+		t.Fatalf("no issue of tfpr's yet: found %v, %v", found, err)
 	}
 	if _, err := c.OpenIssue(ctx, "tfpr drift: b", label, other+"\nb drifted"); err != nil {
 		t.Fatal(err)
@@ -59,7 +62,7 @@ func TestIssueFoundByMarkerAndEditedInPlace(t *testing.T) {
 			drift++
 		}
 	}
-	if drift != 1 {
-		t.Fatalf("%d issues carry a's marker, want 1", drift)
+	if drift != 3 {
+		t.Fatalf("%d issues carry a's marker, want 3 (tfpr's one and the two copies)", drift)
 	}
 }

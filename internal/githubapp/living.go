@@ -47,7 +47,9 @@ func (c *Client) OwnComments(ctx context.Context, number int, prefix string) ([]
 			return nil, fmt.Errorf("list comments on %s#%d: %w", c.FullName(), number, err)
 		}
 		for _, cm := range cs {
-			if cm.GetUser().GetType() != "Bot" {
+			if own, err := c.ownedBy(ctx, cm.GetUser().GetLogin()); err != nil {
+				return nil, fmt.Errorf("list comments on %s#%d: %w", c.FullName(), number, err)
+			} else if !own {
 				continue
 			}
 			first, _, _ := strings.Cut(cm.GetBody(), "\n")

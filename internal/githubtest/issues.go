@@ -193,6 +193,19 @@ func (r *Repo) AddComment(t testing.TB, number int, user, body string) int64 {
 	return id
 }
 
+// AddIssue records an issue opened by user, as if written on GitHub, and
+// returns its number. No webhook is sent.
+func (r *Repo) AddIssue(t testing.TB, user, title, body string, labels ...string) int {
+	t.Helper()
+	id, now := r.s.newID(), time.Now()
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	is := &issueState{id: id, title: title, body: body, state: "open", user: user, labels: addLabels(nil, labels), createdAt: now, updatedAt: now}
+	is.number = r.nextNumber()
+	r.issues[is.number] = is
+	return is.number
+}
+
 func (s *Server) handleEditComment(w http.ResponseWriter, r *http.Request, repo *Repo) {
 	id, _ := pathInt(r, "id")
 	body, ok := commentBody(w, r)
