@@ -114,10 +114,12 @@ func (d *Dispatcher) serveLog(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("a log post holds at most %d bytes", maxLogPost), http.StatusRequestEntityTooLarge)
 		return
 	}
+	// Masked whole, then split: a private key spans lines, and masking
+	// line by line would hide its BEGIN line and show its body.
 	var lines []string
-	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+	for _, line := range strings.Split(strings.TrimRight(d.mask(string(data)), "\n"), "\n") {
 		if line = strings.TrimSuffix(line, "\r"); line != "" {
-			lines = append(lines, d.mask(line))
+			lines = append(lines, line)
 		}
 	}
 	// The runs page shows the stream under the tfpr run it belongs to; the

@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/tfpr/tfpr/internal/redact"
+	"github.com/tfpr/tfpr/internal/runlog"
 	"github.com/tfpr/tfpr/internal/runspec"
 	"github.com/tfpr/tfpr/internal/store"
 )
@@ -66,5 +69,22 @@ func TestResultFileMustBeSealedByTheWorker(t *testing.T) {
 	}
 	if wr := mustGet(t, r, id); wr.State != store.WorkerReported {
 		t.Fatalf("state %s after the sealed result was taken", wr.State)
+	}
+}
+
+// A private key a provider prints spans lines: the stream is masked whole,
+// so its body never reaches the runs page.
+func TestLogStreamMasksKeysAcrossLines(t *testing.T) {
+	r := newRig(t, "", nil)
+	r.d.mask = redact.String // as the server sets it
+	id, tok := openRun(t, r)
+	body := "      + key = <<-EOT\n          -----BEGIN RSA PRIVATE KEY-----\n          MIIEowIBAAKCAQEAsecretsecretsecret\n          c2VjcmV0c2VjcmV0c2VjcmV0\n          -----END RSA PRIVATE KEY-----\n      EOT\nPlan: 1 to add\n"
+	if got := call(t, r, "POST", id, "log", tok, []byte(body)); got != http.StatusNoContent {
+		t.Fatalf("log post answered %d", got)
+	}
+	lines, _ := r.logs.Lines(runlog.RunID(1))
+	text := strings.Join(lines, "\n")
+	if strings.Contains(text, "MIIEowIBAAKCAQEA") || strings.Contains(text, "c2VjcmV0c2VjcmV0") || !strings.Contains(text, "Plan: 1 to add") {
+		t.Fatalf("the run's log shows the key's body or lost the plan:\n%s", text)
 	}
 }

@@ -69,7 +69,8 @@ func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[
 	if cfg.Executor == executor.Unsandboxed {
 		log.Warn("TFPR_EXECUTOR=unsandboxed: terraform runs without a sandbox and can read everything tfpr's user can")
 	}
-	if cfg.InternalAddr == cfg.Addr {
+	// Port 0 asks the kernel for a free port: two listeners, never one.
+	if _, port, _ := net.SplitHostPort(cfg.InternalAddr); cfg.InternalAddr == cfg.Addr && port != "0" {
 		return nil, nil, nil, fmt.Errorf("TFPR_INTERNAL_ADDR %s is the webhook address; workers need their own listener", cfg.InternalAddr)
 	}
 	wenv := maps.Clone(env)
