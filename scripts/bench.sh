@@ -309,10 +309,11 @@ else
 	for ((i = 0; i < LINT_RUNS; i++)); do
 		# tfpr lint exits 1: the OpenTofu files are denied, as in fabric.
 		(cd "$fabric" && /usr/bin/time -f '%e %U %S %M' -o "$work/fabric.time" "${pin[@]}" "$BIN" lint . >/dev/null 2>&1)
-		runs+=("$(cat "$work/fabric.time")")
+		# GNU time puts "Command exited with non-zero status 1" first.
+		runs+=("$(tail -n 1 "$work/fabric.time")")
 	done
 	read -r wall user sys kb < <(printf '%s\n' "${runs[@]}" | sort -n | awk '{ r[NR] = $0 } END { print r[int((NR + 1) / 2)] }')
-	if [[ -z "${kb:-}" ]]; then
+	if ! [[ "${kb:-}" =~ ^[0-9]+$ && "${wall:-}" =~ ^[0-9.]+$ ]]; then
 		fail "tfpr lint on the fabric-shaped corpus"
 	else
 		record "tfpr lint fabric-shaped: wall, 1 core (median of $LINT_RUNS)" "$wall" s
