@@ -47,7 +47,14 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // goes away while terraform is about to apply.
 func startOrphanApply(t *testing.T, r *rig, gate string) store.WorkerRun {
 	t.Helper()
-	req := planReq("microservices/alpha/dev", alphaSA)
+	return startOrphan(t, r, gate, alphaSA)
+}
+
+// startOrphan is startOrphanApply with the account the run impersonates
+// ("" where the executor gives the run its identity).
+func startOrphan(t *testing.T, r *rig, gate, account string) store.WorkerRun {
+	t.Helper()
+	req := planReq("microservices/alpha/dev", account)
 	req.Root = r.root
 	res, err := r.d.Run(context.Background(), req)
 	if err != nil || res.Status != runspec.Succeeded {

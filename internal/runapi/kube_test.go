@@ -109,30 +109,10 @@ func TestKubePlanThenApplyThroughJobs(t *testing.T) {
 }
 
 // startOrphanKubeApply plans, then starts the apply and abandons it the
-// way a server that stops does.
+// way a server that stops does; the Job runs as the service's account.
 func startOrphanKubeApply(t *testing.T, r *rig, gate string) store.WorkerRun {
 	t.Helper()
-	req := planReq("microservices/alpha/dev", "")
-	req.Root = r.root
-	res, err := r.d.Run(context.Background(), req)
-	if err != nil || res.Status != runspec.Succeeded {
-		t.Fatalf("plan: %v %+v", err, res)
-	}
-	req.Stage, req.Plan = runspec.Apply, res.Plan.File
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { _, err := r.d.Run(ctx, req); done <- err }()
-	eventually(t, "the apply to start", func() bool { _, err := os.Stat(filepath.Join(gate, "applying")); return err == nil })
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("abandoned run returned %v", err)
-	}
-	r.srv.Close()
-	open, err := r.store.OpenWorkerRuns(context.Background())
-	if err != nil || len(open) != 1 || open[0].Stage != "apply" {
-		t.Fatalf("open runs after the server stopped: %v %+v", err, open)
-	}
-	return open[0]
+	return startOrphan(t, r, gate, "")
 }
 
 func (r *rig) restartKube() {
