@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,33 +19,6 @@ import (
 	"github.com/tfpr/tfpr/internal/store"
 	"github.com/tfpr/tfpr/internal/testenv"
 )
-
-var tfprBinary struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// binary builds cmd/tfpr once for the package's tests.
-func binary(t *testing.T) string {
-	t.Helper()
-	tfprBinary.once.Do(func() {
-		dir, err := os.MkdirTemp("", "tfpr-e2e-bin-")
-		if err != nil {
-			tfprBinary.err = err
-			return
-		}
-		tfprBinary.path = filepath.Join(dir, "tfpr")
-		out, err := exec.Command("go", "build", "-o", tfprBinary.path, "github.com/tfpr/tfpr/cmd/tfpr").CombinedOutput()
-		if err != nil {
-			tfprBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if tfprBinary.err != nil {
-		t.Fatal(tfprBinary.err)
-	}
-	return tfprBinary.path
-}
 
 // gateWrapper is a terraform stand-in that records invocations and holds
 // each apply, after saying so in logDir/applying, until ctrl/resume exists:
@@ -102,7 +74,7 @@ func (h *harness) startProcess(t *testing.T) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary(t), "server")
+	cmd := exec.Command(testenv.TfprBinary(t), "server")
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

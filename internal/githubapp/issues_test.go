@@ -4,27 +4,13 @@ import (
 	"context"
 	"strings"
 	"testing"
-
-	"github.com/tfpr/tfpr/internal/githubapp"
-	"github.com/tfpr/tfpr/internal/githubtest"
 )
 
 // A project's issue is found again by the hidden marker in its body, open
 // before closed, never a pull request or another project's issue; edits
 // replace it in place and reopen it, masked like everything sent.
 func TestIssueFoundByMarkerAndEditedInPlace(t *testing.T) {
-	gh := githubtest.New(t, githubtest.Options{})
-	repo := gh.AddRepo(t, "acme", "infra", 7)
-	repo.Commit(t, "feature", map[string]string{"main.tf": "# x\n"}, "feature")
-	repo.OpenPR(t, 1, "feature", "dev-alice")
-	app, err := githubapp.New(githubapp.Options{AppID: gh.AppID(), PrivateKey: gh.PrivateKeyPEM(), APIURL: gh.APIURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := app.Repo(7, "acme/infra")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, repo := newClient(t)
 	ctx := context.Background()
 	const label, mine, other = "tfpr:drift", "<!-- tfpr:drift a -->", "<!-- tfpr:drift b -->"
 	// An issue someone else wrote, label and marker copied, is not tfpr's.

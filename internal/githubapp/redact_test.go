@@ -6,24 +6,12 @@ import (
 	"testing"
 
 	"github.com/tfpr/tfpr/internal/githubapp"
-	"github.com/tfpr/tfpr/internal/githubtest"
 )
 
 // Whatever a caller hands this package, the credentials in it never reach
 // GitHub: not in comments, issues, check-run output or annotations.
 func TestEverythingSentToGitHubIsMasked(t *testing.T) {
-	gh := githubtest.New(t, githubtest.Options{})
-	repo := gh.AddRepo(t, "acme", "infra", 7)
-	repo.Commit(t, "feature", map[string]string{"main.tf": "# x\n"}, "feature")
-	repo.OpenPR(t, 1, "feature", "dev-alice")
-	app, err := githubapp.New(githubapp.Options{AppID: gh.AppID(), PrivateKey: gh.PrivateKeyPEM(), APIURL: gh.APIURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := app.Repo(7, "acme/infra")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, repo := newClient(t)
 	pemKey := "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n-----END RSA PRIVATE KEY-----"
 	token := "ya29.a0AfH6SMBx3kZq9LwQ7abcdefghijklmnop"
 	leaky := "input = " + pemKey + " token " + token + " key AKIAIOSFODNN7EXAMPLE gh ghs_" + strings.Repeat("x", 36)
