@@ -1,4 +1,5 @@
-# tfpr's image: a static tfpr, a pinned terraform, git (tfpr mirrors
+# tfpr's image: a static tfpr and its lean tfpr-worker (what every run
+# starts, found beside tfpr), a pinned terraform, git (tfpr mirrors
 # repositories with git) and bubblewrap (each terraform run's sandbox with
 # TFPR_EXECUTOR=local), running as a non-root user.
 #   docker build -t REGISTRY/tfpr:TAG .
@@ -14,7 +15,8 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/tfpr ./cmd/tfpr
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/tfpr ./cmd/tfpr \
+ && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/tfpr-worker ./cmd/tfpr-worker
 
 FROM debian:${DEBIAN}-slim AS terraform
 ARG TERRAFORM_VERSION=1.11.4
@@ -30,7 +32,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
  && groupadd -g 65532 tfpr && useradd -u 65532 -g tfpr -d /var/lib/tfpr -s /usr/sbin/nologin tfpr \
  && install -d -o tfpr -g tfpr -m 0700 /var/lib/tfpr
 COPY --from=terraform /out/terraform /usr/local/bin/terraform
-COPY --from=build /out/tfpr /usr/local/bin/tfpr
+COPY --from=build /out/tfpr /out/tfpr-worker /usr/local/bin/
 USER 65532:65532
 ENV TFPR_DATA_DIR=/var/lib/tfpr TFPR_TERRAFORM_BIN=/usr/local/bin/terraform HOME=/tmp
 EXPOSE 8080

@@ -2,61 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"strings"
 
-	"github.com/tfpr/tfpr/internal/executor"
-	"github.com/tfpr/tfpr/internal/redact"
 	"github.com/tfpr/tfpr/internal/worker"
 )
 
-// runWorker is `tfpr worker`: one terraform run for a server. The run token
-// comes in TFPR_RUN_TOKEN and is taken out of the environment before
-// anything else runs; terraform gets the rest of the environment minus
-// TFPR_* names.
+// runWorker is `tfpr worker`, the same command line as the lean
+// tfpr-worker executable the executors prefer (cmd/tfpr-worker).
 func runWorker(ctx context.Context, args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("tfpr worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	server := fs.String("server", "", "the server's internal endpoint, e.g. http://127.0.0.1:8081")
-	runID := fs.Int64("run", 0, "worker run id")
-	dir := fs.String("dir", ".", "run directory: the bundle is unpacked and the result left here")
-	tfBin := fs.String("terraform-bin", "terraform", "terraform or tofu executable")
-	cache := fs.String("plugin-cache-dir", "", "provider plugin cache (read-only is fine)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	token := os.Getenv(executor.TokenEnv)
-	os.Unsetenv(executor.TokenEnv)
-	if *server == "" || *runID <= 0 || token == "" {
-		fmt.Fprintf(stderr, "tfpr worker: --server, --run and %s are required\n", executor.TokenEnv)
-		return 2
-	}
-	env := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(strings.ToUpper(k), "TFPR_") {
-			env[k] = v
-		}
-	}
-	log := redact.Logger(slog.New(slog.NewTextHandler(stderr, nil)))
-	err := worker.Run(ctx, worker.Options{Server: *server, RunID: *runID, Token: token, Dir: *dir,
-		TerraformBin: *tfBin, PluginCacheDir: *cache, Env: env, Log: log})
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, worker.ErrTerraform):
-		fmt.Fprintf(stderr, "tfpr worker: %v\n", err)
-		return 1
-	default:
-		fmt.Fprintf(stderr, "tfpr worker: %v\n", err)
-		return 3
-	}
+	return worker.Main(ctx, "tfpr worker", args, stderr)
 }

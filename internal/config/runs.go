@@ -43,7 +43,7 @@ func (c *Config) runFields() []field {
 			c.SandboxBinds = b
 			return err
 		}},
-		{"worker-bin", "TFPR_WORKER_BIN", "tfpr executable the local executor runs as `tfpr worker` (default: this executable)", "", str(&c.WorkerBin)},
+		{"worker-bin", "TFPR_WORKER_BIN", "worker executable every run starts (tfpr-worker, or tfpr itself as `tfpr worker`); tfpr refuses to start when it is not an executable file (default: tfpr-worker beside this executable, else this executable)", "", str(&c.WorkerBin)},
 		{"run-budget", "TFPR_RUN_BUDGET", "time budget of one terraform run (plan or apply); also bounds the lifetime of its minted token", "1h", duration(&c.RunBudget)},
 		{"iam-credentials-endpoint", "TFPR_IAM_CREDENTIALS_ENDPOINT", "IAM Credentials API base URL, for minting each run's token", "https://iamcredentials.googleapis.com/", str(&c.IAMCredentials)},
 		{"run-namespace", "TFPR_RUN_NAMESPACE", "Kubernetes namespace of run Jobs (kubernetes executor; required with it)", "", str(&c.RunNamespace)},

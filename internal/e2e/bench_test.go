@@ -69,11 +69,11 @@ func newBenchEnv(tb testing.TB, extra map[string]string) *benchEnv {
 		"TFPR_TERRAFORM_BIN":           tf.Path,
 		"TFPR_RESYNC_INTERVAL":         "1h",
 		"TFPR_SHUTDOWN_GRACE":          "30s",
-		// Sandboxed workers (the tfpr binary, not this test binary) run
+		// Sandboxed workers (tfpr-worker, not this test binary) run
 		// the wrapper, which records each invocation in its directory;
 		// the internal endpoint takes any free port, not the fixed
 		// default another server may hold.
-		"TFPR_WORKER_BIN":    testenv.TfprBinary(tb),
+		"TFPR_WORKER_BIN":    testenv.WorkerBinary(tb),
 		"TFPR_SANDBOX_BIND":  tfDir + ":rw",
 		"TFPR_INTERNAL_ADDR": "127.0.0.1:0",
 

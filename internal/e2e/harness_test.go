@@ -79,8 +79,8 @@ func startWith(t *testing.T, extra map[string]string, kube kubernetes.Interface)
 		// tests run terraform as the test process, and say so.
 		"TFPR_INSECURE_SHARED_IDENTITY": "true",
 		"TFPR_REPO_ALLOWLIST":           owner + "/" + repoName,
-		// Every run goes through a sandboxed `tfpr worker`.
-		"TFPR_WORKER_BIN":    testenv.TfprBinary(t),
+		// Every run goes through a sandboxed tfpr-worker.
+		"TFPR_WORKER_BIN":    testenv.WorkerBinary(t),
 		"TFPR_INTERNAL_ADDR": "127.0.0.1:0",
 		"TFPR_SANDBOX_BIND":  h.logDir + ":rw",
 		// Drift checks plan on their own schedule; tests that want them

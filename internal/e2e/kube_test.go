@@ -82,6 +82,9 @@ func TestKubernetesJobsOutliveTheServer(t *testing.T) {
 			if len(applies) != 1 {
 				t.Fatalf("%d apply Jobs before the restart, want 1", len(applies))
 			}
+			if cmd := applies[0].Spec.Template.Spec.Containers[0].Command; len(cmd) == 0 || filepath.Base(cmd[0]) != "tfpr-worker" {
+				t.Fatalf("the Job's pod runs %q, want the lean worker tfpr-worker", cmd)
+			}
 			if point != "server-stopped-mid-apply" {
 				c.Kill(runNS, applies[0].Name, batchv1.JobCondition{Type: batchv1.JobFailed, Status: corev1.ConditionTrue,
 					Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit"},

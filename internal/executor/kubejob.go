@@ -171,7 +171,7 @@ func (e *KubeExec) buildJob(l Launch, serviceAccount string) *batchv1.Job {
 	args := []string{"worker", "--server", l.ServerURL, "--run", strconv.FormatInt(l.RunID, 10), "--dir", sandboxDir,
 		"--terraform-bin", o.TerraformBin}
 	env := []corev1.EnvVar{
-		{Name: TokenEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		{Name: runspec.TokenEnv, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: name}, Key: tokenKey, Optional: new(false)}}},
 	}
 	base := maps.Clone(l.Env)
@@ -180,7 +180,7 @@ func (e *KubeExec) buildJob(l Launch, serviceAccount string) *batchv1.Job {
 	}
 	base["HOME"], base["TMPDIR"] = "/home/tfpr", "/tmp"
 	for _, k := range slices.Sorted(maps.Keys(base)) {
-		if k != TokenEnv {
+		if k != runspec.TokenEnv {
 			env = append(env, corev1.EnvVar{Name: k, Value: base[k]})
 		}
 	}

@@ -24,7 +24,8 @@ type KubeOptions struct {
 	Namespace string
 	// Image is tfpr's image, which carries terraform.
 	Image string
-	// WorkerBin and TerraformBin are paths inside the image.
+	// WorkerBin (tfpr-worker, or tfpr) and TerraformBin are paths inside
+	// the image.
 	WorkerBin    string
 	TerraformBin string
 	// ServiceAccount and PlanServiceAccount are the Kubernetes service
@@ -58,7 +59,7 @@ func NewKube(o KubeOptions) (*KubeExec, error) {
 		errs = append(errs, errors.New("TFPR_RUN_IMAGE is required with TFPR_EXECUTOR=kubernetes"))
 	}
 	if o.WorkerBin == "" || o.TerraformBin == "" {
-		errs = append(errs, errors.New("the tfpr and terraform paths inside the run image are required"))
+		errs = append(errs, errors.New("the worker and terraform paths inside the run image are required"))
 	}
 	if err := CheckServiceAccountTemplate("TFPR_RUN_SERVICE_ACCOUNT_TEMPLATE", o.ServiceAccount); err != nil {
 		errs = append(errs, err)

@@ -16,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/tfpr/tfpr/internal/runspec"
 )
 
 func kubeOpts(t *testing.T) KubeOptions {
@@ -38,7 +40,7 @@ tolerations:
 		sas = append(sas, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "tfpr-runs"}})
 	}
 	return KubeOptions{Client: fake.NewClientset(sas...), Namespace: "tfpr-runs", Image: "ghcr.io/acme/tfpr:1.2.3",
-		WorkerBin: "/usr/local/bin/tfpr", TerraformBin: "/usr/local/bin/terraform",
+		WorkerBin: "/usr/local/bin/tfpr-worker", TerraformBin: "/usr/local/bin/terraform",
 		ServiceAccount: "tf-{service}-{env}", PlanServiceAccount: "tf-ro-{service}-{env}", Pod: pod, TTL: time.Hour}
 }
 
@@ -72,7 +74,7 @@ func TestKubeJobSpec(t *testing.T) {
 	for _, v := range c.Env {
 		if v.ValueFrom != nil {
 			tokenFrom = v.ValueFrom.SecretKeyRef
-			if v.Name != TokenEnv {
+			if v.Name != runspec.TokenEnv {
 				t.Errorf("env %s comes from a Secret", v.Name)
 			}
 			continue
@@ -101,7 +103,7 @@ func TestKubeJobSpec(t *testing.T) {
 		{"nodeSelector", pod.NodeSelector, map[string]string{"pool": "terraform"}},
 		{"tolerations", pod.Tolerations, []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "terraform", Effect: corev1.TaintEffectNoSchedule}}},
 		{"image", c.Image, "ghcr.io/acme/tfpr:1.2.3"},
-		{"command", c.Command, []string{"/usr/local/bin/tfpr"}},
+		{"command", c.Command, []string{"/usr/local/bin/tfpr-worker"}},
 		{"args", c.Args, []string{"worker", "--server", "http://tfpr-internal.tfpr:8081", "--run", "42", "--dir", "/run/tfpr", "--terraform-bin", "/usr/local/bin/terraform"}},
 		{"readOnlyRootFilesystem", *c.SecurityContext.ReadOnlyRootFilesystem, true},
 		{"allowPrivilegeEscalation", *c.SecurityContext.AllowPrivilegeEscalation, false},

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tfpr/tfpr/internal/runspec"
 )
 
 // Bind is an operator path (TFPR_SANDBOX_BIND) made visible in the sandbox
@@ -56,7 +58,8 @@ type LocalOptions struct {
 	Sandbox bool
 	// Bwrap is the bubblewrap executable; "bwrap" on PATH when empty.
 	Bwrap string
-	// WorkerBin is the tfpr executable that runs `tfpr worker`.
+	// WorkerBin is the worker executable, tfpr-worker or tfpr, started
+	// as `WorkerBin worker --server ...`.
 	WorkerBin string
 	// TerraformBin and PluginCacheDir are made visible read-only.
 	TerraformBin   string
@@ -181,7 +184,7 @@ func (e *LocalExec) Start(ctx context.Context, l Launch) (Handle, error) {
 	if _, ok := env["PATH"]; !ok {
 		env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
 	}
-	env[TokenEnv] = l.Token
+	env[runspec.TokenEnv] = l.Token
 	if !e.opts.Sandbox {
 		if err := os.MkdirAll(home, 0o700); err != nil {
 			return Handle{}, fmt.Errorf("start worker for run %d: %w", l.RunID, err)
@@ -242,7 +245,7 @@ func (e *LocalExec) Start(ctx context.Context, l Launch) (Handle, error) {
 	if err != nil {
 		return Handle{}, fmt.Errorf("start worker for run %d: read its start time: %w", l.RunID, err)
 	}
-	e.opts.Log.InfoContext(ctx, "worker started", "worker_run", l.RunID, "pid", pid, "executor", e.Kind().String(), "stage", l.Stage, "project", l.Project)
+	e.opts.Log.InfoContext(ctx, "worker started", "worker_run", l.RunID, "pid", pid, "worker_bin", e.opts.WorkerBin, "executor", e.Kind().String(), "stage", l.Stage, "project", l.Project)
 	return Handle{Kind: e.Kind(), RunID: l.RunID, PID: pid, StartTicks: ticks, BootID: e.boot}, nil
 }
 
@@ -278,7 +281,3 @@ func sandboxPID(r *os.File) (int, error) {
 	}
 	return info.ChildPID, nil
 }
-
-// TokenEnv carries the run token to the worker, which drops it from its
-// environment before terraform starts.
-const TokenEnv = "TFPR_RUN_TOKEN"

@@ -45,7 +45,7 @@ func newKubeRig(t *testing.T, c *kubetest.Cluster, tfBin string) *rig {
 	r.addr, r.url = ln.Addr().String(), "http://"+ln.Addr().String()
 	r.kube = func() executor.Executor {
 		ex, err := executor.NewKube(executor.KubeOptions{Client: c.Client, Namespace: runNS, Image: "tfpr:test",
-			WorkerBin: testenv.TfprBinary(t), TerraformBin: tfBin, ServiceAccount: "tf-{service}-{env}",
+			WorkerBin: testenv.WorkerBinary(t), TerraformBin: tfBin, ServiceAccount: "tf-{service}-{env}",
 			PlanServiceAccount: "tf-ro-{service}-{env}", TTL: time.Hour})
 		if err != nil {
 			t.Fatal(err)

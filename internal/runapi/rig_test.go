@@ -25,7 +25,7 @@ import (
 )
 
 // rig is a server's worth of dispatcher: a real store, fake GCS, real
-// terraform, the real tfpr binary as worker, and the IAM Credentials API
+// terraform, the real tfpr-worker binary as worker, and the IAM Credentials API
 // faked at its HTTP boundary.
 type rig struct {
 	t      *testing.T
@@ -84,7 +84,7 @@ func newRig(t *testing.T, tfBin string, binds []executor.Bind) *rig {
 	if tfBin == "" {
 		tfBin = testenv.Terraform(t)
 	}
-	r.opts = executor.LocalOptions{Sandbox: true, WorkerBin: testenv.TfprBinary(t), TerraformBin: tfBin, Binds: binds}
+	r.opts = executor.LocalOptions{Sandbox: true, WorkerBin: testenv.WorkerBinary(t), TerraformBin: tfBin, Binds: binds}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

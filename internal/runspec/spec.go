@@ -98,6 +98,10 @@ const Grace = 15 * time.Minute
 // days.
 const MaxBudget = 24 * time.Hour
 
+// TokenEnv carries the run token to the worker, which drops it from its
+// environment before terraform starts.
+const TokenEnv = "TFPR_RUN_TOKEN"
+
 // Validate reports the first thing wrong with s.
 func (s Spec) Validate() error {
 	switch {

@@ -39,13 +39,9 @@ var serverIdentityEnv = []string{"GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_OAUTH
 func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[string]string, o Options, log *slog.Logger,
 	m *metrics.Metrics, logs runlog.Sink) (*runner.Workers, *runapi.Dispatcher, net.Listener, error) {
 	getenv := o.Getenv
-	bin := cfg.WorkerBin
-	if bin == "" {
-		self, err := os.Executable()
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("find the tfpr executable for workers (set TFPR_WORKER_BIN): %w", err)
-		}
-		bin = self
+	bin, err := workerBin(cfg.WorkerBin, log)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	tf, err := exec.LookPath(cfg.TerraformBin)
 	if err == nil {
@@ -56,8 +52,8 @@ func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[
 	}
 	var ex executor.Executor
 	if cfg.Executor == executor.Kubernetes {
-		// tfpr's image runs the server and every run's pod, so tfpr and
-		// terraform are at the same paths in both.
+		// tfpr's image runs the server and every run's pod, so the worker
+		// executable and terraform are at the same paths in both.
 		ex, err = kubeExecutor(ctx, cfg, o.Kubernetes, bin, tf, log.With("component", "executor"))
 	} else {
 		ex, err = executor.NewLocal(ctx, executor.LocalOptions{Sandbox: cfg.Executor != executor.Unsandboxed, WorkerBin: bin,
@@ -115,6 +111,27 @@ func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[
 		w.Impersonate = runner.Impersonator(cfg.ImpersonateTemplate, cfg.PlanImpersonate, cfg.PlatformProject)
 	}
 	return w, d, ln, nil
+}
+
+// workerBin is the executable every run starts (see executor.FindWorker).
+// Falling back to tfpr itself keeps a lone `go build`/`go install` of tfpr
+// working; the warning says what it costs and how to avoid it.
+func workerBin(configured string, log *slog.Logger) (string, error) {
+	self, err := os.Executable()
+	if err != nil && configured == "" {
+		return "", fmt.Errorf("find the tfpr executable for workers (set TFPR_WORKER_BIN): %w", err)
+	}
+	bin, src, err := executor.FindWorker(configured, self)
+	if err != nil {
+		return "", err
+	}
+	if src == executor.WorkerSelf {
+		log.Warn("no "+executor.LeanWorkerName+" beside tfpr: runs start `tfpr worker`, which spends tens of milliseconds of CPU per run on packages a worker does not use; install "+executor.LeanWorkerName+" beside tfpr or set TFPR_WORKER_BIN",
+			"looked_in", filepath.Dir(self))
+	} else {
+		log.Info("worker executable", "path", bin, "source", src.String())
+	}
+	return bin, nil
 }
 
 // kubeExecutor builds the kubernetes executor with client, or a client

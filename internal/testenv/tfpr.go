@@ -11,13 +11,14 @@ import (
 
 var tfprBinary struct {
 	once sync.Once
-	path string
+	dir  string
 	err  error
 }
 
-// TfprBinary builds cmd/tfpr once per test process and returns its path,
-// for tests that run `tfpr worker` or a whole server as a process.
-func TfprBinary(t testing.TB) string {
+// buildTfpr builds cmd/tfpr and cmd/tfpr-worker once per test process into
+// one directory, the layout `make build` and the image have, so a tfpr
+// started from there finds its lean worker beside it.
+func buildTfpr(t testing.TB) string {
 	t.Helper()
 	tfprBinary.once.Do(func() {
 		dir, err := os.MkdirTemp("", "tfpr-bin-")
@@ -25,8 +26,9 @@ func TfprBinary(t testing.TB) string {
 			tfprBinary.err = err
 			return
 		}
-		tfprBinary.path = filepath.Join(dir, "tfpr")
-		out, err := exec.Command("go", "build", "-o", tfprBinary.path, "github.com/tfpr/tfpr/cmd/tfpr").CombinedOutput()
+		tfprBinary.dir = dir
+		out, err := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
+			"github.com/tfpr/tfpr/cmd/tfpr", "github.com/tfpr/tfpr/cmd/tfpr-worker").CombinedOutput()
 		if err != nil {
 			tfprBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -34,5 +36,19 @@ func TfprBinary(t testing.TB) string {
 	if tfprBinary.err != nil {
 		t.Fatal(tfprBinary.err)
 	}
-	return tfprBinary.path
+	return tfprBinary.dir
+}
+
+// TfprBinary returns the path of a fresh build of cmd/tfpr, for tests that
+// run a whole server as a process or `tfpr worker` itself.
+func TfprBinary(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(buildTfpr(t), "tfpr")
+}
+
+// WorkerBinary returns the path of a fresh build of cmd/tfpr-worker, the
+// executable tfpr's executors start for every run.
+func WorkerBinary(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(buildTfpr(t), "tfpr-worker")
 }

@@ -1,0 +1,70 @@
+package executor
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// LeanWorkerName is the lean worker executable (cmd/tfpr-worker), looked
+// for beside tfpr's own executable.
+const LeanWorkerName = "tfpr-worker"
+
+// WorkerSource says how the worker executable was chosen.
+type WorkerSource int
+
+const (
+	// WorkerConfigured is the operator's TFPR_WORKER_BIN.
+	WorkerConfigured WorkerSource = iota + 1
+	// WorkerLean is tfpr-worker found beside tfpr.
+	WorkerLean
+	// WorkerSelf is tfpr itself, started as `tfpr worker`: it works, but
+	// every run pays for initialising packages a worker never uses.
+	WorkerSelf
+)
+
+var workerSourceNames = map[WorkerSource]string{WorkerConfigured: "configured", WorkerLean: "lean", WorkerSelf: "self"}
+
+func (s WorkerSource) String() string {
+	if n, ok := workerSourceNames[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("worker-source(%d)", int(s))
+}
+
+// FindWorker picks the executable every run starts: configured when set
+// (which must then be an executable file, or tfpr refuses to start rather
+// than fail every run), else tfpr-worker in self's directory, else self.
+// Both executables take the same command line (`worker` and the flags),
+// so the executors start either the same way.
+func FindWorker(configured, self string) (string, WorkerSource, error) {
+	if configured != "" {
+		abs, err := filepath.Abs(configured)
+		if err == nil {
+			err = checkExecutable(abs)
+		}
+		if err != nil {
+			return "", 0, fmt.Errorf("TFPR_WORKER_BIN %s: %w", configured, err)
+		}
+		return abs, WorkerConfigured, nil
+	}
+	if self == "" {
+		return "", 0, fmt.Errorf("no worker executable: tfpr cannot find its own executable; set TFPR_WORKER_BIN")
+	}
+	lean := filepath.Join(filepath.Dir(self), LeanWorkerName)
+	if checkExecutable(lean) == nil {
+		return lean, WorkerLean, nil
+	}
+	return self, WorkerSelf, nil
+}
+
+func checkExecutable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("not an executable file (mode %s)", fi.Mode())
+	}
+	return nil
+}
