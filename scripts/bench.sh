@@ -10,6 +10,7 @@
 #   plan overhead           BenchmarkPlanOverhead: webhook to plan comment minus terraform
 #   20-project plan         BenchmarkParallelPlan20
 #   merge queue latency     BenchmarkMergeQueue50
+#   worker start            bin/tfpr-worker (and bin/tfpr worker) -h: wall, CPU, peak RSS
 #   RSS                     tfpr-bench idle-rss (bin/tfpr idle) and BenchmarkQueuedRSS
 #   micro-benchmarks        webhook, internal/policy, internal/project
 #   lint vs conftest        bin/tfpr lint and conftest on the same 5,000 files
@@ -171,6 +172,29 @@ else
 	else
 		fail "merge queue latency"
 	fi
+fi
+
+section "worker start (every run: bin/tfpr-worker; bin/tfpr worker is the fallback)"
+# startcost EXE: wall and CPU ms per start of `EXE worker -h` (mean of 40
+# in one loop, for resolution), then its peak RSS in MiB (median of 5).
+startcost() {
+	local w u s
+	read -r w u s < <({ /usr/bin/time -f "%e %U %S" sh -c 'for i in $(seq 40); do "$0" worker -h >/dev/null 2>&1; done' "$1"; } 2>&1 | tail -n 1)
+	awk -v w="$w" -v u="$u" -v s="$s" 'BEGIN { printf "%.1f %.1f ", w * 1000 / 40, (u + s) * 1000 / 40 }'
+	for _ in 1 2 3 4 5; do /usr/bin/time -f "%M" "$1" worker -h 2>&1 >/dev/null | tail -n 1; done | sort -n | awk 'NR == 3 { printf "%.1f\n", $1 / 1024 }'
+}
+worker="$(dirname "$BIN")/tfpr-worker"
+if [[ ! -x /usr/bin/time ]]; then
+	fail "worker start (needs GNU time in /usr/bin/time)"
+elif [[ ! -x "$worker" ]]; then
+	fail "worker start ($worker not found; make build builds it)"
+else
+	read -r w c m < <(startcost "$worker")
+	record "tfpr-worker start: wall" "$w" ms
+	record "tfpr-worker start: CPU" "$c" ms
+	record "tfpr-worker start: peak RSS" "$m" MiB
+	read -r w c m < <(startcost "$BIN")
+	note "tfpr worker (the fallback) for comparison: wall $w ms, CPU $c ms, peak RSS $m MiB"
 fi
 
 section "memory (bin/tfpr server)"

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
+
+	"github.com/tfpr/tfpr/internal/testenv"
 )
 
 func TestParseBinds(t *testing.T) {
@@ -50,6 +53,30 @@ func BenchmarkSandboxStart(b *testing.B) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("%v: %s", err, out)
 		}
+	}
+}
+
+// BenchmarkSandboxedWorkerStart starts each worker executable in the
+// sandbox a run gets, as far as its command line (-h): the start every
+// run pays before it fetches its bundle. (Its CPU and RSS are not the
+// sandbox's rusage, which misses the reaped worker; scripts/bench.sh
+// measures them outside the sandbox.)
+func BenchmarkSandboxedWorkerStart(b *testing.B) {
+	for _, bin := range []string{testenv.TfprBinary(b), testenv.WorkerBinary(b)} {
+		b.Run("bin="+filepath.Base(bin), func(b *testing.B) {
+			e, err := NewLocal(context.Background(), LocalOptions{Sandbox: true, WorkerBin: bin, TerraformBin: "/bin/true"})
+			if err != nil {
+				b.Fatalf("no sandbox here, nothing to measure: %v", err)
+			}
+			dir := b.TempDir()
+			for b.Loop() {
+				cmd := exec.Command(e.bwrap, append(e.sandboxArgs(1, dir), "--", bin, "worker", "-h")...)
+				cmd.Env = []string{"PATH=/usr/bin:/bin"}
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("%v: %s", err, out)
+				}
+			}
+		})
 	}
 }
 
