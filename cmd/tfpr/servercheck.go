@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tfpr/tfpr/internal/config"
+	"github.com/tfpr/tfpr/internal/executor"
 	"github.com/tfpr/tfpr/internal/githubapp"
 	"github.com/tfpr/tfpr/internal/server"
 )
@@ -56,6 +57,14 @@ func checkServer(ctx context.Context, cfg *config.Config, environ []string, mode
 	}
 	if err := checkTerraform(ctx, cfg.TerraformBin, mode); err != nil {
 		problems = append(problems, err)
+	}
+	// The server itself warns when it falls back to `tfpr worker`; only
+	// --check, which starts no server, says so here.
+	self, _ := os.Executable()
+	if _, src, err := executor.FindWorker(cfg.WorkerBin, self); err != nil {
+		problems = append(problems, err)
+	} else if src == executor.WorkerSelf && mode == checkFull {
+		warnings = append(warnings, fmt.Errorf("no %s beside %s: every run starts `tfpr worker`, which is slower to start", executor.LeanWorkerName, self))
 	}
 	if mode == checkFull && key != nil && cfg.AppID != 0 {
 		app, err := githubapp.New(githubapp.Options{AppID: cfg.AppID, PrivateKey: key, APIURL: cfg.APIURL})

@@ -65,6 +65,8 @@ func TestServerCheck(t *testing.T) {
 			[]string{"TFPR_STATE_BUCKT is not a tfpr setting (did you mean TFPR_STATE_BUCKET?)"}},
 		{"terraform missing", map[string]string{"TFPR_TERRAFORM_BIN": filepath.Join(dir, "no-terraform")}, 2,
 			[]string{"TFPR_TERRAFORM_BIN", "install terraform or OpenTofu"}},
+		{"worker executable missing", map[string]string{"TFPR_WORKER_BIN": filepath.Join(dir, "no-tfpr-worker")}, 2,
+			[]string{"TFPR_WORKER_BIN", "no-tfpr-worker"}},
 		{"terraform that is not terraform", map[string]string{"TFPR_TERRAFORM_BIN": "/bin/false"}, 2,
 			[]string{"version` did not print a version"}},
 		{"params file", map[string]string{"TFPR_POLICY_PARAMS_FILE": write("p.json", `{"max_destroy": "five", "alowed_providers": []}`)}, 2,
