@@ -34,7 +34,8 @@ Usage:
   tfpr drift status [flags]    list projects' drift checks: last check, result, issue
   tfpr new-service NAME --owners @org/team [flags]
                                add a service's directories and CODEOWNERS lines
-  tfpr worker [flags]          run one terraform run for a server (started by tfpr's executors)
+  tfpr worker [flags]          run one terraform run for a server (what tfpr-worker runs; the
+                               executors start tfpr-worker, or this when it is missing)
   tfpr version                 print the version, commit and build date
 `
 
