@@ -74,6 +74,18 @@ func (m *Manager) changedFiles(ctx context.Context, repo Repo, base, head string
 	if err != nil {
 		return nil, err
 	}
+	if checkRev(base) == nil && checkRev(head) == nil {
+		// One process for the common case; the steps below only run to
+		// say which of them failed.
+		out, err := m.run(ctx, runOpts{}, "--git-dir="+mirror, "diff-tree", "-r", "--name-only", "--no-renames", "-z",
+			"--merge-base", base+"^{commit}", head+"^{commit}", "--")
+		if err == nil {
+			return splitNUL(out), nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+	}
 	baseID, err := m.resolveCommit(ctx, mirror, base)
 	if err != nil {
 		return nil, err
