@@ -68,12 +68,6 @@ func (m *Manager) fetch(ctx context.Context, repo Repo, token string, refspecs [
 	if err := m.ensureMirror(ctx, st, mirror, repo.CloneURL); err != nil {
 		return err
 	}
-	if !st.swept {
-		if err := sweepLocks(mirror); err != nil {
-			return err
-		}
-		st.swept = true
-	}
 	want, err := m.missing(ctx, mirror, refspecs)
 	if err != nil || len(want) == 0 {
 		return err
@@ -147,11 +141,17 @@ func (m *Manager) missing(ctx context.Context, mirror string, refspecs []string)
 }
 
 // ensureMirror initialises the bare mirror atomically (init in a temporary
-// directory, then rename) so a crash never leaves a half-made mirror, and
-// keeps remote.origin.url, which people inspecting the mirror read, in step
+// directory, then rename) so a crash never leaves a half-made mirror, clears
+// the lock files a crash left in an existing one, and keeps remote.origin.url, which people inspecting the mirror read, in step
 // with the clone URL once per process.
 func (m *Manager) ensureMirror(ctx context.Context, st *mirrorState, mirror, cloneURL string) error {
 	if _, err := os.Stat(filepath.Join(mirror, "HEAD")); err == nil {
+		if !st.swept {
+			if err := sweepLocks(mirror); err != nil {
+				return err
+			}
+			st.swept = true
+		}
 		if st.url == cloneURL {
 			return nil
 		}
@@ -187,7 +187,7 @@ func (m *Manager) ensureMirror(ctx context.Context, st *mirrorState, mirror, clo
 	if err := os.Rename(tmp, mirror); err != nil {
 		return fmt.Errorf("create mirror: %w", err)
 	}
-	st.url = cloneURL
+	st.url, st.swept = cloneURL, true
 	m.log.InfoContext(ctx, "created mirror", "path", mirror)
 	return nil
 }
