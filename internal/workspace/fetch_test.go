@@ -150,3 +150,40 @@ func TestFetchUnknownCommitID(t *testing.T) {
 		t.Fatal("the mirror did not take a fetch after a failed one")
 	}
 }
+
+// Questions about commits the mirror holds (is it on the branch, what
+// content does it give these dirs) take one git process each.
+func TestHeldCommitQuestionsTakeOneProcessEach(t *testing.T) {
+	ctx := context.Background()
+	up := newUpstream(t)
+	onMain := up.commit("one", map[string]string{"mod/a.tf": "# a\n", "svc/main.tf": "# s\n"})
+	up.git("checkout", "--quiet", "-b", "pr")
+	offMain := up.commit("two", map[string]string{"svc/main.tf": "# s2\n"})
+	started := countGit(t)
+	m, _ := newManager(t)
+	fetchAll(t, m, up.repo(), "+refs/heads/main:refs/heads/main", "+"+offMain+":refs/pull/1/head")
+
+	for _, tt := range []struct {
+		sha  string
+		want bool
+	}{{onMain, true}, {offMain, false}} {
+		n := len(started())
+		got, err := m.OnBranch(ctx, up.repo(), tt.sha, "main")
+		if err != nil || got != tt.want {
+			t.Fatalf("OnBranch(%s) = %v, %v; want %v", tt.sha, got, err, tt.want)
+		}
+		if gits := started()[n:]; len(gits) != 1 {
+			t.Errorf("OnBranch started %d git processes, want 1:\n%s", len(gits), strings.Join(gits, "\n"))
+		}
+	}
+	n := len(started())
+	if _, err := m.TreeID(ctx, up.repo(), offMain, []string{"svc", "mod"}); err != nil {
+		t.Fatal(err)
+	}
+	if gits := started()[n:]; len(gits) != 1 {
+		t.Errorf("TreeID started %d git processes, want 1:\n%s", len(gits), strings.Join(gits, "\n"))
+	}
+	if _, err := m.TreeID(ctx, up.repo(), strings.Repeat("c", 40), []string{"svc"}); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("TreeID of an unknown commit: err = %v, want not found", err)
+	}
+}

@@ -197,6 +197,21 @@ func (m *Manager) OnBranch(ctx context.Context, repo Repo, sha, branch string) (
 	if err != nil {
 		return false, err
 	}
+	if fullSHA.MatchString(sha) && checkRev("refs/heads/"+branch) == nil {
+		// One process for the common case: both commits held. Anything
+		// else takes the steps below, which tell a missing commit from a
+		// missing branch.
+		_, err := m.run(ctx, runOpts{}, "--git-dir="+mirror, "merge-base", "--is-ancestor", sha+"^{commit}", "refs/heads/"+branch+"^{commit}")
+		var exit *exec.ExitError
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.As(err, &exit) && exit.ExitCode() == 1:
+			return false, nil
+		case ctx.Err() != nil:
+			return false, err
+		}
+	}
 	tip, err := m.resolveCommit(ctx, mirror, "refs/heads/"+branch)
 	if err != nil {
 		return false, fmt.Errorf("is %s on %s in %s: %w", short(sha), branch, repo.FullName, err)
@@ -236,16 +251,20 @@ func (m *Manager) treeID(ctx context.Context, repo Repo, sha string, dirs []stri
 	if err != nil {
 		return "", err
 	}
-	commit, err := m.resolveCommit(ctx, mirror, sha)
-	if err != nil {
-		return "", err
-	}
 	clean, err := cleanDirs(dirs)
 	if err != nil {
 		return "", err
 	}
-	// One cat-file process answers every dir, instead of a rev-parse each.
+	commit := sha
+	if !fullSHA.MatchString(sha) {
+		if commit, err = m.resolveCommit(ctx, mirror, sha); err != nil {
+			return "", err
+		}
+	}
+	// One cat-file process answers for the commit and every dir, instead
+	// of a rev-parse each.
 	var in bytes.Buffer
+	in.WriteString(commit + "^{commit}\n")
 	for _, d := range clean {
 		spec := commit + ":"
 		if d != "." {
@@ -259,9 +278,10 @@ func (m *Manager) treeID(ctx context.Context, repo Repo, sha string, dirs []stri
 		return "", err
 	}
 	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	if len(clean) == 0 {
-		lines = nil
+	if !fullSHA.MatchString(lines[0]) {
+		return "", fmt.Errorf("commit %s not found in mirror (fetch it first)", sha)
 	}
+	lines = lines[1:]
 	if len(lines) != len(clean) {
 		return "", fmt.Errorf("cat-file answered %d lines for %d dirs", len(lines), len(clean))
 	}
