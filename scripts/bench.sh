@@ -111,6 +111,9 @@ e2e() {
 	fi
 }
 
+# mib BYTES: BYTES in MiB, one decimal.
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f\n", b / 1048576 }'; }
+
 # now: wall clock in seconds with microseconds.
 now() { printf '%s\n' "$EPOCHREALTIME"; }
 
@@ -173,15 +176,49 @@ else
 	fi
 fi
 
+# floor_rss: RSS, anonymous and file-backed bytes of a program that links
+# every package cmd/tfpr links from other modules (OPA, client-go, go-github,
+# the GCS client, SQLite...), runs their inits and sleeps. tfpr's idle RSS
+# cannot go below it while it links them; what is above it is tfpr's own.
+floor_rss() {
+	local dir="$repo/.benchfloor" pid m
+	rm -rf "$dir" && mkdir -p "$dir" || return 1
+	{
+		printf 'package main\n\nimport (\n\t"time"\n\n'
+		"$GO" list -deps ./cmd/tfpr | grep -E '^[a-z0-9-]+\.[a-z]+/' | grep -v '^github.com/tfpr/tfpr' |
+			grep -vE '(^|/)(internal|vendor)(/|$)' | sed 's/.*/\t_ "&"/'
+		printf ')\n\nfunc main() { time.Sleep(time.Hour) }\n'
+	} >"$dir/main.go"
+	if ! "$GO" build -o "$work/floor" ./.benchfloor >"$work/floor.out" 2>&1; then
+		sed 's/^/   | /' "$work/floor.out" >&2
+		rm -rf "$dir"
+		return 1
+	fi
+	rm -rf "$dir"
+	"$work/floor" &
+	pid=$!
+	sleep 3
+	m="$(awk '$1 == "VmRSS:" { r = $2 } $1 == "RssAnon:" { a = $2 } $1 == "RssFile:" { f = $2 } END { print r * 1024, a * 1024, f * 1024 }' "/proc/$pid/status")"
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	printf '%s\n' "$m"
+}
+
 section "memory (bin/tfpr server)"
 if "$GO" build -o "$work/tfpr-bench" ./internal/bench/cmd/tfpr-bench >"$work/helper.out" 2>&1; then
 	if read -r rss anon file < <("$work/tfpr-bench" idle-rss -bin "$BIN" -settle 3s 2>"$work/idle.err"); then
-		mib() { awk -v b="$1" 'BEGIN { printf "%.1f\n", b / 1048576 }'; }
 		record "idle RSS" "$(mib "$rss")" MiB "<" 30
 		note "of which $(mib "$anon") MiB anonymous (heap, stacks) and $(mib "$file") MiB pages of the executable"
 	else
 		sed 's/^/   | /' "$work/idle.err"
 		fail "idle RSS"
+	fi
+	if floor="$(floor_rss)"; then
+		read -r rss anon file <<<"$floor"
+		record "  floor: tfpr's dependencies linked, idle" "$(mib "$rss")" MiB
+		note "a program that links every package tfpr links from other modules and sleeps: $(mib "$anon") MiB anonymous, $(mib "$file") MiB of its executable"
+	else
+		fail "idle RSS floor"
 	fi
 else
 	sed 's/^/   | /' "$work/helper.out"
