@@ -151,8 +151,9 @@ func TestFetchUnknownCommitID(t *testing.T) {
 	}
 }
 
-// Questions about commits the mirror holds (is it on the branch, what
-// content does it give these dirs) take one git process each.
+// Questions about commits the mirror holds (is it on the branch, what did
+// it change, which commits landed, what content does it give these dirs)
+// take one git process each.
 func TestHeldCommitQuestionsTakeOneProcessEach(t *testing.T) {
 	ctx := context.Background()
 	up := newUpstream(t)
@@ -177,6 +178,16 @@ func TestHeldCommitQuestionsTakeOneProcessEach(t *testing.T) {
 		}
 	}
 	n := len(started())
+	if files, err := m.CommitFiles(ctx, up.repo(), offMain); err != nil || strings.Join(files, ",") != "svc/main.tf" {
+		t.Fatalf("CommitFiles = %v, %v; want svc/main.tf", files, err)
+	}
+	if shas, err := m.FirstParents(ctx, up.repo(), onMain, offMain); err != nil || strings.Join(shas, ",") != offMain {
+		t.Fatalf("FirstParents = %v, %v; want %s", shas, err, offMain)
+	}
+	if gits := started()[n:]; len(gits) != 2 {
+		t.Errorf("CommitFiles and FirstParents started %d git processes, want 2:\n%s", len(gits), strings.Join(gits, "\n"))
+	}
+	n = len(started())
 	if _, err := m.TreeID(ctx, up.repo(), offMain, []string{"svc", "mod"}); err != nil {
 		t.Fatal(err)
 	}

@@ -139,6 +139,18 @@ func (m *Manager) commitFiles(ctx context.Context, repo Repo, sha string) ([]str
 	if err != nil {
 		return nil, err
 	}
+	if checkRev(sha) == nil {
+		// One process for a commit with a parent; a root commit, or a
+		// missing one, takes the steps below.
+		out, err := m.run(ctx, runOpts{}, "--git-dir="+mirror, "diff-tree", "-r", "--name-only", "--no-renames", "-z",
+			sha+"^1^{commit}", sha+"^{commit}", "--")
+		if err == nil {
+			return splitNUL(out), nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+	}
 	id, err := m.resolveCommit(ctx, mirror, sha)
 	if err != nil {
 		return nil, err
@@ -170,6 +182,18 @@ func (m *Manager) firstParents(ctx context.Context, repo Repo, from, to string) 
 	mirror, err := m.existingMirror(repo)
 	if err != nil {
 		return nil, err
+	}
+	if from != "" && strings.Trim(from, "0") != "" && checkRev(from) == nil && checkRev(to) == nil {
+		// One process when both commits are held; the steps below say
+		// which one is not.
+		out, err := m.run(ctx, runOpts{}, "--git-dir="+mirror, "rev-list", "--first-parent", "--reverse",
+			from+"^{commit}.."+to+"^{commit}", "--")
+		if err == nil {
+			return strings.Fields(string(out)), nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
 	}
 	toID, err := m.resolveCommit(ctx, mirror, to)
 	if err != nil {
