@@ -150,7 +150,7 @@ func (r *Runner) planCommand(ctx context.Context, c commandCall) error {
 	if pr.State != "open" {
 		return c.reply("this pull request is not open; nothing to plan.")
 	}
-	if _, err = r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: c.j.Repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
+	if _, err = r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: c.j.Repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseSHA: pr.BaseSHA, BaseRef: pr.BaseRef,
 		Author: pr.Author, Fork: pr.Fork, Trigger: "comment:" + c.j.Actor, Projects: c.cmd.Projects}); err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ type fakeWorkspace struct {
 	main    []string       // oldest first
 	broken  map[string]int // commit -> the checkout from which on it fails
 	tries   map[string]int // checkouts asked for, by commit
+	fetches [][]string     // the refspecs of each fetch
 }
 
 func newFakeWorkspace(t *testing.T) *fakeWorkspace {
@@ -73,7 +74,20 @@ func (w *fakeWorkspace) resolve(rev string) string {
 	return rev
 }
 
-func (w *fakeWorkspace) Fetch(context.Context, workspace.Repo, string, ...string) error { return nil }
+// Fetch records what was asked and, like a forge, cannot serve a commit
+// id it does not hold (one force-pushed away and collected).
+func (w *fakeWorkspace) Fetch(_ context.Context, _ workspace.Repo, _ string, refspecs ...string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.fetches = append(w.fetches, refspecs)
+	for _, rs := range refspecs {
+		src, _, _ := strings.Cut(strings.TrimPrefix(rs, "+"), ":")
+		if _, ok := w.commits[src]; !ok && workspace.IsCommitID(src) {
+			return fmt.Errorf("fetch %s: upload-pack: not our ref %s", rs, src)
+		}
+	}
+	return nil
+}
 
 func (w *fakeWorkspace) Has(_ context.Context, _ workspace.Repo, sha string) bool {
 	w.mu.Lock()

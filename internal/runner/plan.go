@@ -53,9 +53,7 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 	if baseRef == "" {
 		baseRef = j.Repo.DefaultBranch
 	}
-	s, err := r.open(ctx, j.Repo,
-		fmt.Sprintf("+refs/pull/%d/head:refs/pull/%d/head", j.PR, j.PR),
-		fmt.Sprintf("+refs/heads/%s:refs/heads/%s", baseRef, baseRef))
+	s, base, err := r.openPR(ctx, j, baseRef)
 	if err != nil {
 		return err
 	}
@@ -66,7 +64,7 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 	diffDone := make(chan struct{})
 	go func() {
 		defer close(diffDone)
-		changed, diffErr = r.ws.ChangedFiles(ctx, s.repo, "refs/heads/"+baseRef, j.HeadSHA)
+		changed, diffErr = r.ws.ChangedFiles(ctx, s.repo, base, j.HeadSHA)
 	}()
 	co, err := r.ws.Checkout(ctx, s.repo, j.HeadSHA)
 	if err != nil {

@@ -51,7 +51,7 @@ func (r *Runner) resyncRepo(ctx context.Context, repo store.Repo) error {
 		if done {
 			continue
 		}
-		if _, err := r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseRef: pr.BaseRef,
+		if _, err := r.store.EnqueueJob(ctx, store.Job{Kind: store.JobPR, Repo: repo, PR: pr.Number, HeadSHA: pr.HeadSHA, BaseSHA: pr.BaseSHA, BaseRef: pr.BaseRef,
 			Author: pr.Author, Fork: pr.Fork, Trigger: "resync"}); err != nil {
 			return err
 		}

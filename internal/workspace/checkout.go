@@ -37,9 +37,16 @@ func (m *Manager) checkout(ctx context.Context, repo Repo, sha string) (*Checkou
 	if err != nil {
 		return nil, err
 	}
-	full, err := m.resolveCommit(ctx, mirror, sha)
-	if err != nil {
+	if err := checkRev(sha); err != nil {
 		return nil, err
+	}
+	full := sha
+	if !fullSHA.MatchString(sha) {
+		// A ref: name the commit it points at now, which later moves of
+		// the ref do not change.
+		if full, err = m.resolveCommit(ctx, mirror, sha); err != nil {
+			return nil, err
+		}
 	}
 	owner, name, _ := strings.Cut(strings.ToLower(repo.FullName), "/")
 	dir, err := os.MkdirTemp(m.checkouts, fmt.Sprintf("%s-%s-%s-", owner, name, full[:12]))
@@ -51,9 +58,12 @@ func (m *Manager) checkout(ctx context.Context, repo Repo, sha string) (*Checkou
 	index := dir + ".index"
 	defer os.Remove(index)
 	_, err = m.run(ctx, runOpts{env: []string{"GIT_INDEX_FILE=" + index}},
-		"--git-dir="+mirror, "--work-tree="+dir, "read-tree", "--reset", "-u", full)
+		"--git-dir="+mirror, "--work-tree="+dir, "read-tree", "--reset", "-u", full+"^{commit}")
 	if err != nil {
 		_ = os.RemoveAll(dir)
+		if ctx.Err() == nil && !m.hasCommit(ctx, mirror, full) {
+			return nil, fmt.Errorf("commit %s not found in mirror (fetch it first)", sha)
+		}
 		return nil, err
 	}
 	m.log.DebugContext(ctx, "checked out", "repo", repo.FullName, "sha", full, "dir", dir)

@@ -74,6 +74,18 @@ func (m *Manager) changedFiles(ctx context.Context, repo Repo, base, head string
 	if err != nil {
 		return nil, err
 	}
+	if checkRev(base) == nil && checkRev(head) == nil {
+		// One process for the common case; the steps below only run to
+		// say which of them failed.
+		out, err := m.run(ctx, runOpts{}, "--git-dir="+mirror, "diff-tree", "-r", "--name-only", "--no-renames", "-z",
+			"--merge-base", base+"^{commit}", head+"^{commit}", "--")
+		if err == nil {
+			return splitNUL(out), nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+	}
 	baseID, err := m.resolveCommit(ctx, mirror, base)
 	if err != nil {
 		return nil, err
@@ -127,6 +139,18 @@ func (m *Manager) commitFiles(ctx context.Context, repo Repo, sha string) ([]str
 	if err != nil {
 		return nil, err
 	}
+	if checkRev(sha) == nil {
+		// One process for a commit with a parent; a root commit, or a
+		// missing one, takes the steps below.
+		out, err := m.run(ctx, runOpts{}, "--git-dir="+mirror, "diff-tree", "-r", "--name-only", "--no-renames", "-z",
+			sha+"^1^{commit}", sha+"^{commit}", "--")
+		if err == nil {
+			return splitNUL(out), nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+	}
 	id, err := m.resolveCommit(ctx, mirror, sha)
 	if err != nil {
 		return nil, err
@@ -159,6 +183,18 @@ func (m *Manager) firstParents(ctx context.Context, repo Repo, from, to string) 
 	if err != nil {
 		return nil, err
 	}
+	if from != "" && strings.Trim(from, "0") != "" && checkRev(from) == nil && checkRev(to) == nil {
+		// One process when both commits are held; the steps below say
+		// which one is not.
+		out, err := m.run(ctx, runOpts{}, "--git-dir="+mirror, "rev-list", "--first-parent", "--reverse",
+			from+"^{commit}.."+to+"^{commit}", "--")
+		if err == nil {
+			return strings.Fields(string(out)), nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+	}
 	toID, err := m.resolveCommit(ctx, mirror, to)
 	if err != nil {
 		return nil, err
@@ -184,6 +220,21 @@ func (m *Manager) OnBranch(ctx context.Context, repo Repo, sha, branch string) (
 	mirror, err := m.existingMirror(repo)
 	if err != nil {
 		return false, err
+	}
+	if fullSHA.MatchString(sha) && checkRev("refs/heads/"+branch) == nil {
+		// One process for the common case: both commits held. Anything
+		// else takes the steps below, which tell a missing commit from a
+		// missing branch.
+		_, err := m.run(ctx, runOpts{}, "--git-dir="+mirror, "merge-base", "--is-ancestor", sha+"^{commit}", "refs/heads/"+branch+"^{commit}")
+		var exit *exec.ExitError
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.As(err, &exit) && exit.ExitCode() == 1:
+			return false, nil
+		case ctx.Err() != nil:
+			return false, err
+		}
 	}
 	tip, err := m.resolveCommit(ctx, mirror, "refs/heads/"+branch)
 	if err != nil {
@@ -224,16 +275,20 @@ func (m *Manager) treeID(ctx context.Context, repo Repo, sha string, dirs []stri
 	if err != nil {
 		return "", err
 	}
-	commit, err := m.resolveCommit(ctx, mirror, sha)
-	if err != nil {
-		return "", err
-	}
 	clean, err := cleanDirs(dirs)
 	if err != nil {
 		return "", err
 	}
-	// One cat-file process answers every dir, instead of a rev-parse each.
+	commit := sha
+	if !fullSHA.MatchString(sha) {
+		if commit, err = m.resolveCommit(ctx, mirror, sha); err != nil {
+			return "", err
+		}
+	}
+	// One cat-file process answers for the commit and every dir, instead
+	// of a rev-parse each.
 	var in bytes.Buffer
+	in.WriteString(commit + "^{commit}\n")
 	for _, d := range clean {
 		spec := commit + ":"
 		if d != "." {
@@ -247,9 +302,10 @@ func (m *Manager) treeID(ctx context.Context, repo Repo, sha string, dirs []stri
 		return "", err
 	}
 	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	if len(clean) == 0 {
-		lines = nil
+	if !fullSHA.MatchString(lines[0]) {
+		return "", fmt.Errorf("commit %s not found in mirror (fetch it first)", sha)
 	}
+	lines = lines[1:]
 	if len(lines) != len(clean) {
 		return "", fmt.Errorf("cat-file answered %d lines for %d dirs", len(lines), len(clean))
 	}

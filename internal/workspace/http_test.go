@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,14 @@ type gitHTTPServer struct {
 	mu           sync.Mutex
 	leaks        []string
 	unauthorized int
+	requests     []string // method and path of every authorised request
+}
+
+// served returns the requests answered so far.
+func (s *gitHTTPServer) served() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.requests)
 }
 
 func newGitHTTPServer(t *testing.T, projectRoot, token string) *gitHTTPServer {
@@ -58,6 +67,9 @@ func newGitHTTPServer(t *testing.T, projectRoot, token string) *gitHTTPServer {
 			http.Error(w, "authentication required", http.StatusUnauthorized)
 			return
 		}
+		s.mu.Lock()
+		s.requests = append(s.requests, r.Method+" "+r.URL.Path)
+		s.mu.Unlock()
 		cgiHandler.ServeHTTP(w, r)
 	}))
 	t.Cleanup(s.Close)

@@ -10,7 +10,6 @@ package workspace
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,7 +23,6 @@ import (
 	"time"
 
 	"github.com/tfpr/tfpr/internal/metrics"
-	"github.com/tfpr/tfpr/internal/observe"
 )
 
 // Repo identifies a repository to mirror.
@@ -47,7 +45,20 @@ type Manager struct {
 	Metrics *metrics.Metrics
 
 	mu    sync.Mutex
-	locks map[string]chan struct{}
+	state map[string]*mirrorState
+}
+
+// mirrorState is what this process knows of one mirror. The data directory
+// belongs to one Manager, so it is the only writer.
+type mirrorState struct {
+	lock chan struct{} // held while the mirror is changed
+	// swept is set once leftovers of a crashed process (lock files) are
+	// removed; until then a fetch could fail on a stale ref lock.
+	swept bool
+	// fetches counts fetches since git's automatic maintenance last ran.
+	fetches int
+	// url is the clone URL remote.origin.url was last seen to hold.
+	url string
 }
 
 // New prepares dir/mirrors and dir/checkouts and locates the git binary.
@@ -69,7 +80,7 @@ func New(dir string, log *slog.Logger) (*Manager, error) {
 		checkouts: filepath.Join(abs, "checkouts"),
 		git:       gitBin,
 		log:       log,
-		locks:     map[string]chan struct{}{},
+		state:     map[string]*mirrorState{},
 	}
 	for _, d := range []string{m.mirrors, m.checkouts} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
@@ -115,93 +126,21 @@ func (m *Manager) existingMirror(repo Repo) (string, error) {
 
 // lock serialises mutations of one mirror while letting different
 // repositories fetch in parallel. A channel, unlike sync.Mutex, lets a waiter
-// give up when its context ends.
-func (m *Manager) lock(ctx context.Context, key string) (unlock func(), err error) {
+// give up when its context ends. The returned state may be used until unlock.
+func (m *Manager) lock(ctx context.Context, key string) (st *mirrorState, unlock func(), err error) {
 	m.mu.Lock()
-	ch, ok := m.locks[key]
+	st, ok := m.state[key]
 	if !ok {
-		ch = make(chan struct{}, 1)
-		m.locks[key] = ch
+		st = &mirrorState{lock: make(chan struct{}, 1)}
+		m.state[key] = st
 	}
 	m.mu.Unlock()
 	select {
-	case ch <- struct{}{}:
-		return func() { <-ch }, nil
+	case st.lock <- struct{}{}:
+		return st, func() { <-st.lock }, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
-}
-
-var fullSHA = regexp.MustCompile(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
-
-// Fetch creates the bare mirror on first use and fetches the given refspecs
-// from repo.CloneURL. A refspec may be a bare commit sha; one already present
-// in the mirror is not fetched again. token may be empty for public or local
-// repositories.
-func (m *Manager) Fetch(ctx context.Context, repo Repo, token string, refspecs ...string) error {
-	defer observe.Time(ctx, metrics.PhaseFetch)()
-	if err := m.fetch(ctx, repo, token, refspecs); err != nil {
-		if ctx.Err() == nil {
-			m.Metrics.GitError(metrics.GitFetch)
-		}
-		return fmt.Errorf("fetch %s: %w", repo.FullName, err)
-	}
-	return nil
-}
-
-func (m *Manager) fetch(ctx context.Context, repo Repo, token string, refspecs []string) error {
-	mirror, err := m.mirrorPath(repo)
-	if err != nil {
-		return err
-	}
-	if err := checkCloneURL(repo.CloneURL); err != nil {
-		return err
-	}
-	if len(refspecs) == 0 {
-		return errors.New("no refspecs given")
-	}
-	for _, rs := range refspecs {
-		if rs == "" || strings.HasPrefix(rs, "-") || strings.ContainsAny(rs, " \t\r\n\x00") {
-			return fmt.Errorf("invalid refspec %q", rs)
-		}
-	}
-
-	unlock, err := m.lock(ctx, mirror)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-
-	if err := m.ensureMirror(ctx, mirror, repo.CloneURL); err != nil {
-		return err
-	}
-
-	var want []string
-	for _, rs := range refspecs {
-		if fullSHA.MatchString(rs) && m.hasCommit(ctx, mirror, rs) {
-			continue
-		}
-		want = append(want, rs)
-	}
-	if len(want) == 0 {
-		return nil
-	}
-
-	start := time.Now()
-	args := append([]string{"--git-dir=" + mirror, "fetch", "--no-tags", "--no-recurse-submodules",
-		"--no-write-fetch-head", "--quiet", "origin"}, want...)
-	var env []string
-	var secrets []string
-	if token != "" {
-		header := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+token))
-		env = []string{"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=" + header}
-		secrets = []string{token, header, base64.StdEncoding.EncodeToString([]byte("x-access-token:" + token))}
-	}
-	if _, err := m.run(ctx, runOpts{env: env, secrets: secrets}, args...); err != nil {
-		return err
-	}
-	m.log.DebugContext(ctx, "fetched", "repo", repo.FullName, "refspecs", want, "duration", time.Since(start))
-	return nil
 }
 
 // checkCloneURL rejects URLs that carry credentials (they would be stored in
@@ -223,48 +162,6 @@ func checkCloneURL(raw string) error {
 			return errors.New("clone URL must not contain credentials: pass the token separately")
 		}
 	}
-	return nil
-}
-
-// ensureMirror initialises the bare mirror atomically (init in a temporary
-// directory, then rename) so a crash never leaves a half-made mirror, and
-// keeps remote.origin.url in sync with the clone URL.
-func (m *Manager) ensureMirror(ctx context.Context, mirror, cloneURL string) error {
-	if _, err := os.Stat(filepath.Join(mirror, "HEAD")); err == nil {
-		cur, err := m.run(ctx, runOpts{}, "--git-dir="+mirror, "config", "--get", "remote.origin.url")
-		if err == nil && strings.TrimSpace(string(cur)) == cloneURL {
-			return nil
-		}
-		_, err = m.run(ctx, runOpts{}, "--git-dir="+mirror, "config", "remote.origin.url", cloneURL)
-		return err
-	}
-	parent := filepath.Dir(mirror)
-	if err := os.MkdirAll(parent, 0o750); err != nil {
-		return fmt.Errorf("create mirror dir: %w", err)
-	}
-	tmp, err := os.MkdirTemp(parent, ".init-*")
-	if err != nil {
-		return fmt.Errorf("create mirror dir: %w", err)
-	}
-	defer os.RemoveAll(tmp) // no-op after a successful rename
-	if _, err := m.run(ctx, runOpts{}, "init", "--bare", "--quiet", tmp); err != nil {
-		return err
-	}
-	if _, err := m.run(ctx, runOpts{}, "--git-dir="+tmp, "config", "remote.origin.url", cloneURL); err != nil {
-		return err
-	}
-	// Run automatic gc inside the fetch, under the repo lock, rather than as
-	// a detached process racing the next fetch or a Close.
-	if _, err := m.run(ctx, runOpts{}, "--git-dir="+tmp, "config", "gc.autoDetach", "false"); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(mirror); err != nil {
-		return fmt.Errorf("clear stale mirror: %w", err)
-	}
-	if err := os.Rename(tmp, mirror); err != nil {
-		return fmt.Errorf("create mirror: %w", err)
-	}
-	m.log.InfoContext(ctx, "created mirror", "path", mirror)
 	return nil
 }
 
