@@ -30,7 +30,7 @@ const maxFileSize = tfsource.MaxFileSize
 
 // maxFilesPerDir bounds the files tfpr reads from one directory; a
 // directory with more is denied.
-const maxFilesPerDir = 1000
+const maxFilesPerDir = tfsource.MaxFilesPerDir
 
 // rawBlock is a syntax-neutral view of one HCL block, from either native or
 // JSON syntax. It doubles as the location index used to place findings.
