@@ -88,10 +88,10 @@ func scanDir(root *os.Root, dir string) (policy.DirInfo, bool) {
 	if err != nil {
 		return info, false
 	}
+	defer d.Close()
 	entries, err := d.ReadDir(-1)
-	d.Close()
 	if err != nil || len(entries) > tfsource.MaxFilesPerDir {
-		// The lint refuses such a dir whole, by its own count.
+		// Past the lint's own bound the dir is refused whole anyway.
 		return info, false
 	}
 	for _, e := range entries {
@@ -99,9 +99,11 @@ func scanDir(root *os.Root, dir string) (policy.DirInfo, bool) {
 		if e.IsDir() || kind == tfsource.Ignored {
 			continue
 		}
-		src, err := tfsource.ReadFile(root, path.Join(dir, e.Name()), tfsource.MaxFileSize)
-		if err != nil {
-			return info, false
+		src, ok := tfsource.ReadRegularAt(d, e.Name(), tfsource.MaxFileSize)
+		if !ok {
+			if src, err = tfsource.ReadFile(root, path.Join(dir, e.Name()), tfsource.MaxFileSize); err != nil {
+				return info, false
+			}
 		}
 		scan := tfsource.ScanDecls
 		if strings.HasSuffix(e.Name(), ".json") {

@@ -262,7 +262,7 @@ func skipFile(rel string, sev Severity, format string, args ...any) *Finding {
 // checkout-wide path, which also words the findings.
 func readEntry(root *os.Root, d *os.File, e fs.DirEntry, rel string) ([]byte, *Finding) {
 	if e.Type().IsRegular() {
-		if b, ok := readRegular(d, e.Name()); ok {
+		if b, ok := tfsource.ReadRegularAt(d, e.Name(), maxFileSize); ok {
 			return b, checkContent(rel, b)
 		}
 	}
