@@ -13,7 +13,8 @@
 #   worker start            bin/tfpr-worker (and bin/tfpr worker) -h: wall, CPU, peak RSS
 #   RSS                     tfpr-bench idle-rss (bin/tfpr idle) and BenchmarkQueuedRSS
 #   micro-benchmarks        webhook, internal/policy, internal/project
-#   lint vs conftest        bin/tfpr lint and conftest on the same 5,000 files
+#   lint vs conftest        bin/tfpr lint and conftest on the same 5,000 files,
+#                           and on the fabric-shaped corpus (BenchmarkLintFabric)
 #
 # Missed targets are reported, not fatal; the exit status is 1 only when a
 # measurement could not be made. Settings: TFPR_BIN (default bin/tfpr),
@@ -355,8 +356,21 @@ else
 fi
 
 section "tfpr lint on the fabric-shaped corpus (modules calling modules, every dir a project)"
-# Wall, CPU and peak RSS of one run on one core, median of LINT_RUNS by wall.
+# Wall, CPU and peak RSS of one run, median of LINT_RUNS by wall: on one
+# core, on all cores, and conftest on the same files in the same minute.
 fabric="$work/fabric"
+# fabric_time LABEL CMD...: run CMD in the fabric corpus LINT_RUNS times;
+# prints the median run's "wall user sys maxrss-KB".
+fabric_time() {
+	local runs=() i
+	for ((i = 0; i < LINT_RUNS; i++)); do
+		# tfpr lint exits 1: the OpenTofu files are denied, as in fabric.
+		(cd "$fabric" && /usr/bin/time -f '%e %U %S %M' -o "$work/fabric.time" "$@" >/dev/null 2>&1)
+		# GNU time puts "Command exited with non-zero status 1" first.
+		runs+=("$(tail -n 1 "$work/fabric.time")")
+	done
+	printf '%s\n' "${runs[@]}" | sort -n | awk '{ r[NR] = $0 } END { print r[int((NR + 1) / 2)] }'
+}
 if [[ ! -x "$work/tfpr-bench" ]] || ! fabric_line="$("$work/tfpr-bench" fabric "$fabric" 2>&1)"; then
 	fail "fabric-shaped corpus"
 elif [[ ! -x /usr/bin/time ]]; then
@@ -366,20 +380,31 @@ else
 	echo "corpus: $fabric_line"
 	pin=()
 	command -v taskset >/dev/null && pin=(taskset -c 0)
-	runs=()
-	for ((i = 0; i < LINT_RUNS; i++)); do
-		# tfpr lint exits 1: the OpenTofu files are denied, as in fabric.
-		(cd "$fabric" && /usr/bin/time -f '%e %U %S %M' -o "$work/fabric.time" "${pin[@]}" "$BIN" lint . >/dev/null 2>&1)
-		# GNU time puts "Command exited with non-zero status 1" first.
-		runs+=("$(tail -n 1 "$work/fabric.time")")
-	done
-	read -r wall user sys kb < <(printf '%s\n' "${runs[@]}" | sort -n | awk '{ r[NR] = $0 } END { print r[int((NR + 1) / 2)] }')
+	read -r wall user sys kb < <(fabric_time "${pin[@]}" "$BIN" lint .)
 	if ! [[ "${kb:-}" =~ ^[0-9]+$ && "${wall:-}" =~ ^[0-9.]+$ ]]; then
 		fail "tfpr lint on the fabric-shaped corpus"
 	else
 		record "tfpr lint fabric-shaped: wall, 1 core (median of $LINT_RUNS)" "$wall" s
 		record "tfpr lint fabric-shaped: CPU" "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f\n", u + s }')" s
 		record "tfpr lint fabric-shaped: peak RSS" "$(awk -v k="$kb" 'BEGIN { printf "%.0f\n", k / 1024 }')" MiB "<" 100
+		read -r wall2 _ _ kb2 < <(fabric_time "$BIN" lint .)
+		record "tfpr lint fabric-shaped: wall, $cores cores" "$wall2" s
+		record "tfpr lint fabric-shaped: peak RSS, $cores cores" "$(awk -v k="$kb2" 'BEGIN { printf "%.0f\n", k / 1024 }')" MiB "<" 100
+		if [[ -n "${conftest:-}" && -x "${conftest:-}" ]]; then
+			read -r ct_wall _ _ ct_kb < <(fabric_time "$conftest" test --parser hcl2 --policy "$repo/internal/bench/conftest" --no-color .)
+			record "conftest fabric-shaped: wall, $cores cores" "$ct_wall" s
+			record "conftest fabric-shaped: peak RSS" "$(awk -v k="$ct_kb" 'BEGIN { printf "%.0f\n", k / 1024 }')" MiB
+			record "tfpr lint fabric-shaped: conftest wall / tfpr wall" "$(awk -v a="$ct_wall" -v b="$wall2" 'BEGIN { printf "%.2f\n", a / b }')" x ">" 10
+		fi
+	fi
+	# The same corpus through the Go benchmark: cold, no process start.
+	if "$GO" test -run '^$' -bench '^BenchmarkLintFabric$' -benchtime 1x ./cmd/tfpr/ >"$work/fabric-bench.out" 2>&1; then
+		f="$work/fabric-bench.out"
+		record "BenchmarkLintFabric, 1 worker" "$(metric "$f" BenchmarkLintFabric/workers=1 files/s)" files/s
+		record "BenchmarkLintFabric, 2 workers" "$(metric "$f" BenchmarkLintFabric/workers=2 files/s)" files/s
+	else
+		tail -n 20 "$work/fabric-bench.out" | sed 's/^/   | /'
+		fail "BenchmarkLintFabric"
 	fi
 fi
 

@@ -36,7 +36,7 @@ a module. Flags may come before or after the DIRs. Exit status: 0 clean,
 `
 
 // lintMemoryLimit is the soft heap limit of `tfpr lint`.
-const lintMemoryLimit = 512 << 20
+const lintMemoryLimit = 192 << 20
 
 // runLint implements `tfpr lint`.
 func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -46,6 +46,7 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	policyDir := fset.String("policy-dir", os.Getenv("TFPR_POLICY_DIR"), "`DIR` of .rego policies instead of the built-in ones (env TFPR_POLICY_DIR)")
 	paramsFile := fset.String("params", os.Getenv("TFPR_POLICY_PARAMS_FILE"), "JSON `FILE` overriding the policies' parameters, as the server's (env TFPR_POLICY_PARAMS_FILE)")
 	inputOf := fset.String("input", "", "print the policy input document of the project or module in `DIR` as JSON, and lint nothing")
+	jobs := fset.Int("jobs", runtime.GOMAXPROCS(0), "lint up to `N` projects at once; findings are the same for any N")
 	timeout := policy.DefaultLintTimeout
 	if v := os.Getenv("TFPR_LINT_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -86,12 +87,18 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
-	// That goal alone lets the heap reach five times what lint keeps (900
-	// MB on a fabric-sized monorepo); a soft limit above what it keeps
-	// there (under 200 MB) halves the peak for no measurable CPU.
+	// That goal alone lets the heap reach five times what lint keeps. Lint
+	// keeps only the modules of the projects in progress (about 50 MB at
+	// the peak on cloud-foundation-fabric x6), so a soft limit well above
+	// that holds the peak RSS near 250 MB there for 3% more CPU than 256
+	// MiB would take (310 MB); 128 MiB holds 180 MB for 15% more CPU.
 	// GOMEMLIMIT in the environment still decides.
 	if os.Getenv("GOMEMLIMIT") == "" {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(lintMemoryLimit))
+	}
+	if *jobs < 1 {
+		fmt.Fprintf(stderr, "tfpr lint: --jobs must be at least 1, got %d\n", *jobs)
+		return 2
 	}
 	if timeout <= 0 {
 		fmt.Fprintf(stderr, "tfpr lint: --timeout must be positive, got %s\n", timeout)
@@ -114,7 +121,7 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	findings, counts, err := lintDirs(lctx, engine, dirs)
+	findings, counts, err := lintDirs(lctx, engine, dirs, *jobs)
 	if err != nil && ctx.Err() == nil && lctx.Err() != nil {
 		// Fail closed: whatever was not linted in time is not a pass.
 		findings, err = []policy.Finding{{Rule: policy.RuleLintTimeout, Title: "lint did not finish", Severity: policy.SeverityDeny,
@@ -168,7 +175,7 @@ func policyFS(dir string) (fs.FS, error) {
 // lintDirs lints the projects under each dir. Paths in findings are made
 // relative to the working directory when the dir is inside it, else they
 // are prefixed with the dir as given.
-func lintDirs(ctx context.Context, engine *policy.Engine, dirs []string) ([]policy.Finding, lintCounts, error) {
+func lintDirs(ctx context.Context, engine *policy.Engine, dirs []string, workers int) ([]policy.Finding, lintCounts, error) {
 	var counts lintCounts
 	cwd, err := os.Getwd()
 	if err != nil {
@@ -208,12 +215,12 @@ func lintDirs(ctx context.Context, engine *policy.Engine, dirs []string) ([]poli
 		}
 		// seen only changes between dirs, so the workers may read it.
 		done := func(p string) bool { return seen[root+"\x00"+p] }
-		linted, err := lintUnder(ctx, t, root, scans[root], sub, done)
+		linted, err := lintUnder(ctx, t, root, scans[root], sub, done, workers)
 		if err != nil {
 			return nil, counts, err
 		}
 		counts.projects += len(linted)
-		modules, err := lintModules(ctx, t, scans[root], sub, linted, done)
+		modules, err := lintModules(ctx, t, scans[root], sub, linted, done, workers)
 		if err != nil {
 			return nil, counts, err
 		}
@@ -245,17 +252,17 @@ type linted struct {
 // nothing is parsed twice, and each project is linted as soon as it is
 // found so its files can be dropped. The graph is project.Scan's: if any
 // file involved cannot be read or parsed, project.Scan decides instead.
-func lintUnder(ctx context.Context, t *policy.Tree, root string, scanned map[string]bool, sub string, done func(string) bool) ([]linted, error) {
-	out, ok, err := streamProjects(ctx, t, root, scanned, sub, done)
+func lintUnder(ctx context.Context, t *policy.Tree, root string, scanned map[string]bool, sub string, done func(string) bool, workers int) ([]linted, error) {
+	out, ok, err := streamProjects(ctx, t, root, scanned, sub, done, workers)
 	if err != nil || ok {
 		return out, err
 	}
-	return scanAndLint(ctx, t, root, sub, done)
+	return scanAndLint(ctx, t, root, sub, done, workers)
 }
 
 // scanAndLint is lintUnder by project.Scan's graph, which parses every file
 // again but knows how to place broken ones.
-func scanAndLint(ctx context.Context, t *policy.Tree, root, sub string, done func(string) bool) ([]linted, error) {
+func scanAndLint(ctx context.Context, t *policy.Tree, root, sub string, done func(string) bool, workers int) ([]linted, error) {
 	g, err := project.Scan(ctx, root)
 	if err != nil {
 		return nil, err
@@ -267,7 +274,7 @@ func scanAndLint(ctx context.Context, t *policy.Tree, root, sub string, done fun
 		}
 	}
 	out := make([]linted, len(projects))
-	err = parallel(ctx, len(projects), func(ctx context.Context, i int) (bool, error) {
+	err = parallel(ctx, len(projects), workers, func(ctx context.Context, i int) (bool, error) {
 		modules := g.Modules(projects[i])
 		fs, err := t.LintProject(ctx, projects[i], modules)
 		out[i] = linted{dir: projects[i], modules: modules, findings: fs}
@@ -278,7 +285,7 @@ func scanAndLint(ctx context.Context, t *policy.Tree, root, sub string, done fun
 
 // streamProjects is lintUnder's fast path. ok is false when some dir
 // could not be read, so project.Scan must decide.
-func streamProjects(ctx context.Context, t *policy.Tree, root string, scanned map[string]bool, sub string, done func(string) bool) ([]linted, bool, error) {
+func streamProjects(ctx context.Context, t *policy.Tree, root string, scanned map[string]bool, sub string, done func(string) bool, workers int) ([]linted, bool, error) {
 	var candidates []string
 	for d := range scanned {
 		if within(d, sub) {
@@ -291,9 +298,13 @@ func streamProjects(ctx context.Context, t *policy.Tree, root string, scanned ma
 		return nil, false, nil
 	}
 	defer g.close()
+	plan := planRelease(ctx, g.root, candidates, scanned, workers)
 	results := make([]*linted, len(candidates))
-	err = parallel(ctx, len(candidates), func(ctx context.Context, i int) (bool, error) {
+	err = parallel(ctx, len(candidates), workers, func(ctx context.Context, i int) (bool, error) {
 		d := candidates[i]
+		if plan != nil {
+			defer plan.done(t, i)
+		}
 		info, ok, err := g.dir(ctx, d)
 		if !ok || err != nil {
 			return ok, err
@@ -310,7 +321,9 @@ func streamProjects(ctx context.Context, t *policy.Tree, root string, scanned ma
 			return true, err
 		}
 		results[i] = &linted{dir: d, modules: modules, findings: fs}
-		t.Forget(d)
+		if plan == nil {
+			t.Forget(d)
+		}
 		return true, nil
 	})
 	if errors.Is(err, errFallback{}) {
@@ -407,16 +420,17 @@ type errFallback struct{}
 
 func (errFallback) Error() string { return "fall back to project.Scan" }
 
-// parallel runs job(0..n-1) on all CPUs. A job returning ok false or an
+// parallel runs job(0..n-1) on up to workers goroutines, taking the jobs
+// in order. A job returning ok false or an
 // error stops the rest; the error is the first by index that is not the
 // cancellation of the others, or errFallback.
-func parallel(ctx context.Context, n int, job func(ctx context.Context, i int) (ok bool, err error)) error {
+func parallel(ctx context.Context, n, workers int, job func(ctx context.Context, i int) (ok bool, err error)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make([]error, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), n) {
+	for range max(1, min(workers, n)) {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)

@@ -227,7 +227,7 @@ func TestProjectsFromOwnParse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := scanAndLint(ctx, tree, root, sub, none)
+		want, err := scanAndLint(ctx, tree, root, sub, none, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,7 +235,7 @@ func TestProjectsFromOwnParse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok, err := streamProjects(ctx, tree, root, scanned, sub, none)
+		got, ok, err := streamProjects(ctx, tree, root, scanned, sub, none, 2)
 		if err != nil || !ok {
 			t.Fatalf("%s: fast path did not finish: ok=%v, %v", sub, ok, err)
 		}
@@ -286,7 +286,7 @@ func TestBrokenFilesStayOnFastPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tree.Close()
-	want, err := scanAndLint(ctx, tree, root, ".", none)
+	want, err := scanAndLint(ctx, tree, root, ".", none, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestBrokenFilesStayOnFastPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, ok, err := streamProjects(ctx, fresh, root, scanned, ".", none)
+	got, ok, err := streamProjects(ctx, fresh, root, scanned, ".", none, 2)
 	if err != nil || !ok {
 		t.Fatalf("fast path with broken and refused files: ok=%v, %v; want it to finish", ok, err)
 	}

@@ -16,7 +16,7 @@ import (
 // itself, which was named. Every policy runs; those about a project's own
 // settings (its backend, its GCP project) find nothing to judge in a
 // module.
-func lintModules(ctx context.Context, t *policy.Tree, scanned map[string]bool, sub string, projects []linted, done func(string) bool) ([]linted, error) {
+func lintModules(ctx context.Context, t *policy.Tree, scanned map[string]bool, sub string, projects []linted, done func(string) bool, workers int) ([]linted, error) {
 	covered := map[string]bool{}
 	for _, p := range projects {
 		covered[p.dir] = true
@@ -86,7 +86,7 @@ func lintModules(ctx context.Context, t *policy.Tree, scanned map[string]bool, s
 		}
 	}
 	out := make([]linted, len(picked))
-	err := parallel(ctx, len(picked), func(ctx context.Context, i int) (bool, error) {
+	err := parallel(ctx, len(picked), workers, func(ctx context.Context, i int) (bool, error) {
 		m := picked[i]
 		fs, err := t.LintProject(ctx, m, calls[m])
 		out[i] = linted{dir: m, modules: calls[m], findings: fs}

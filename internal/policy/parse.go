@@ -30,7 +30,7 @@ const maxFileSize = tfsource.MaxFileSize
 
 // maxFilesPerDir bounds the files tfpr reads from one directory; a
 // directory with more is denied.
-const maxFilesPerDir = 1000
+const maxFilesPerDir = tfsource.MaxFilesPerDir
 
 // rawBlock is a syntax-neutral view of one HCL block, from either native or
 // JSON syntax. It doubles as the location index used to place findings.
@@ -262,7 +262,7 @@ func skipFile(rel string, sev Severity, format string, args ...any) *Finding {
 // checkout-wide path, which also words the findings.
 func readEntry(root *os.Root, d *os.File, e fs.DirEntry, rel string) ([]byte, *Finding) {
 	if e.Type().IsRegular() {
-		if b, ok := readRegular(d, e.Name()); ok {
+		if b, ok := tfsource.ReadRegularAt(d, e.Name(), maxFileSize); ok {
 			return b, checkContent(rel, b)
 		}
 	}

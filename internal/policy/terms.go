@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -27,12 +28,19 @@ func item(k string, v *ast.Term) [2]*ast.Term { return ast.Item(ast.InternedTerm
 // same lines, has the same term wherever it occurs). Terms are never
 // modified once built, so one kit serves every file and goroutine of a
 // Tree; sharing them keeps parsed files small.
+// maxSharedAttrs bounds termKit.attrs; past it the map starts over.
+const maxSharedAttrs = 1 << 14
+
 type termKit struct {
 	keys        map[string]*ast.Term // read-only after newTermKit
 	emptyArray  *ast.Term
 	emptyObject *ast.Term
 	ranges      sync.Map // [2]int -> *ast.Term
-	attrs       sync.Map // attrKey -> *attrTerms
+	// attrs shares the terms of attributes written alike (copied files,
+	// repeated arguments); nAttrs bounds it, so memory follows what is
+	// linted now rather than everything the checkout holds.
+	attrs  sync.Map // attrKey -> *attrTerms
+	nAttrs atomic.Int64
 	// funcs is the function table of value evaluation (see values.go),
 	// immutable and shared.
 	funcs map[string]function.Function
@@ -111,6 +119,10 @@ func (fp *fileParse) newAttr(name string, expr hcl.Expression, start, end int) *
 		a.term, a.value, a.root = at.term, at.value, at.root
 	} else {
 		fp.buildAttr(a, key.text, expr)
+		if k.nAttrs.Add(1) > maxSharedAttrs {
+			k.attrs.Clear()
+			k.nAttrs.Store(0)
+		}
 		k.attrs.LoadOrStore(key, &attrTerms{term: a.term, value: a.value, root: a.root})
 	}
 	if a.value == nil {

@@ -2,6 +2,8 @@ package policy
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -59,5 +61,27 @@ func checkStatic(t *testing.T, name string, expr hcl.Expression) {
 	got, ok := staticValue(expr)
 	if !ok || ast.Compare(got, want) != 0 || got.String() != want.String() {
 		t.Errorf("%s: static value %v, JSON encoding gives %v", name, got, want)
+	}
+}
+
+// TestSharedAttrTermsAreBounded checks that the terms shared between
+// attributes written alike stay bounded however many distinct attributes
+// one lint reads, so memory follows what is being linted.
+func TestSharedAttrTermsAreBounded(t *testing.T) {
+	kit := newTermKit(nil)
+	var sb strings.Builder
+	sb.WriteString("locals {\n")
+	for i := range maxSharedAttrs + 100 {
+		fmt.Fprintf(&sb, "  a%d = var.x%d\n", i, i)
+	}
+	sb.WriteString("}\n")
+	sf := parseSource("main.tf", []byte(sb.String()), kit)
+	if len(sf.findings) > 0 {
+		t.Fatal(sf.findings)
+	}
+	n := 0
+	kit.attrs.Range(func(_, _ any) bool { n++; return true })
+	if n > maxSharedAttrs {
+		t.Errorf("the kit holds %d shared attribute terms, over its bound of %d", n, maxSharedAttrs)
 	}
 }

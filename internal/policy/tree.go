@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Tree is a checkout opened for linting. Every directory is read and
@@ -28,6 +29,8 @@ type Tree struct {
 	// their parse, so a dir that is both a project and a module is read
 	// once however its callers and its own lint are ordered.
 	called map[string]bool
+	// parsed counts the files parsed, to show that each is parsed once.
+	parsed atomic.Int64
 }
 
 type partKey struct{ dir, module string }
@@ -62,6 +65,22 @@ func (t *Tree) Forget(dir string) {
 	delete(t.parts, partKey{dir, ""})
 }
 
+// Release drops all the Tree holds of dir, as a project and as a module,
+// for a caller that knows nothing linted later uses it: unlike Forget it
+// frees the modules too, so memory follows the projects in progress
+// rather than the whole checkout. A later use reads dir again.
+func (t *Tree) Release(dir string) {
+	dir = cleanRel(dir)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.dirs, dir)
+	delete(t.parts, partKey{dir, ""})
+	delete(t.parts, partKey{dir, dir})
+}
+
+// FilesParsed is how many files the Tree has parsed so far.
+func (t *Tree) FilesParsed() int64 { return t.parsed.Load() }
+
 // read returns dir as read and parsed, reading it on first use.
 func (t *Tree) read(ctx context.Context, dir string) (*dirFiles, error) {
 	t.mu.Lock()
@@ -71,7 +90,13 @@ func (t *Tree) read(ctx context.Context, dir string) (*dirFiles, error) {
 		t.dirs[dir] = l
 	}
 	t.mu.Unlock()
-	return l.get(ctx, func() (*dirFiles, error) { return readDir(ctx, t.root, dir, t.e.cache, t.kit) })
+	return l.get(ctx, func() (*dirFiles, error) {
+		df, err := readDir(ctx, t.root, dir, t.e.cache, t.kit)
+		if err == nil {
+			t.parsed.Add(int64(len(df.files)))
+		}
+		return df, err
+	})
 }
 
 // part returns dir read as module (module "" for a project's own dir).

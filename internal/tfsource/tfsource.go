@@ -62,6 +62,10 @@ func Loaded(name string) bool { return KindOf(name) != Ignored }
 // never skipped, since terraform would still load it.
 const MaxFileSize = 1 << 20
 
+// MaxFilesPerDir bounds the files tfpr reads from one directory; a
+// directory with more is denied.
+const MaxFilesPerDir = 1000
+
 // Errors of ReadFile, to word findings.
 var (
 	ErrNotRegular = errors.New("not a regular file")

@@ -1,17 +1,17 @@
-package policy
+package tfsource
 
 import (
 	"os"
 	"syscall"
 )
 
-// readRegular reads the regular file name in dir with openat(2) on dir's
+// ReadRegularAt reads the regular file name in dir with openat(2) on dir's
 // descriptor: a one-step lookup that cannot leave dir or follow a symlink
 // (O_NOFOLLOW), and none of the poller set-up os.File does for each file.
-// ok is false whenever anything is unusual (not a regular file, too big, a
-// short read); the caller then reads through os.Root, which also words the
-// finding.
-func readRegular(dir *os.File, name string) (src []byte, ok bool) {
+// ok is false whenever anything is unusual (not a regular file, over limit
+// bytes, a short read); the caller then reads through os.Root (ReadFile),
+// which also says why.
+func ReadRegularAt(dir *os.File, name string, limit int64) (src []byte, ok bool) {
 	rc, err := dir.SyscallConn()
 	if err != nil {
 		return nil, false
@@ -23,7 +23,7 @@ func readRegular(dir *os.File, name string) (src []byte, ok bool) {
 		}
 		defer syscall.Close(fd)
 		var st syscall.Stat_t
-		if syscall.Fstat(fd, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Size > maxFileSize {
+		if syscall.Fstat(fd, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Size > limit {
 			return
 		}
 		// One byte more than the size, to notice a file that grew.
