@@ -100,13 +100,13 @@ type ackWriter struct {
 	enqueue       *sql.Stmt
 	recordMerge   *sql.Stmt
 
-	reqs    chan *ackRequest
+	reqs chan *ackRequest
 	// sent counts acks handed to the writer and commits the transactions
 	// that wrote them, each for one or more acks.
 	sent, commits atomic.Int64
-	closing chan struct{}
-	stopped chan struct{}
-	once    sync.Once
+	closing       chan struct{}
+	stopped       chan struct{}
+	once          sync.Once
 }
 
 const (
