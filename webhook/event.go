@@ -380,7 +380,9 @@ func describeJSONError(body []byte, err error) error {
 		}
 		return fmt.Errorf("field %s at line %d, column %d: JSON %s cannot be a %s", field, line, col, kindName(typ.JSONKind), goType)
 	default:
-		return fmt.Errorf("decode JSON: %w", err)
+		// Formatted now, not wrapped: the decoder's errors may point into
+		// the body, whose buffer serves the next delivery.
+		return fmt.Errorf("decode JSON: %v", err)
 	}
 }
 

@@ -99,17 +99,18 @@ type Options struct {
 
 // Handler is the http.Handler GitHub delivers webhooks to.
 type Handler struct {
-	secret   []byte
-	recorder Recorder
-	dedupe   Deduper
-	dispatch Dispatcher
-	allow    func(string) bool
-	maxBody  int64
-	budget   *budget
-	bodyWait time.Duration
-	slots    chan struct{}
-	log      *slog.Logger
-	metrics  *metrics
+	secret      []byte
+	recorder    Recorder
+	dedupe      Deduper
+	dispatch    Dispatcher
+	allow       func(string) bool
+	maxBody     int64
+	budget      *budget
+	firstChunks firstChunks
+	bodyWait    time.Duration
+	slots       chan struct{}
+	log         *slog.Logger
+	metrics     *metrics
 }
 
 // New returns a Handler for opts.
@@ -219,6 +220,9 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, start time.Time
 	// how many are parsed and handed on at once.
 	raw := body.bytes()
 	body.release()
+	// The event holds copies of what it needs, so once it is built the
+	// buffer can take the next delivery.
+	defer h.firstChunks.recycle(body)
 	if !h.acquire(r.Context()) {
 		return result{status: http.StatusServiceUnavailable, text: "busy, retry later", outcome: "overloaded", verified: true}
 	}
