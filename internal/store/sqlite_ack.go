@@ -34,6 +34,17 @@ type Ack struct {
 	Merge    *Merge // the PR that made a merge commit, recorded with its job
 }
 
+// what names the ack in an error.
+func (a Ack) what() string {
+	if a.Delivery != "" {
+		return "acknowledge delivery " + a.Delivery
+	}
+	if a.Job != nil {
+		return fmt.Sprintf("queue %s job for %s", a.Job.Kind, a.Job.Repo.FullName)
+	}
+	return "acknowledge"
+}
+
 // AckOutcome is what AckDelivery did.
 type AckOutcome int
 
@@ -176,9 +187,9 @@ func (s *SQLite) AckDelivery(ctx context.Context, a Ack) (AckOutcome, error) {
 	case w.reqs <- r:
 		w.sent.Add(1)
 	case <-w.closing:
-		return 0, fmt.Errorf("acknowledge delivery %s: %w", a.Delivery, errStoreClosed)
+		return 0, fmt.Errorf("%s: %w", a.what(), errStoreClosed)
 	case <-ctx.Done():
-		return 0, fmt.Errorf("acknowledge delivery %s: %w", a.Delivery, ctx.Err())
+		return 0, fmt.Errorf("%s: %w", a.what(), ctx.Err())
 	}
 	var gaveUp error
 	select {
@@ -190,7 +201,7 @@ func (s *SQLite) AckDelivery(ctx context.Context, a Ack) (AckOutcome, error) {
 		gaveUp = errStoreClosed
 	}
 	if r.state.CompareAndSwap(ackPending, ackAbandoned) {
-		return 0, fmt.Errorf("acknowledge delivery %s: %w", a.Delivery, gaveUp)
+		return 0, fmt.Errorf("%s: %w", a.what(), gaveUp)
 	}
 	// The writer has it: its answer is the truth, and it comes after one
 	// commit at most.

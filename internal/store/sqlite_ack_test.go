@@ -226,3 +226,16 @@ func waitSent(t *testing.T, s *SQLite, n int64) {
 		}
 	}
 }
+
+// An ack after Close fails at once with an error saying so, rather than
+// waiting for a writer that is gone.
+func TestAckAfterCloseFails(t *testing.T) {
+	s, _ := open(t)
+	s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := s.AckDelivery(ctx, Ack{Delivery: "d-late"})
+	if err == nil || !strings.Contains(err.Error(), "acknowledge delivery d-late: store is closed") {
+		t.Fatalf("ack after close: %v, want it to say the store is closed", err)
+	}
+}
