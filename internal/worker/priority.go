@@ -15,11 +15,39 @@ import (
 // still get every cycle the server leaves idle.
 const Nice = 10
 
-// lowerPriority sets every thread of this process to at least Nice. Linux
+// lowerPriority lowers this process's CPU priority in both ways Linux
+// weighs it: the niceness of each thread, and, when the worker leads its
+// own session (every executor starts it so), the niceness of the session's
+// autogroup. With autogroup scheduling on, the kernel first shares the CPU
+// between sessions, so a worker's own niceness alone would change nothing
+// against the server, which is in another session.
+func lowerPriority() error {
+	if err := reniceThreads(); err != nil {
+		return err
+	}
+	return reniceSession()
+}
+
+// reniceSession sets the autogroup of the session this process leads to
+// Nice. It does nothing when the kernel has no autogroups, or when the
+// session is not this process's own: the autogroup is shared by the whole
+// session, which would then be someone's shell.
+func reniceSession() error {
+	if sid, _, errno := syscall.RawSyscall(syscall.SYS_GETSID, 0, 0, 0); errno != 0 || int(sid) != os.Getpid() {
+		return nil
+	}
+	err := os.WriteFile("/proc/self/autogroup", []byte(strconv.Itoa(Nice)), 0)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("lower the worker's session priority: %w", err)
+	}
+	return nil
+}
+
+// reniceThreads sets every thread of this process to at least Nice. Linux
 // keeps a niceness per thread, and a new thread or child process inherits
 // its creator's: once all threads are set, all later ones are too. A
 // thread started while the list is read is caught by the next pass.
-func lowerPriority() error {
+func reniceThreads() error {
 	done := map[int]bool{}
 	for {
 		tasks, err := os.ReadDir("/proc/self/task")

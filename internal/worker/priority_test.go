@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -38,6 +39,9 @@ func TestTerraformRunsAtWorkerPriority(t *testing.T) {
 			os.Stdout.WriteString("error: Run succeeded without a server")
 			os.Exit(1)
 		}
+		if group, err := os.ReadFile("/proc/self/autogroup"); err == nil {
+			os.Stdout.Write(group) // "/autogroup-N nice M\n"
+		}
 		// Several children, from whatever threads the runtime picks.
 		for range 8 {
 			out, err := exec.Command("cat", "/proc/self/stat").Output()
@@ -51,11 +55,23 @@ func TestTerraformRunsAtWorkerPriority(t *testing.T) {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestTerraformRunsAtWorkerPriority$")
 	cmd.Env = append(os.Environ(), "TFPR_TEST_WORKER_PRIORITY=1")
+	// In a session of its own, as the executors start a worker: its
+	// autogroup is then the worker's alone.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("worker process: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if _, err := os.Stat("/proc/self/autogroup"); err == nil {
+		if len(lines) == 0 || !strings.HasPrefix(lines[0], "/autogroup-") {
+			t.Fatalf("want the worker's autogroup first, got:\n%s", out)
+		}
+		if f := strings.Fields(lines[0]); len(f) != 3 || f[2] != strconv.Itoa(Nice) {
+			t.Errorf("the worker's session is scheduled at %q, want nice %d", lines[0], Nice)
+		}
+		lines = lines[1:]
+	}
 	if len(lines) != 8 {
 		t.Fatalf("want 8 child stat lines, got:\n%s", out)
 	}
