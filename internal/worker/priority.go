@@ -28,12 +28,15 @@ func lowerPriority() error {
 	return reniceSession()
 }
 
-// reniceSession sets the autogroup of the session this process leads to
-// Nice. It does nothing when the kernel has no autogroups, or when the
-// session is not this process's own: the autogroup is shared by the whole
-// session, which would then be someone's shell.
+// reniceSession sets the autogroup of this process's session to Nice. The
+// session must be the worker's own: led by the worker itself (the
+// unsandboxed executor's setsid), or by the init of its PID namespace
+// (bubblewrap's --new-session, a container). The autogroup is shared by
+// the whole session, which otherwise would be someone's shell. It does
+// nothing when the kernel has no autogroups.
 func reniceSession() error {
-	if sid, _, errno := syscall.RawSyscall(syscall.SYS_GETSID, 0, 0, 0); errno != 0 || int(sid) != os.Getpid() {
+	sid, _, errno := syscall.RawSyscall(syscall.SYS_GETSID, 0, 0, 0)
+	if errno != 0 || int(sid) != os.Getpid() && sid != 1 {
 		return nil
 	}
 	err := os.WriteFile("/proc/self/autogroup", []byte(strconv.Itoa(Nice)), 0)

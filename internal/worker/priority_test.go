@@ -53,11 +53,34 @@ func TestTerraformRunsAtWorkerPriority(t *testing.T) {
 		}
 		os.Exit(0)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestTerraformRunsAtWorkerPriority$")
+	self := []string{os.Args[0], "-test.run", "^TestTerraformRunsAtWorkerPriority$"}
+	t.Run("own session", func(t *testing.T) {
+		// As the unsandboxed executor starts a worker: it leads its session.
+		cmd := exec.Command(self[0], self[1:]...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		checkWorkerPriority(t, cmd)
+	})
+	t.Run("sandbox", func(t *testing.T) {
+		// As the local executor starts one: bubblewrap's namespace init
+		// leads the sandbox's session, and the worker is its child.
+		bwrap, err := exec.LookPath("bwrap")
+		if err != nil {
+			t.Skip("no bwrap")
+		}
+		args := append([]string{"--unshare-user", "--unshare-pid", "--new-session", "--ro-bind", "/", "/",
+			"--proc", "/proc", "--dev", "/dev", "--"}, self...)
+		checkWorkerPriority(t, exec.Command(bwrap, args...))
+	})
+	if self, _ := os.ReadFile("/proc/self/stat"); niceOf(t, string(self)) >= Nice {
+		t.Log("the test process itself runs niced already; the checks prove little here")
+	}
+}
+
+// checkWorkerPriority runs cmd, this test binary as a worker, and checks
+// what it reports: its session's autogroup and its children's niceness.
+func checkWorkerPriority(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
 	cmd.Env = append(os.Environ(), "TFPR_TEST_WORKER_PRIORITY=1")
-	// In a session of its own, as the executors start a worker: its
-	// autogroup is then the worker's alone.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("worker process: %v\n%s", err, out)
@@ -79,8 +102,5 @@ func TestTerraformRunsAtWorkerPriority(t *testing.T) {
 		if n := niceOf(t, l); n < Nice {
 			t.Errorf("a child of the worker runs at niceness %d, want at least %d: %s", n, Nice, l)
 		}
-	}
-	if self, _ := os.ReadFile("/proc/self/stat"); niceOf(t, string(self)) >= Nice {
-		t.Log("the test process itself runs niced already; the check above proves little here")
 	}
 }
