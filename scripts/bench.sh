@@ -130,6 +130,8 @@ else
 		f="$work/BenchmarkWebhookAck.out"
 		record "webhook ack p50 (8 senders)" "$(metric "$f" BenchmarkWebhookAck/senders=8 p50-ms)" ms
 		record "webhook ack p99 (8 senders)" "$(metric "$f" BenchmarkWebhookAck/senders=8 p99-ms)" ms "<" 5
+		record "webhook ack allocations (sender and server)" "$(metric "$f" BenchmarkWebhookAck/senders=8 allocs/op)" allocs
+		record "webhook ack bytes allocated (sender and server)" "$(metric "$f" BenchmarkWebhookAck/senders=8 B/op)" B
 	else
 		fail "webhook ack latency"
 	fi

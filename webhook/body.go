@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -65,6 +66,31 @@ type heldBody struct {
 	size     int64
 	reserved int64
 	budget   *budget
+	// first is the first chunk's buffer when it came from the handler's
+	// pool, to be put back once nothing reads the body any more.
+	first *[]byte
+}
+
+// firstChunks keeps first-chunk buffers between deliveries: most bodies
+// fit in one, so an ack allocates no body at all.
+type firstChunks struct{ pool sync.Pool }
+
+func (c *firstChunks) get(n int64) *[]byte {
+	if p, ok := c.pool.Get().(*[]byte); ok {
+		*p = (*p)[:n]
+		return p
+	}
+	buf := make([]byte, n, firstChunk)
+	return &buf
+}
+
+// recycle puts the body's pooled buffer back. The caller must hold no
+// slice of the body, nor anything aliasing it.
+func (c *firstChunks) recycle(b *heldBody) {
+	if b.first != nil {
+		c.pool.Put(b.first)
+		b.first = nil
+	}
 }
 
 // release returns the body's reservation; calling it again does nothing.
@@ -114,7 +140,13 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, v *verifier, 
 				err: fmt.Errorf("unverified bodies would exceed the %d-byte budget", h.budget.limit)}
 		}
 		b.reserved += n
-		buf := make([]byte, n)
+		var buf []byte
+		if len(b.chunks) == 0 && n <= firstChunk {
+			b.first = h.firstChunks.get(n)
+			buf = *b.first
+		} else {
+			buf = make([]byte, n)
+		}
 		got, err := fill(src, buf)
 		buf = buf[:got]
 		b.chunks = append(b.chunks, buf)

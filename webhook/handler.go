@@ -48,11 +48,32 @@ type Dispatcher interface {
 	Dispatch(ctx context.Context, ev Event) error
 }
 
+// Recorded is what became of a delivery handed to a Recorder.
+type Recorded int
+
+const (
+	// Accepted: the delivery is new and its work is durably handed on.
+	Accepted Recorded = iota + 1
+	// Duplicate: the delivery id was seen before; nothing was done.
+	Duplicate
+)
+
+// Recorder dedupes and dispatches in one durable step: the delivery id is
+// recorded exactly when its work is handed on, and it returns only once
+// both would survive a crash. It takes the place of a Deduper and a
+// Dispatcher, which need two writes and leave a window between them.
+type Recorder interface {
+	Record(ctx context.Context, ev Event) (Recorded, error)
+}
+
 // Options configures a Handler.
 type Options struct {
-	Secret   []byte     // the App's webhook secret; required
-	Dedupe   Deduper    // required
-	Dispatch Dispatcher // required
+	Secret []byte // the App's webhook secret; required
+	// Record dedupes and dispatches each delivery; when it is nil, Dedupe
+	// and Dispatch are both required and do it in two steps.
+	Record   Recorder
+	Dedupe   Deduper
+	Dispatch Dispatcher
 	// AllowRepo reports whether tfpr acts on a repository ("owner/name");
 	// nil allows all. Deliveries for other repositories are acknowledged
 	// with 202, logged and counted, and never dispatched.
@@ -78,16 +99,18 @@ type Options struct {
 
 // Handler is the http.Handler GitHub delivers webhooks to.
 type Handler struct {
-	secret   []byte
-	dedupe   Deduper
-	dispatch Dispatcher
-	allow    func(string) bool
-	maxBody  int64
-	budget   *budget
-	bodyWait time.Duration
-	slots    chan struct{}
-	log      *slog.Logger
-	metrics  *metrics
+	secret      []byte
+	recorder    Recorder
+	dedupe      Deduper
+	dispatch    Dispatcher
+	allow       func(string) bool
+	maxBody     int64
+	budget      *budget
+	firstChunks firstChunks
+	bodyWait    time.Duration
+	slots       chan struct{}
+	log         *slog.Logger
+	metrics     *metrics
 }
 
 // New returns a Handler for opts.
@@ -95,10 +118,10 @@ func New(opts Options) (*Handler, error) {
 	switch {
 	case len(opts.Secret) == 0:
 		return nil, errors.New("new webhook handler: Options.Secret is empty")
-	case opts.Dedupe == nil:
-		return nil, errors.New("new webhook handler: Options.Dedupe is nil")
-	case opts.Dispatch == nil:
-		return nil, errors.New("new webhook handler: Options.Dispatch is nil")
+	case opts.Record == nil && opts.Dedupe == nil:
+		return nil, errors.New("new webhook handler: Options.Dedupe is nil (and there is no Options.Record)")
+	case opts.Record == nil && opts.Dispatch == nil:
+		return nil, errors.New("new webhook handler: Options.Dispatch is nil (and there is no Options.Record)")
 	case opts.MaxBody < 0:
 		return nil, fmt.Errorf("new webhook handler: Options.MaxBody is %d, want >= 0", opts.MaxBody)
 	case opts.MaxInFlight < 0:
@@ -113,6 +136,7 @@ func New(opts Options) (*Handler, error) {
 	h := &Handler{
 		// Copied so a caller reusing its slice cannot change the key.
 		secret:   bytes.Clone(opts.Secret),
+		recorder: opts.Record,
 		dedupe:   opts.Dedupe,
 		dispatch: opts.Dispatch,
 		allow:    opts.AllowRepo,
@@ -196,6 +220,9 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, start time.Time
 	// how many are parsed and handed on at once.
 	raw := body.bytes()
 	body.release()
+	// The event holds copies of what it needs, so once it is built the
+	// buffer can take the next delivery.
+	defer h.firstChunks.recycle(body)
 	if !h.acquire(r.Context()) {
 		return result{status: http.StatusServiceUnavailable, text: "busy, retry later", outcome: "overloaded", verified: true}
 	}
@@ -246,6 +273,9 @@ func (h *Handler) deliver(ctx context.Context, ev Event, res result) result {
 	defer cancel()
 	// Whatever the dispatcher logs names the delivery it is acting on.
 	ctx = logctx.With(ctx, "delivery", m.Delivery, "repo", m.Repo.FullName)
+	if h.recorder != nil {
+		return h.recordOnce(ctx, ev, res)
+	}
 	first, err := h.dedupe.FirstDelivery(ctx, m.Delivery)
 	if err != nil {
 		res.status, res.text, res.outcome = http.StatusInternalServerError, "internal error, redeliver later", "dedupe_error"
@@ -266,6 +296,23 @@ func (h *Handler) deliver(ctx context.Context, ev Event, res result) result {
 		return res
 	}
 	res.status, res.text, res.outcome = http.StatusAccepted, "accepted", "accepted"
+	return res
+}
+
+// recordOnce hands ev to the Recorder, which dedupes and dispatches it in
+// one durable write.
+func (h *Handler) recordOnce(ctx context.Context, ev Event, res result) result {
+	m := ev.Meta()
+	out, err := h.recorder.Record(ctx, ev)
+	switch {
+	case err != nil:
+		res.status, res.text, res.outcome = http.StatusInternalServerError, "internal error, redeliver later", "dispatch_error"
+		res.err = fmt.Errorf("record %s delivery %s: %w", m.Event, m.Delivery, err)
+	case out == Duplicate:
+		res.status, res.text, res.outcome = http.StatusOK, "duplicate", "duplicate"
+	default:
+		res.status, res.text, res.outcome = http.StatusAccepted, "accepted", "accepted"
+	}
 	return res
 }
 

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -325,6 +326,8 @@ func TestParseErrors(t *testing.T) {
 		{name: "truncated JSON", event: "pull_request", body: opened[:len(opened)/2], wantErr: "invalid JSON"},
 		{name: "syntax error position", event: "pull_request", body: []byte("{\n  \"action\": \"opened\",\n  \"number\": 2,,\n}"), wantErr: "line 3, column"},
 		{name: "empty body", event: "push", body: nil, wantErr: "body is empty"},
+		{name: "trailing data", event: "pull_request", body: append(bytes.Clone(opened), " x"...), wantErr: "invalid JSON at line"},
+		{name: "invalid UTF-8", event: "pull_request", body: []byte("{\"action\": \"opened\",\n\"number\": \"\xff\"}"), wantErr: "line 2, column 12, in number: invalid UTF-8"},
 		{name: "null body", event: "pull_request", body: []byte("null"), wantErr: "JSON object"},
 		{name: "array body", event: "pull_request", body: []byte("[1]"), wantErr: "cannot be a"},
 		{name: "wrong type", event: "pull_request", body: patch(t, opened, map[string]any{"pull_request.number": "two"}), wantErr: "pull_request.number"},
@@ -433,4 +436,19 @@ func eventFromJSON(t *testing.T, event, delivery string, body []byte) Event {
 	}
 	t.Fatalf("no JSON expectation for event %s", event)
 	return nil
+}
+
+// Parsing a delivery, on the ack path, allocates little more than the
+// strings of the event it returns: the decoder skips what tfpr does not
+// read without building it.
+func TestParseAllocations(t *testing.T) {
+	body := patch(t, fixture(t, "pull_request/synchronize.payload.json"), map[string]any{"installation.id": 4242})
+	allocs := testing.AllocsPerRun(50, func() {
+		if _, err := Parse("pull_request", "d-1", body); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 25 {
+		t.Errorf("Parse of a %d-byte pull_request delivery made %.0f allocations, want at most 25", len(body), allocs)
+	}
 }

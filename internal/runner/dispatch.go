@@ -13,42 +13,67 @@ import (
 // wakes the loop. It does no network I/O, so the webhook is acknowledged
 // within milliseconds; the job survives a crash right after the 202.
 func (r *Runner) Dispatch(ctx context.Context, ev webhook.Event) error {
+	_, err := r.ack(ctx, ev, "")
+	return err
+}
+
+// Record is Dispatch for a delivery not deduplicated yet: its id and its
+// job are committed together, in a transaction shared with the deliveries
+// arriving at the same moment, so a redelivery is known exactly when the
+// work is queued.
+func (r *Runner) Record(ctx context.Context, ev webhook.Event) (webhook.Recorded, error) {
+	out, err := r.ack(ctx, ev, ev.Meta().Delivery)
+	if err != nil {
+		return 0, err
+	}
+	if out == store.AckDuplicate {
+		return webhook.Duplicate, nil
+	}
+	return webhook.Accepted, nil
+}
+
+// ack writes ev's job, and its delivery id unless that is "".
+func (r *Runner) ack(ctx context.Context, ev webhook.Event, delivery string) (store.AckOutcome, error) {
 	m := ev.Meta()
 	repo := store.Repo{FullName: m.Repo.FullName, CloneURL: m.Repo.CloneURL, DefaultBranch: m.Repo.DefaultBranch, Installation: m.Installation}
 	if repo.DefaultBranch == "" {
 		repo.DefaultBranch = "main"
 	}
+	a := store.Ack{Delivery: delivery}
 	job, ok := r.jobFor(ctx, ev, repo)
 	if !ok {
-		return nil
+		if delivery == "" {
+			return store.AckRecorded, nil
+		}
+		return r.store.AckDelivery(ctx, a)
 	}
 	job.Delivery = m.Delivery
+	a.Job = &job
 	if known, ok := r.known.Load(repo.FullName); !ok || known.(store.Repo) != repo {
 		if err := r.store.RememberRepo(ctx, repo); err != nil {
-			return err
+			return 0, err
 		}
 		r.known.Store(repo.FullName, repo)
 	}
 	if job.Kind == store.JobMerge && job.PR > 0 {
 		// Remember which PR made the commit, so the apply reports to it
 		// and finds its reviewed plan even if the push arrives first.
-		if err := r.store.RecordMerge(ctx, store.Merge{Repo: repo.FullName, SHA: job.SHA, PR: job.PR, HeadSHA: job.HeadSHA, MergedBy: job.Actor}); err != nil {
-			return err
-		}
+		a.Merge = &store.Merge{Repo: repo.FullName, SHA: job.SHA, PR: job.PR, HeadSHA: job.HeadSHA, MergedBy: job.Actor}
 	}
 	if job.Kind == store.JobPR || job.CommentID != 0 {
 		// Redeliveries and opened+ready_for_review bursts plan a head once,
 		// and a comment is one command however it is found; nothing new,
 		// no need to wake the loop.
-		queued, err := r.store.EnqueueJobOnce(ctx, job)
-		if err != nil || !queued {
-			return err
-		}
-	} else if _, err := r.store.EnqueueJob(ctx, job); err != nil {
-		return err
+		a.Enqueue = store.EnqueueOnce
 	}
-	r.poke()
-	return nil
+	out, err := r.store.AckDelivery(ctx, a)
+	if err != nil {
+		return 0, err
+	}
+	if out == store.AckQueued {
+		r.poke()
+	}
+	return out, nil
 }
 
 func (r *Runner) jobFor(ctx context.Context, ev webhook.Event, repo store.Repo) (store.Job, bool) {

@@ -197,7 +197,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		Interval: cfg.ReadyInterval, Metrics: m, Log: log.With("component", "health"),
 	})
 	hook, err := webhook.New(webhook.Options{
-		Secret: []byte(cfg.WebhookSecret), Dedupe: st, Dispatch: s.runner, AllowRepo: cfg.RepoAllowed,
+		Secret: []byte(cfg.WebhookSecret), Record: s.runner, AllowRepo: cfg.RepoAllowed,
 		BodyBudget: cfg.WebhookBodyBudget,
 		Log:        log.With("component", "webhook"), Metrics: reg,
 	})

@@ -137,12 +137,9 @@ CREATE INDEX IF NOT EXISTS worker_runs_run ON worker_runs(run_id, id);
 // SQLite is the embedded Store: one file, safe for one tfpr process.
 type SQLite struct {
 	db *sql.DB
-	// Statements on the webhook ack path, parsed once rather than per call.
-	firstDelivery *sql.Stmt
-	enqueueOnce   *sql.Stmt
-	// ackDB is the ack path's own connection: the two statements above
-	// run on it.
+	// ackDB is the ack path's own connection, written by acks alone.
 	ackDB *sql.DB
+	acks  *ackWriter
 }
 
 const (
@@ -189,25 +186,18 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	ackDB.SetMaxOpenConns(1)
-	s := &SQLite{db: db}
-	for _, st := range []struct {
-		dst **sql.Stmt
-		q   string
-	}{{&s.firstDelivery, firstDeliverySQL}, {&s.enqueueOnce, enqueueOnceSQL}} {
-		if *st.dst, err = ackDB.PrepareContext(ctx, st.q); err != nil {
-			ackDB.Close()
-			db.Close()
-			return nil, fmt.Errorf("prepare store statements: %w", err)
-		}
+	acks, err := newAckWriter(ctx, ackDB)
+	if err != nil {
+		ackDB.Close()
+		db.Close()
+		return nil, err
 	}
-	s.ackDB = ackDB
-	return s, nil
+	return &SQLite{db: db, ackDB: ackDB, acks: acks}, nil
 }
 
 // Close closes the database.
 func (s *SQLite) Close() error {
-	s.firstDelivery.Close()
-	s.enqueueOnce.Close()
+	s.acks.close()
 	return errors.Join(s.ackDB.Close(), s.db.Close())
 }
 
@@ -222,15 +212,11 @@ func ms(v int64) time.Time {
 
 // FirstDelivery records a delivery id and reports whether it is new.
 func (s *SQLite) FirstDelivery(ctx context.Context, id string) (bool, error) {
-	var n int64
-	res, err := s.firstDelivery.ExecContext(ctx, id, now())
-	if err == nil {
-		n, err = res.RowsAffected()
-	}
+	out, err := s.AckDelivery(ctx, Ack{Delivery: id})
 	if err != nil {
-		return false, fmt.Errorf("record delivery %s: %w", id, err)
+		return false, err
 	}
-	return n == 1, nil
+	return out != AckDuplicate, nil
 }
 
 // ForgetDelivery lets a redelivery of id through again.
@@ -272,26 +258,12 @@ func jobKey(j Job) string {
 
 // EnqueueJobOnce enqueues j unless a job of its kind for the same PR and
 // commit is queued or running, in one statement: the webhook ack path pays
-// a single write. A command already queued for its comment, in any state,
-// is not queued again.
+// a single write, group-committed with the deliveries being acknowledged.
+// A command already queued for its comment, in any state, is not queued
+// again.
 func (s *SQLite) EnqueueJobOnce(ctx context.Context, j Job) (bool, error) {
-	payload, err := json.Marshal(j)
-	if err != nil {
-		return false, fmt.Errorf("encode job: %w", err)
-	}
-	sha := jobKey(j)
-	t := now()
-	var n int64
-	res, err := s.enqueueOnce.ExecContext(ctx,
-		j.Kind, j.Repo.FullName, j.PR, sha, string(payload), StatusQueued, t, t,
-		j.Repo.FullName, j.PR, sha, j.Kind, StatusQueued, StatusRunning)
-	if err == nil {
-		n, err = res.RowsAffected()
-	}
-	if err != nil {
-		return false, fmt.Errorf("enqueue %s job for %s: %w", j.Kind, j.Repo.FullName, err)
-	}
-	return n == 1, nil
+	out, err := s.AckDelivery(ctx, Ack{Job: &j, Enqueue: EnqueueOnce})
+	return out == AckQueued, err
 }
 
 // ClaimJobs marks up to limit queued jobs running, oldest first, and returns them.

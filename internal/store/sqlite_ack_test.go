@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,5 +86,156 @@ func TestConcurrentDeliveriesAreFirstOnce(t *testing.T) {
 		if id := fmt.Sprintf("d-%d", i); firsts[id] != 1 {
 			t.Errorf("%s was first %d times, want once", id, firsts[id])
 		}
+	}
+}
+
+// Deliveries acknowledged while a commit is under way share the next one:
+// 200 concurrent acks (50 deliveries, each sent 4 times, for 5 PR heads)
+// take a handful of commits, and each delivery is still first exactly once
+// and each head queued exactly once.
+func TestAcksShareACommitAndStayExactlyOnce(t *testing.T) {
+	ctx := context.Background()
+	s, path := open(t)
+	// Another writer holds the lock, as the runner does now and then: acks
+	// arriving meanwhile queue up for the writer.
+	hold, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hold.ExecContext(ctx, `DELETE FROM deliveries WHERE id = 'none'`); err != nil {
+		t.Fatal(err)
+	}
+	const ids, copies, heads = 50, 4, 5
+	var (
+		mu       sync.Mutex
+		firsts   = map[string]int{}
+		outcomes = map[AckOutcome]int{}
+		wg       sync.WaitGroup
+	)
+	for c := range copies {
+		for i := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprintf("d-%d", i)
+				job := &Job{Kind: JobPR, Repo: Repo{FullName: "acme/infra"}, PR: 7, HeadSHA: fmt.Sprintf("head-%d", i%heads)}
+				out, err := s.AckDelivery(ctx, Ack{Delivery: id, Job: job, Enqueue: EnqueueOnce})
+				if err != nil {
+					t.Errorf("copy %d of %s: %v", c, id, err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				outcomes[out]++
+				if out != AckDuplicate {
+					firsts[id]++
+				}
+			}()
+		}
+	}
+	// Every ack is with the writer, which waits for the lock.
+	waitSent(t, s, ids*copies)
+	if err := hold.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i := range ids {
+		if id := fmt.Sprintf("d-%d", i); firsts[id] != 1 {
+			t.Errorf("%s was first %d times, want once", id, firsts[id])
+		}
+	}
+	if outcomes[AckQueued] != heads || outcomes[AckRecorded] != ids-heads || outcomes[AckDuplicate] != ids*(copies-1) {
+		t.Errorf("outcomes %v, want %d queued, %d recorded, %d duplicate", outcomes, heads, ids-heads, ids*(copies-1))
+	}
+	// The writer's first batch holds what it found when it began to wait
+	// for the lock; all the others share the next commit.
+	if n := s.acks.commits.Load(); n > 2 {
+		t.Errorf("%d acks took %d commits, want them to share 2", ids*copies, n)
+	}
+	s.Close()
+	s2, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	var queued int
+	if err := s2.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE status = ?`, StatusQueued).Scan(&queued); err != nil {
+		t.Fatal(err)
+	}
+	if queued != heads {
+		t.Errorf("after a restart %d jobs are queued, want %d (one per head)", queued, heads)
+	}
+}
+
+// An ack whose job cannot be written fails alone, and leaves no trace: its
+// delivery is not recorded, so GitHub's redelivery is taken, while the acks
+// that shared its transaction are committed.
+func TestFailedAckRecordsNothingAndFailsAlone(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	if _, err := s.db.ExecContext(ctx, `CREATE TRIGGER refuse BEFORE INSERT ON jobs WHEN NEW.repo = 'acme/broken'
+		BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	hold, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hold.ExecContext(ctx, `DELETE FROM deliveries WHERE id = 'none'`); err != nil {
+		t.Fatal(err)
+	}
+	repos := []string{"acme/a", "acme/broken", "acme/b", "acme/c"}
+	errs := make([]error, len(repos))
+	var wg sync.WaitGroup
+	for i, repo := range repos {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			job := &Job{Kind: JobMerge, Repo: Repo{FullName: repo}, SHA: "abc"}
+			_, errs[i] = s.AckDelivery(ctx, Ack{Delivery: "d-" + repo, Job: job})
+		}()
+	}
+	waitSent(t, s, int64(len(repos)))
+	if err := hold.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i, repo := range repos {
+		switch {
+		case repo == "acme/broken" && (errs[i] == nil || !strings.Contains(errs[i].Error(), "enqueue merge job for acme/broken") || !strings.Contains(errs[i].Error(), "refused")):
+			t.Errorf("ack for %s: error %v, want it to say the job was refused", repo, errs[i])
+		case repo != "acme/broken" && errs[i] != nil:
+			t.Errorf("ack for %s failed with the broken one: %v", repo, errs[i])
+		}
+		first, err := s.FirstDelivery(ctx, "d-"+repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := repo == "acme/broken"; first != want {
+			t.Errorf("delivery for %s new again: %v, want %v", repo, first, want)
+		}
+	}
+}
+
+// waitSent waits until n acks are with s's writer.
+func waitSent(t *testing.T, s *SQLite, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); s.acks.sent.Load() < n; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d acks reached the writer", s.acks.sent.Load(), n)
+		}
+	}
+}
+
+// An ack after Close fails at once with an error saying so, rather than
+// waiting for a writer that is gone.
+func TestAckAfterCloseFails(t *testing.T) {
+	s, _ := open(t)
+	s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := s.AckDelivery(ctx, Ack{Delivery: "d-late"})
+	if err == nil || !strings.Contains(err.Error(), "acknowledge delivery d-late: store is closed") {
+		t.Fatalf("ack after close: %v, want it to say the store is closed", err)
 	}
 }

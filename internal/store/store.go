@@ -202,6 +202,7 @@ type Reported struct {
 type Store interface {
 	FirstDelivery(ctx context.Context, id string) (bool, error)
 	ForgetDelivery(ctx context.Context, id string) error
+	AckDelivery(ctx context.Context, a Ack) (AckOutcome, error)
 
 	EnqueueJob(ctx context.Context, j Job) (int64, error)
 	EnqueueJobOnce(ctx context.Context, j Job) (bool, error)

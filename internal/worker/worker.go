@@ -59,6 +59,9 @@ func Run(ctx context.Context, o Options) error {
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_DUMPABLE, 0, 0); errno != 0 {
 		return fmt.Errorf("worker: make the process non-dumpable: %w", errno)
 	}
+	if err := lowerPriority(); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
 	logs := &logBuffer{max: 1 << 20}
 	base := o.Log
 	if base == nil {
