@@ -65,14 +65,25 @@ func startWith(t *testing.T, extra map[string]string, kube kubernetes.Interface)
 	for k, v := range h.gcs.ClientEnv() {
 		t.Setenv(k, v)
 	}
-	h.env = map[string]string{
+	h.env = h.serverEnv(wrapper(t, testenv.Terraform(t), h.logDir))
+	for k, v := range extra {
+		h.env[k] = v
+	}
+	h.boot()
+	return h
+}
+
+// serverEnv is the server's configuration for the harness's fakes, with
+// terraform as TFPR_TERRAFORM_BIN.
+func (h *harness) serverEnv(terraform string) map[string]string {
+	return map[string]string{
 		"TFPR_GITHUB_APP_ID":           fmt.Sprint(h.gh.AppID()),
-		"TFPR_GITHUB_PRIVATE_KEY_FILE": h.gh.WritePrivateKey(t, t.TempDir()),
+		"TFPR_GITHUB_PRIVATE_KEY_FILE": h.gh.WritePrivateKey(h.t, h.t.TempDir()),
 		"TFPR_GITHUB_WEBHOOK_SECRET":   string(h.secret),
 		"TFPR_GITHUB_API_URL":          h.gh.APIURL(),
 		"TFPR_STATE_BUCKET":            bucket,
 		"TFPR_DATA_DIR":                h.data,
-		"TFPR_TERRAFORM_BIN":           wrapper(t, testenv.Terraform(t), h.logDir),
+		"TFPR_TERRAFORM_BIN":           terraform,
 		"TFPR_PARALLELISM":             "4",
 		"TFPR_RESYNC_INTERVAL":         "1h",
 		// Impersonation needs Google's IAM API, which is offline here: the
@@ -80,18 +91,13 @@ func startWith(t *testing.T, extra map[string]string, kube kubernetes.Interface)
 		"TFPR_INSECURE_SHARED_IDENTITY": "true",
 		"TFPR_REPO_ALLOWLIST":           owner + "/" + repoName,
 		// Every run goes through a sandboxed tfpr-worker.
-		"TFPR_WORKER_BIN":    testenv.WorkerBinary(t),
+		"TFPR_WORKER_BIN":    testenv.WorkerBinary(h.t),
 		"TFPR_INTERNAL_ADDR": "127.0.0.1:0",
 		"TFPR_SANDBOX_BIND":  h.logDir + ":rw",
 		// Drift checks plan on their own schedule; tests that want them
 		// turn them on.
 		"TFPR_DRIFT_INTERVAL": "0",
 	}
-	for k, v := range extra {
-		h.env[k] = v
-	}
-	h.boot()
-	return h
 }
 
 // boot starts (or restarts) the server on the harness's data dir.

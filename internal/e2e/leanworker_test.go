@@ -32,22 +32,9 @@ func TestSandboxedRunsStartTheLeanWorker(t *testing.T) {
 	if err := os.WriteFile(tf, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	h.env = map[string]string{
-		"TFPR_GITHUB_APP_ID":           fmt.Sprint(h.gh.AppID()),
-		"TFPR_GITHUB_PRIVATE_KEY_FILE": h.gh.WritePrivateKey(t, t.TempDir()),
-		"TFPR_GITHUB_WEBHOOK_SECRET":   string(h.secret),
-		"TFPR_GITHUB_API_URL":          h.gh.APIURL(),
-		"TFPR_STATE_BUCKET":            bucket,
-		"TFPR_DATA_DIR":                h.data,
-		"TFPR_TERRAFORM_BIN":           tf,
-		"TFPR_RESYNC_INTERVAL":         "1h",
-		"TFPR_INTERNAL_ADDR":           "127.0.0.1:0",
-		"TFPR_SANDBOX_BIND":            h.logDir + ":rw",
-		"TFPR_DRIFT_INTERVAL":          "0",
-
-		"TFPR_INSECURE_SHARED_IDENTITY": "true",
-		"TFPR_REPO_ALLOWLIST":           owner + "/" + repoName,
-	}
+	h.env = h.serverEnv(tf)
+	// As installed: tfpr-worker found beside tfpr, not named.
+	delete(h.env, "TFPR_WORKER_BIN")
 	seed(t, h.repo)
 	h.startProcess(t)
 	head := alphaPR(t, h, 1, "lean", "lean-worker")
