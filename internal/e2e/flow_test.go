@@ -90,6 +90,16 @@ resource "terraform_data" "topic" {
 	if !ok || cr.Conclusion != "success" {
 		t.Fatalf("check run for alpha at %s: %+v (found %v), want success", head, cr, ok)
 	}
+	// The plan started terraform three times; its version was asked once,
+	// by the server at start, not again by the run's worker.
+	for cmd, want := range map[string]int{"init": 1, "plan": 1, "show": 1} {
+		if n := h.invocations(cmd, "microservices/alpha/dev"); n != want {
+			t.Errorf("terraform %s ran %d times for one plan of alpha, want %d", cmd, n, want)
+		}
+	}
+	if n := h.invocations("version", ""); n != 1 {
+		t.Errorf("terraform version ran %d times after one plan, want once (at server start)", n)
+	}
 
 	// 3. A change to the shared module plans its caller; a policy violation
 	// in it fails the check at the right line and terraform never runs.

@@ -24,6 +24,7 @@ import (
 	"github.com/tfpr/tfpr/internal/runlog"
 	"github.com/tfpr/tfpr/internal/runspec"
 	"github.com/tfpr/tfpr/internal/store"
+	"github.com/tfpr/tfpr/internal/terraform"
 )
 
 // Records is the part of the store the dispatcher uses.
@@ -67,6 +68,9 @@ type Options struct {
 	Logs runlog.Sink
 	// Poll is how often a waiting run checks that its worker lives.
 	Poll time.Duration
+	// Terraform is the executable workers run, as the server identified
+	// it at start (terraform.Identify); nil makes each worker ask it.
+	Terraform *terraform.Binary
 }
 
 // Dispatcher runs terraform through workers.
@@ -82,6 +86,7 @@ type Dispatcher struct {
 	poll    time.Duration
 	metrics *metrics.Metrics
 	logs    runlog.Sink
+	tf      *terraform.Binary
 
 	mu      sync.Mutex
 	waiters map[int64]chan struct{}
@@ -112,7 +117,7 @@ func New(o Options) (*Dispatcher, error) {
 		return nil, fmt.Errorf("runapi: %w", err)
 	}
 	d := &Dispatcher{store: o.Store, exec: o.Executor, dir: o.RunsDir, url: o.URL, env: o.Env, minter: o.Minter,
-		mask: o.Mask, log: o.Log, poll: o.Poll, metrics: o.Metrics, logs: o.Logs,
+		mask: o.Mask, log: o.Log, poll: o.Poll, metrics: o.Metrics, logs: o.Logs, tf: o.Terraform,
 		waiters: map[int64]chan struct{}{}, attrs: map[int64][]slog.Attr{}, detached: make(chan struct{}),
 		launched: map[int64]time.Time{}, startup: map[int64]time.Duration{}}
 	if d.log == nil {
@@ -185,7 +190,7 @@ func (d *Dispatcher) Run(ctx context.Context, req Request) (runspec.Result, erro
 
 func (d *Dispatcher) start(ctx context.Context, id int64, token string, req Request) (executor.Handle, error) {
 	spec := runspec.Spec{RunID: id, Stage: req.Stage, Project: req.Project, Bucket: req.Bucket, Prefix: req.Prefix,
-		LockPlans: req.LockPlans, Budget: req.Budget, LockID: req.LockID}
+		LockPlans: req.LockPlans, Budget: req.Budget, LockID: req.LockID, Terraform: d.tf}
 	if req.Stage == runspec.Apply {
 		spec.PlanSHA256 = runspec.SHA256(req.Plan)
 	}

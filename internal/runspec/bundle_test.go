@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tfpr/tfpr/internal/terraform"
 )
 
 func writeFile(t *testing.T, root, rel, body string) {
@@ -24,6 +26,11 @@ func applySpec(plan []byte) Spec {
 	return Spec{RunID: 3, Stage: Apply, Project: "microservices/alpha/dev", Bucket: "b", Budget: time.Minute, PlanSHA256: SHA256(plan)}
 }
 
+func withTerraform(s Spec, b terraform.Binary) Spec {
+	s.Terraform = &b
+	return s
+}
+
 func TestBundleRoundTrip(t *testing.T) {
 	root := t.TempDir()
 	writeFile(t, root, "microservices/alpha/dev/main.tf", "# alpha")
@@ -31,13 +38,17 @@ func TestBundleRoundTrip(t *testing.T) {
 	writeFile(t, root, "microservices/beta/dev/main.tf", "# beta: not carried")
 	writeFile(t, root, "microservices/alpha/dev/.terraform/junk", "never carried")
 	plan := []byte("saved plan")
+	tf := terraform.Binary{Path: "/usr/local/bin/terraform", Size: 90 << 20, ModTime: 1764979200123456789, Version: "1.9.8"}
 	var buf bytes.Buffer
-	if err := WriteBundle(&buf, applySpec(plan), root, []string{"microservices/alpha/dev", "modules/net"}, plan); err != nil {
+	if err := WriteBundle(&buf, withTerraform(applySpec(plan), tf), root, []string{"microservices/alpha/dev", "modules/net"}, plan); err != nil {
 		t.Fatal(err)
 	}
 	u, err := ReadBundle(&buf, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if u.Spec.Terraform == nil || *u.Spec.Terraform != tf {
+		t.Errorf("terraform executable in the spec: %+v, want %+v", u.Spec.Terraform, tf)
 	}
 	if b, _ := os.ReadFile(filepath.Join(u.ProjectDir(), "main.tf")); string(b) != "# alpha" {
 		t.Fatalf("project file: %q", b)
@@ -91,6 +102,10 @@ func TestReadBundleRefuses(t *testing.T) {
 		"plan hash":       {applySpec([]byte("the reviewed plan")), nil, plan, "hashes to"},
 		"plan missing":    {applySpec(plan), nil, nil, "no plan file"},
 		"plan for a plan": {Spec{RunID: 3, Stage: Plan, Project: "microservices/alpha/dev", Bucket: "b", Budget: time.Minute}, nil, plan, "not an apply"},
+		"relative terraform": {withTerraform(applySpec(plan), terraform.Binary{Path: "bin/terraform", Version: "1.9.0"}), nil, plan,
+			"want an absolute path and a version"},
+		"terraform without version": {withTerraform(applySpec(plan), terraform.Binary{Path: "/usr/bin/terraform"}), nil, plan,
+			"want an absolute path and a version"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := ReadBundle(rawBundle(t, c.spec, c.entries, c.plan), t.TempDir())

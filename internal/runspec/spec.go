@@ -12,6 +12,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/tfpr/tfpr/internal/terraform"
 )
 
 // Stage is the terraform operation a run performs.
@@ -88,6 +90,11 @@ type Spec struct {
 	// service account, given to terraform as GOOGLE_OAUTH_ACCESS_TOKEN.
 	// Empty where the worker already runs as that account.
 	AccessToken string `json:"access_token,omitempty"`
+	// Terraform is the executable the server asked for its version at
+	// start. A worker that finds the same file (path, size and
+	// modification time) skips asking again: one terraform process per
+	// run fewer. Anything else, or none, and the worker asks itself.
+	Terraform *terraform.Binary `json:"terraform,omitempty"`
 }
 
 // Grace is how long past its budget a worker keeps trying to deliver its
@@ -120,6 +127,9 @@ func (s Spec) Validate() error {
 	}
 	if err := checkRel(s.Project); err != nil {
 		return fmt.Errorf("run spec %d: project: %w", s.RunID, err)
+	}
+	if t := s.Terraform; t != nil && (!strings.HasPrefix(t.Path, "/") || t.Version == "") {
+		return fmt.Errorf("run spec %d: terraform executable %q with version %q: want an absolute path and a version", s.RunID, t.Path, t.Version)
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/tfpr/tfpr/internal/runlog"
 	"github.com/tfpr/tfpr/internal/runner"
 	"github.com/tfpr/tfpr/internal/store"
+	"github.com/tfpr/tfpr/internal/terraform"
 )
 
 // serverIdentityEnv is tfpr's own Google identity. Workers never get it
@@ -49,6 +50,21 @@ func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[
 	}
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("TFPR_TERRAFORM_BIN %s: %w", cfg.TerraformBin, err)
+	}
+	// A local worker runs this very file: asked once here, its version
+	// travels in every run's spec and the worker skips its own
+	// `terraform version`. A run pod's image may hold another terraform,
+	// so a Job's worker asks its own.
+	var known *terraform.Binary
+	if cfg.Executor != executor.Kubernetes {
+		vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		b, err := terraform.Identify(vctx, terraform.Options{Bin: tf, Env: env, Log: log})
+		cancel()
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("TFPR_TERRAFORM_BIN %s: %w", cfg.TerraformBin, err)
+		}
+		log.Info("terraform", "path", b.Path, "version", b.Version)
+		known = &b
 	}
 	var ex executor.Executor
 	if cfg.Executor == executor.Kubernetes {
@@ -101,7 +117,7 @@ func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[
 		url = "http://" + ln.Addr().String()
 	}
 	d, err := runapi.New(runapi.Options{Store: st, Executor: ex, RunsDir: filepath.Join(cfg.DataDir, "runs"), URL: url, Env: wenv,
-		Minter: minter, Mask: redact.String, Log: log.With("component", "runapi"), Metrics: m, Logs: logs})
+		Minter: minter, Mask: redact.String, Log: log.With("component", "runapi"), Metrics: m, Logs: logs, Terraform: known})
 	if err != nil {
 		ln.Close()
 		return nil, nil, nil, err

@@ -18,9 +18,7 @@ func countingTerraform(t *testing.T) (bin, log string) {
 	dir := t.TempDir()
 	bin, log = filepath.Join(dir, "terraform"), filepath.Join(dir, "calls.log")
 	script := "#!/bin/sh\necho \"$1 $2\" >> '" + log + "'\nexec '" + testenv.Terraform(t) + "' \"$@\"\n"
-	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteScript(t, bin, script)
 	return bin, log
 }
 
@@ -92,6 +90,54 @@ func TestPlanRunsThreeCommands(t *testing.T) {
 		t.Fatalf("plan after the binary changed: %v", err)
 	}
 	if got, want := strings.Join(commands(t, log), ", "), "version, init, plan, show -json"; got != want {
+		t.Errorf("plan after the binary changed ran %s, want %s", got, want)
+	}
+}
+
+// TestKnownBinaryIsNotAskedAgain checks that a binary identified by another
+// process (the server, for its workers) is trusted only while it is the
+// same file: a new process plans with three commands, a binary changed
+// since, or one identified with a version too old, is asked again.
+func TestKnownBinaryIsNotAskedAgain(t *testing.T) {
+	t.Parallel()
+	gcs := testenv.FakeGCS(t, "tfpr-known")
+	bin, log := countingTerraform(t)
+	known, err := terraform.Identify(ctx(t), terraform.Options{Bin: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(commands(t, log), ", "); got != "version" {
+		t.Fatalf("Identify ran %q, want version", got)
+	}
+	if !strings.HasPrefix(known.Path, "/") || known.Size == 0 || known.ModTime == 0 || known.Version == "" {
+		t.Fatalf("Identify = %+v, want path, size, mtime and version", known)
+	}
+	be := terraform.Backend{Bucket: "tfpr-known", Prefix: "known"}
+	dir := project(t, `resource "terraform_data" "x" { input = "v1" }`+"\n")
+	plan := func(k terraform.Binary) string {
+		t.Helper()
+		ex, err := terraform.New(terraform.Options{Bin: bin, Env: gcs.TerraformEnv(), Known: []terraform.Binary{k}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ex.Plan(ctx(t), dir, be, "tfpr.tfplan"); err != nil {
+			t.Fatalf("plan: %v", err)
+		}
+		return strings.Join(commands(t, log), ", ")
+	}
+	if got, want := plan(known), "init, plan, show -json"; got != want {
+		t.Errorf("plan with the binary known ran %s, want %s", got, want)
+	}
+	old := known
+	old.Version = "0.15.5"
+	if got, want := plan(old), "version, init, plan, show -json"; got != want {
+		t.Errorf("plan with the binary known as too old ran %s, want %s", got, want)
+	}
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(bin, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := plan(known), "version, init, plan, show -json"; got != want {
 		t.Errorf("plan after the binary changed ran %s, want %s", got, want)
 	}
 }

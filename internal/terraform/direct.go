@@ -27,7 +27,39 @@ import (
 type binKey struct {
 	path  string
 	size  int64
-	mtime time.Time
+	mtime int64 // Unix nanoseconds: comparable across processes, unlike time.Time's location
+}
+
+// Binary is one terraform executable, identified by path, size and
+// modification time, and the version it reported. The server asks its
+// terraform once at start and hands the answer to every worker
+// (Options.Known), so a run starts terraform three times, not four.
+type Binary struct {
+	Path    string `json:"path"`
+	Size    int64  `json:"size"`
+	ModTime int64  `json:"mtime_ns"`
+	Version string `json:"version"`
+}
+
+func (b Binary) key() binKey { return binKey{path: b.Path, size: b.Size, mtime: b.ModTime} }
+
+// Identify runs `version -json` on the executable opts.Bin names and
+// returns it with its version; a terraform too old for tfpr's flags, or
+// one that does not run, is an error.
+func Identify(ctx context.Context, opts Options) (Binary, error) {
+	e, err := New(opts)
+	if err != nil {
+		return Binary{}, err
+	}
+	v, err := e.checkedVersion(ctx)
+	if err != nil {
+		return Binary{}, err
+	}
+	key, err := e.binKey()
+	if err != nil {
+		return Binary{}, &Error{Command: "version", Dir: os.TempDir(), Err: err}
+	}
+	return Binary{Path: key.path, Size: key.size, ModTime: key.mtime, Version: v}, nil
 }
 
 // versionCache remembers the version of each binary an Exec ran.
@@ -61,7 +93,7 @@ func (e *Exec) binKey() (binKey, error) {
 	if err != nil {
 		return binKey{}, fmt.Errorf("stat terraform executable %s: %w", p, err)
 	}
-	return binKey{path: p, size: st.Size(), mtime: st.ModTime()}, nil
+	return binKey{path: p, size: st.Size(), mtime: st.ModTime().UnixNano()}, nil
 }
 
 // minVersion is the oldest terraform whose plan and show flags tfpr uses.
@@ -90,19 +122,28 @@ func (e *Exec) checkedVersion(ctx context.Context) (string, error) {
 	if err := json.Unmarshal(out, &doc); err != nil || doc.Version == "" {
 		return "", &Error{Command: "version", Dir: os.TempDir(), Err: fmt.Errorf("read `%s version -json`: no terraform_version in %q", key.path, firstLine(string(out)))}
 	}
-	m := versionRe.FindStringSubmatch(doc.Version)
+	if err := supported(key.path, doc.Version); err != nil {
+		return "", &Error{Command: "version", Dir: os.TempDir(), Err: err}
+	}
+	e.versions.put(key, doc.Version)
+	return doc.Version, nil
+}
+
+// supported refuses a version that is not a number or is older than the
+// flags tfpr passes need.
+func supported(path, version string) error {
+	m := versionRe.FindStringSubmatch(version)
 	if m == nil {
-		return "", &Error{Command: "version", Dir: os.TempDir(), Err: fmt.Errorf("%s reports version %q, not a version number", key.path, doc.Version)}
+		return fmt.Errorf("%s reports version %q, not a version number", path, version)
 	}
 	var got [3]int
 	for i := range got {
 		fmt.Sscan(m[i+1], &got[i])
 	}
 	if cmpVersion(got, minVersion) < 0 {
-		return "", &Error{Command: "version", Dir: os.TempDir(), Err: fmt.Errorf("%s is terraform %s; tfpr needs %d.%d.%d or later", key.path, doc.Version, minVersion[0], minVersion[1], minVersion[2])}
+		return fmt.Errorf("%s is terraform %s; tfpr needs %d.%d.%d or later", path, version, minVersion[0], minVersion[1], minVersion[2])
 	}
-	e.versions.put(key, doc.Version)
-	return doc.Version, nil
+	return nil
 }
 
 func cmpVersion(a, b [3]int) int {

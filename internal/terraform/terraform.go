@@ -78,6 +78,11 @@ type Options struct {
 	// PluginCacheDir becomes TF_PLUGIN_CACHE_DIR when set.
 	PluginCacheDir string
 
+	// Known are executables whose version was already asked (Identify).
+	// One still at the same path with the same size and modification
+	// time is not asked again; anything else is.
+	Known []Binary
+
 	// LockPlans makes Plan take the state lock. Off, plans read state
 	// without locking: they never block an apply and a read-only identity
 	// can make them. The apply that follows always locks.
@@ -198,6 +203,11 @@ func New(opts Options) (*Exec, error) {
 		env[envPluginCache] = opts.PluginCacheDir
 	}
 	e.env = env
+	for _, b := range opts.Known {
+		if supported(b.Path, b.Version) == nil {
+			e.versions.put(b.key(), b.Version)
+		}
+	}
 	return e, nil
 }
 

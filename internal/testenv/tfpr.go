@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -51,4 +52,17 @@ func TfprBinary(t testing.TB) string {
 func WorkerBinary(t testing.TB) string {
 	t.Helper()
 	return filepath.Join(buildTfpr(t), "tfpr-worker")
+}
+
+// WriteScript writes an executable script at path. The file is written by
+// a child process: a descriptor this process held open for writing could
+// leak into a concurrent fork from another test, and exec of the script
+// would then fail with "text file busy".
+func WriteScript(t testing.TB, path, script string) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", `cat > "$1" && chmod 755 "$1"`, "sh", path)
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("write script %s: %v\n%s", path, err, out)
+	}
 }

@@ -218,7 +218,11 @@ func newTerraform(o Options, u runspec.Unpacked, log *slog.Logger, output io.Wri
 		return nil, fmt.Errorf("write terraform CLI config: %w", err)
 	}
 	env["TF_CLI_CONFIG_FILE"] = cli
-	return terraform.New(terraform.Options{Bin: o.TerraformBin, Env: env, PluginCacheDir: o.PluginCacheDir,
+	var known []terraform.Binary
+	if u.Spec.Terraform != nil {
+		known = append(known, *u.Spec.Terraform)
+	}
+	return terraform.New(terraform.Options{Bin: o.TerraformBin, Env: env, PluginCacheDir: o.PluginCacheDir, Known: known,
 		LockPlans: u.Spec.LockPlans || u.Spec.Stage == runspec.Apply, Log: log, Output: output, OnExit: onExit})
 }
 
