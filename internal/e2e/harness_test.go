@@ -167,7 +167,7 @@ func wrapper(t *testing.T, real, logDir string) string {
 	script := fmt.Sprintf(`#!/bin/sh
 n=$(date +%%s%%N)-$$
 printf '%%s|%%s\n' "$PWD" "$*" >> %[1]q/invocations
-env > %[1]q/env.$n
+env > %[1]q/env.$1.$n
 if [ "$1" = apply ] && [ -f %[1]q/slow-apply ]; then sleep 2; fi
 if [ "$1" = plan ] && [ -f %[1]q/hold-plan ]; then
 	touch %[1]q/plan-held
@@ -210,13 +210,29 @@ func (h *harness) invocations(sub, project string) int {
 	return n
 }
 
-// terraformEnvs returns every recorded terraform environment.
-func (h *harness) terraformEnvs() []string {
+// recordedEnv is one terraform invocation's subcommand and environment.
+type recordedEnv struct{ sub, env string }
+
+// recordedEnvs returns the environment of every terraform invocation.
+func (h *harness) recordedEnvs() []recordedEnv {
 	files, _ := filepath.Glob(filepath.Join(h.logDir, "env.*"))
-	var out []string
+	var out []recordedEnv
 	for _, f := range files {
+		sub, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(f), "env."), ".")
 		raw, _ := os.ReadFile(f)
-		out = append(out, string(raw))
+		out = append(out, recordedEnv{sub: sub, env: string(raw)})
+	}
+	return out
+}
+
+// terraformEnvs returns the environment of every terraform run for a
+// project: all but the `version` the server asks once at start.
+func (h *harness) terraformEnvs() []string {
+	var out []string
+	for _, r := range h.recordedEnvs() {
+		if r.sub != "version" {
+			out = append(out, r.env)
+		}
 	}
 	return out
 }

@@ -130,15 +130,18 @@ func TestTerraformEnvironmentIsScrubbedAndImpersonates(t *testing.T) {
 	}
 	key, _ := os.ReadFile(h.env["TFPR_GITHUB_PRIVATE_KEY_FILE"])
 	forbidden := []string{string(h.secret), "process-level-webhook-secret", h.env["TFPR_GITHUB_PRIVATE_KEY_FILE"], "ghs_", "x-access-token", "TFPR_", "GITHUB_TOKEN", "STORAGE_EMULATOR_HOST"}
-	for _, env := range envs {
-		for _, f := range forbidden {
-			if strings.Contains(env, f) {
-				t.Errorf("terraform's environment contains %q:\n%s", f, env)
+	// Also the server's own `version` at start: no secret, no identity.
+	for _, r := range h.recordedEnvs() {
+		for _, f := range append(forbidden, "GOOGLE_OAUTH_ACCESS_TOKEN", "GOOGLE_APPLICATION_CREDENTIALS") {
+			if strings.Contains(r.env, f) && (r.sub == "version" || !strings.HasPrefix(f, "GOOGLE_")) {
+				t.Errorf("terraform %s's environment contains %q:\n%s", r.sub, f, r.env)
 			}
 		}
-		if bytes.Contains([]byte(env), bytes.TrimSpace(key)[40:80]) {
-			t.Errorf("terraform's environment contains the App private key")
+		if bytes.Contains([]byte(r.env), bytes.TrimSpace(key)[40:80]) {
+			t.Errorf("terraform %s's environment contains the App private key", r.sub)
 		}
+	}
+	for _, env := range envs {
 		// Only a token minted for the project's own account: nothing that
 		// could impersonate anyone, and never tfpr's own token.
 		const sa = "tf-alpha-dev@acme-platform.iam.gserviceaccount.com"

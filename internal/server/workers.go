@@ -58,7 +58,8 @@ func workers(ctx context.Context, cfg *config.Config, st *store.SQLite, env map[
 	var known *terraform.Binary
 	if cfg.Executor != executor.Kubernetes {
 		vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		b, err := terraform.Identify(vctx, terraform.Options{Bin: tf, Env: env, Log: log})
+		// No credentials: asking a version needs none.
+		b, err := terraform.Identify(vctx, terraform.Options{Bin: tf, Env: map[string]string{"PATH": env["PATH"], "HOME": env["HOME"]}, Log: log})
 		cancel()
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("TFPR_TERRAFORM_BIN %s: %w", cfg.TerraformBin, err)
