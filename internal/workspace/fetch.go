@@ -74,16 +74,33 @@ func (m *Manager) fetch(ctx context.Context, repo Repo, token string, refspecs [
 	}
 
 	start := time.Now()
+	var secrets []string
+	auth := ""
+	if token != "" {
+		basic := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + token))
+		auth = "Basic " + basic
+		secrets = []string{token, "Authorization: " + auth, basic}
+	}
+	if direct, ok := directWants(repo.CloneURL, want); ok {
+		err := m.fetchDirect(ctx, mirror, repo.CloneURL, auth, secrets, refspecs, direct)
+		if err == nil {
+			m.log.DebugContext(ctx, "fetched", "repo", repo.FullName, "refspecs", want, "duration", time.Since(start), "client", "tfpr")
+			return m.afterFetch(ctx, st, mirror, repo)
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		// git's own client is the authority: it asks again from scratch.
+		m.log.InfoContext(ctx, "fetch by commit id in one request failed; fetching with git", "repo", repo.FullName, "err", err)
+		start = time.Now()
+	}
 	// The URL rather than the remote's name: git needs no remote config,
 	// and tfpr needs no process to keep that config in step.
 	args := append([]string{"--git-dir=" + mirror, "fetch", "--no-tags", "--no-recurse-submodules",
 		"--no-write-fetch-head", "--no-auto-maintenance", "--quiet", repo.CloneURL}, want...)
 	var env []string
-	var secrets []string
 	if token != "" {
-		header := "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+token))
-		env = []string{"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=" + header}
-		secrets = []string{token, header, base64.StdEncoding.EncodeToString([]byte("x-access-token:" + token))}
+		env = []string{"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=Authorization: " + auth}
 	}
 	if _, err := m.run(ctx, runOpts{env: env, secrets: secrets}, args...); err != nil {
 		// A git killed mid-write (a cancelled run) can leave a lock file
@@ -91,7 +108,12 @@ func (m *Manager) fetch(ctx context.Context, repo Repo, token string, refspecs [
 		st.swept = false
 		return err
 	}
-	m.log.DebugContext(ctx, "fetched", "repo", repo.FullName, "refspecs", want, "duration", time.Since(start))
+	m.log.DebugContext(ctx, "fetched", "repo", repo.FullName, "refspecs", want, "duration", time.Since(start), "client", "git")
+	return m.afterFetch(ctx, st, mirror, repo)
+}
+
+// afterFetch runs git's housekeeping every maintenanceEvery fetches.
+func (m *Manager) afterFetch(ctx context.Context, st *mirrorState, mirror string, repo Repo) error {
 	if st.fetches++; st.fetches >= maintenanceEvery {
 		st.fetches = 0
 		// Under the lock, so it never races a fetch; a failure only

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -34,6 +35,24 @@ func countGit(t *testing.T) (started func() []string) {
 	}
 }
 
+// objectCount is how many objects the mirror holds, loose and packed.
+func objectCount(t *testing.T, mirror string) int {
+	t.Helper()
+	out, err := exec.Command("git", "--git-dir="+mirror, "count-objects", "-v").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		k, v, _ := strings.Cut(l, ": ")
+		if k == "count" || k == "in-pack" {
+			i, _ := strconv.Atoi(v)
+			n += i
+		}
+	}
+	return n
+}
+
 // planRun does what a PR's plan asks of the workspace before terraform:
 // fetch the head and base by id, list the changed files, check out the head.
 func planRun(t *testing.T, m *Manager, repo Repo, token string, pr int, base, head string) []string {
@@ -57,9 +76,9 @@ func planRun(t *testing.T, m *Manager, repo Repo, token string, pr int, base, he
 	return changed
 }
 
-// A second run on a repository asks the server for the new head only (no
-// ref listing) and starts one git process per step; a re-plan of a head the
-// mirror holds asks the server nothing.
+// A second run on a repository asks the server for the new head only, in
+// one request that offers what the mirror holds, and starts no git
+// transport; a re-plan of a head the mirror holds asks the server nothing.
 func TestSecondRunFetchesOnlyTheNewCommit(t *testing.T) {
 	const token = "ghs_TestToken0123456789abcdef"
 	up := newUpstream(t)
@@ -71,7 +90,8 @@ func TestSecondRunFetchesOnlyTheNewCommit(t *testing.T) {
 	srv := newGitHTTPServer(t, filepath.Dir(up.dir), token)
 	repo := Repo{FullName: "acme/infra", CloneURL: srv.URL + "/" + filepath.Base(up.dir)}
 	started := countGit(t)
-	m, _ := newManager(t)
+	m, dir := newManager(t)
+	mirror := filepath.Join(dir, "mirrors", "acme", "infra.git")
 
 	up.git("checkout", "--quiet", "-b", "pr1")
 	head1 := up.commit("pr1", map[string]string{"microservices/s1/dev/main.tf": "# v2\n"})
@@ -79,19 +99,38 @@ func TestSecondRunFetchesOnlyTheNewCommit(t *testing.T) {
 
 	up.git("checkout", "--quiet", "-b", "pr2", base)
 	head2 := up.commit("pr2", map[string]string{"microservices/s2/dev/main.tf": "# v2\n"})
+	objects := objectCount(t, mirror)
 	procs, reqs := len(started()), len(srv.served())
 	changed := planRun(t, m, repo, token, 2, base, head2)
 	if want := []string{"microservices/s2/dev/main.tf"}; strings.Join(changed, ",") != strings.Join(want, ",") {
 		t.Fatalf("changed files of PR 2 = %v, want %v", changed, want)
 	}
 	gits, asked := started()[procs:], srv.served()[reqs:]
-	// The ref advertisement, then one fetch: no ls-refs round trip.
-	if len(asked) != 2 || !strings.HasPrefix(asked[0], "GET ") || !strings.HasPrefix(asked[1], "POST ") {
-		t.Errorf("second run sent %d requests, want the advertisement and one fetch:\n%s", len(asked), strings.Join(asked, "\n"))
+	t.Logf("second run stored %d new objects", objectCount(t, mirror)-objects)
+	// One fetch request: no capability advertisement, no ref listing.
+	if len(asked) != 1 || !strings.HasPrefix(asked[0], "POST ") {
+		t.Errorf("second run sent %d requests, want one fetch:\n%s", len(asked), strings.Join(asked, "\n"))
 	}
-	// What is held (cat-file), fetch, diff-tree, read-tree.
-	if len(gits) != 4 {
-		t.Errorf("second run started %d git processes, want 4:\n%s", len(gits), strings.Join(gits, "\n"))
+	// The commit and the 4 trees down to dev/ (the blob is PR 1's), and
+	// a delta base or two index-pack copies in: the base is offered as
+	// common ground, so the 20 other projects' 60 objects stay home.
+	if n := objectCount(t, mirror) - objects; n > 8 {
+		t.Errorf("second run stored %d new objects, want at most 8: the new commit's", n)
+	}
+	// What is held (cat-file), the mirror's tips (for-each-ref), index-pack,
+	// the connectivity check (rev-list), update-ref, diff-tree, read-tree;
+	// git's fetch would start 4 processes of its own besides.
+	var verbs []string
+	for _, g := range gits {
+		for _, f := range strings.Fields(g) {
+			if !strings.HasPrefix(f, "--") {
+				verbs = append(verbs, f)
+				break
+			}
+		}
+	}
+	if got, want := strings.Join(verbs, " "), "cat-file for-each-ref index-pack rev-list update-ref diff-tree read-tree"; got != want {
+		t.Errorf("second run started git %s, want %s:\n%s", got, want, strings.Join(gits, "\n"))
 	}
 
 	procs, reqs = len(started()), len(srv.served())

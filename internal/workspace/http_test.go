@@ -26,6 +26,9 @@ type gitHTTPServer struct {
 	leaks        []string
 	unauthorized int
 	requests     []string // method and path of every authorised request
+	// answer, when set, answers a request in place of git http-backend
+	// (returning true), as a server with other manners would.
+	answer func(w http.ResponseWriter, r *http.Request) bool
 }
 
 // served returns the requests answered so far.
@@ -69,7 +72,11 @@ func newGitHTTPServer(t *testing.T, projectRoot, token string) *gitHTTPServer {
 		}
 		s.mu.Lock()
 		s.requests = append(s.requests, r.Method+" "+r.URL.Path)
+		answer := s.answer
 		s.mu.Unlock()
+		if answer != nil && answer(w, r) {
+			return
+		}
 		cgiHandler.ServeHTTP(w, r)
 	}))
 	t.Cleanup(s.Close)

@@ -12,7 +12,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -43,6 +45,9 @@ type Manager struct {
 	log       *slog.Logger
 	// Metrics counts failed fetches from GitHub; nil counts nothing.
 	Metrics *metrics.Metrics
+	// http asks for commit ids in one request (upload.go); its
+	// connections are kept between fetches.
+	http *http.Client
 
 	mu    sync.Mutex
 	state map[string]*mirrorState
@@ -81,6 +86,7 @@ func New(dir string, log *slog.Logger) (*Manager, error) {
 		git:       gitBin,
 		log:       log,
 		state:     map[string]*mirrorState{},
+		http:      &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
 	}
 	for _, d := range []string{m.mirrors, m.checkouts} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
@@ -173,6 +179,8 @@ type runOpts struct {
 	env     []string // extra environment entries
 	secrets []string // values to redact from error output
 	stdin   []byte
+	// stdinR streams stdin instead (stdin unset).
+	stdinR io.Reader
 }
 
 // run executes git with a minimal environment and returns stdout. Host and
@@ -189,6 +197,8 @@ func (m *Manager) run(ctx context.Context, o runOpts, args ...string) ([]byte, e
 	cmd.Stderr = &limitedWriter{buf: &stderr, max: 1 << 20}
 	if o.stdin != nil {
 		cmd.Stdin = bytes.NewReader(o.stdin)
+	} else if o.stdinR != nil {
+		cmd.Stdin = o.stdinR
 	}
 	if err := cmd.Run(); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
