@@ -133,7 +133,7 @@ func readPack(body io.Reader, w io.Writer) error {
 		line := strings.TrimSuffix(string(data), "\n")
 		if section == "" {
 			if msg, ok := strings.CutPrefix(line, "ERR "); ok {
-				return fmt.Errorf("the server refused the fetch: %s", msg)
+				return fmt.Errorf("the server refused the fetch: %s", firstBytes(msg, 200))
 			}
 			switch line {
 			case "acknowledgments", "shallow-info", "wanted-refs", "packfile-uris":
