@@ -20,8 +20,9 @@ import (
 // working directory and arguments. The time spent in terraform is then
 // known exactly, and everything else in a run is tfpr's.
 //
-// While the Gate file exists, invocations wait before starting (the wait is
-// not part of the logged time); when Gate+".abort" exists they fail at once
+// While the Gate file exists, invocations other than `version` (which the
+// server asks at start) wait before starting (the wait is not part of the
+// logged time); when Gate+".abort" exists they fail at once
 // instead of running terraform. Gate+".held" is created by the first
 // invocation that waits.
 type Wrapper struct {
@@ -45,7 +46,7 @@ func WriteWrapper(dir, real string) (*Wrapper, error) {
 	}
 	script := fmt.Sprintf(`#!%s
 gate=%s
-if [ -e "$gate" ]; then
+if [ -e "$gate" ] && [ "$1" != version ]; then
 	: > "$gate.held"
 	while [ -e "$gate" ]; do sleep 0.05; done
 fi
