@@ -144,9 +144,21 @@ type SQLite struct {
 
 const (
 	firstDeliverySQL = `INSERT OR IGNORE INTO deliveries(id, received) VALUES (?, ?)`
-	enqueueOnceSQL   = `INSERT OR IGNORE INTO jobs(kind, repo, pr, sha, payload, status, created, updated)
-		SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE repo = ? AND pr = ? AND sha = ? AND kind = ? AND status IN (?, ?))`
 )
+
+// enqueueOnceSQL inserts a job of kind unless one like it is queued or
+// running. The kind and statuses are literals, never parameters: whether
+// the jobs_command_once partial index applies depends on the kind, so a
+// bound kind makes SQLite re-prepare the statement at every new binding
+// (a third of an ack's time in the store).
+func enqueueOnceSQL(kind JobKind) string {
+	return `INSERT OR IGNORE INTO jobs(kind, repo, pr, sha, payload, status, created, updated)
+		SELECT ?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE repo = ? AND pr = ? AND sha = ? AND kind = '` +
+		string(kind) + `' AND status IN ('` + string(StatusQueued) + `', '` + string(StatusRunning) + `'))`
+}
+
+// jobKinds are the kinds a job can have.
+var jobKinds = []JobKind{JobPR, JobMerge, JobClose, JobCommand}
 
 var _ Store = (*SQLite)(nil)
 
@@ -179,14 +191,15 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	}
 	// The ack path has a connection of its own: in WAL mode the runner's
 	// reads never hold it up, and its writes wait only for the write lock,
-	// not for every query queued on the runner's connection.
-	ackDB, err := sql.Open("sqlite", dsn)
+	// not for every query queued on the runner's connection. It never
+	// checkpoints the WAL itself (see ackWriter.checkpointer).
+	ackDB, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	ackDB.SetMaxOpenConns(1)
-	acks, err := newAckWriter(ctx, ackDB)
+	acks, err := newAckWriter(ctx, ackDB, db)
 	if err != nil {
 		ackDB.Close()
 		db.Close()

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -107,9 +109,20 @@ type ackAnswer struct {
 type ackWriter struct {
 	db            *sql.DB
 	firstDelivery *sql.Stmt
-	enqueueOnce   *sql.Stmt
+	enqueueOnce   map[JobKind]*sql.Stmt
 	enqueue       *sql.Stmt
 	recordMerge   *sql.Stmt
+
+	// checkpointer copies the WAL into the database on a connection of
+	// its own (the ack connection never checkpoints: a checkpoint's
+	// writes and fsyncs inside an ack's commit were the ack path's
+	// slowest percentile); checkpoint asks it to, every checkpointEvery
+	// commits.
+	checkpointer  *sql.DB
+	checkpoint    chan struct{}
+	ckptStopped   chan struct{}
+	restart       atomic.Bool
+	restartFrames int
 
 	reqs chan *ackRequest
 	// sent counts acks handed to the writer and commits the transactions
@@ -125,24 +138,66 @@ const (
 	recordMergeSQL = `INSERT OR REPLACE INTO merges(repo, sha, pr, head_sha, merged_by) VALUES (?,?,?,?,?)`
 )
 
-func newAckWriter(ctx context.Context, db *sql.DB) (*ackWriter, error) {
-	w := &ackWriter{db: db, reqs: make(chan *ackRequest, maxAckBatch), closing: make(chan struct{}), stopped: make(chan struct{})}
-	for _, st := range []struct {
-		dst **sql.Stmt
-		q   string
-	}{{&w.firstDelivery, firstDeliverySQL}, {&w.enqueueOnce, enqueueOnceSQL}, {&w.enqueue, enqueueSQL}, {&w.recordMerge, recordMergeSQL}} {
+// checkpointEvery is how many ack commits pass between checkpoints: about
+// SQLite's own 1,000-page default, at a few pages per commit.
+const checkpointEvery = 256
+
+func newAckWriter(ctx context.Context, db, checkpointer *sql.DB) (*ackWriter, error) {
+	w := &ackWriter{db: db, checkpointer: checkpointer, checkpoint: make(chan struct{}, 1), ckptStopped: make(chan struct{}), restartFrames: restartFrames,
+		reqs: make(chan *ackRequest, maxAckBatch), closing: make(chan struct{}), stopped: make(chan struct{})}
+	prepare := func(dst **sql.Stmt, q string) error {
 		var err error
-		if *st.dst, err = db.PrepareContext(ctx, st.q); err != nil {
-			w.closeStmts()
-			return nil, fmt.Errorf("prepare store statements: %w", err)
-		}
+		*dst, err = db.PrepareContext(ctx, q)
+		return err
+	}
+	err := errors.Join(prepare(&w.firstDelivery, firstDeliverySQL), prepare(&w.enqueue, enqueueSQL), prepare(&w.recordMerge, recordMergeSQL))
+	w.enqueueOnce = map[JobKind]*sql.Stmt{}
+	for _, k := range jobKinds {
+		var st *sql.Stmt
+		err = errors.Join(err, prepare(&st, enqueueOnceSQL(k)))
+		w.enqueueOnce[k] = st
+	}
+	if err != nil {
+		w.closeStmts()
+		return nil, fmt.Errorf("prepare store statements: %w", err)
 	}
 	go w.run()
+	go w.checkpoints()
 	return w, nil
 }
 
+// restartFrames is the WAL length (in pages) past which the ack writer
+// restarts the WAL itself. A passive checkpoint never waits for the
+// writer, so under a steady stream of acks it never catches up with the
+// WAL's end, and SQLite starts a WAL over only when a checkpoint has:
+// without this the WAL would grow without bound. About 32 MiB.
+const restartFrames = 8000
+
+// checkpoints runs a passive checkpoint whenever asked: the ack connection
+// goes on committing meanwhile. When the WAL is still longer than
+// restartFrames after it, the writer is asked to restart the WAL (it holds
+// the write lock anyway, and what is left to copy is what was written
+// during the passive run). A failed checkpoint is retried at the next
+// request; the runner's connection checkpoints too.
+func (w *ackWriter) checkpoints() {
+	defer close(w.ckptStopped)
+	ctx := context.Background()
+	for {
+		select {
+		case <-w.closing:
+			return
+		case <-w.checkpoint:
+		}
+		var busy, frames, copied int
+		err := w.checkpointer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+		if err == nil && frames >= w.restartFrames {
+			w.restart.Store(true)
+		}
+	}
+}
+
 func (w *ackWriter) closeStmts() {
-	for _, st := range []*sql.Stmt{w.firstDelivery, w.enqueueOnce, w.enqueue, w.recordMerge} {
+	for _, st := range append([]*sql.Stmt{w.firstDelivery, w.enqueue, w.recordMerge}, slices.Collect(maps.Values(w.enqueueOnce))...) {
 		if st != nil {
 			st.Close()
 		}
@@ -155,6 +210,7 @@ func (w *ackWriter) close() {
 	w.once.Do(func() {
 		close(w.closing)
 		<-w.stopped
+		<-w.ckptStopped
 		for {
 			select {
 			case r := <-w.reqs:
@@ -230,6 +286,10 @@ func (w *ackWriter) run() {
 		}
 		w.commit(batch)
 		clear(batch)
+		if w.restart.CompareAndSwap(true, false) {
+			// A failure leaves the WAL long; the next request asks again.
+			w.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(RESTART)")
+		}
 	}
 }
 
@@ -278,7 +338,8 @@ func (w *ackWriter) write(ctx context.Context, reqs []*ackRequest) ([]AckOutcome
 	defer tx.Rollback()
 	st := ackStmts{
 		firstDelivery: tx.StmtContext(ctx, w.firstDelivery),
-		enqueueOnce:   tx.StmtContext(ctx, w.enqueueOnce),
+		enqueueOnce:   w.enqueueOnce,
+		tx:            tx,
 		enqueue:       tx.StmtContext(ctx, w.enqueue),
 		recordMerge:   tx.StmtContext(ctx, w.recordMerge),
 	}
@@ -291,13 +352,21 @@ func (w *ackWriter) write(ctx context.Context, reqs []*ackRequest) ([]AckOutcome
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("acknowledge deliveries: commit: %w", err)
 	}
-	w.commits.Add(1)
+	if w.commits.Add(1)%checkpointEvery == 0 {
+		select {
+		case w.checkpoint <- struct{}{}:
+		default:
+		}
+	}
 	return outcomes, nil
 }
 
 // ackStmts are the writer's statements bound to one transaction.
 type ackStmts struct {
-	firstDelivery, enqueueOnce, enqueue, recordMerge *sql.Stmt
+	firstDelivery, enqueue, recordMerge *sql.Stmt
+	// enqueueOnce are bound to tx when used: most acks need none of them.
+	enqueueOnce map[JobKind]*sql.Stmt
+	tx          *sql.Tx
 }
 
 func (st ackStmts) apply(ctx context.Context, r *ackRequest) (AckOutcome, error) {
@@ -326,9 +395,13 @@ func (st ackStmts) apply(ctx context.Context, r *ackRequest) (AckOutcome, error)
 	var err error
 	switch a.Enqueue {
 	case EnqueueOnce:
-		n, err = rowsAffected(st.enqueueOnce.ExecContext(ctx,
+		once, ok := st.enqueueOnce[j.Kind]
+		if !ok {
+			return 0, fmt.Errorf("enqueue %s job for %s: unknown job kind", j.Kind, j.Repo.FullName)
+		}
+		n, err = rowsAffected(st.tx.StmtContext(ctx, once).ExecContext(ctx,
 			j.Kind, j.Repo.FullName, j.PR, key, r.payload, StatusQueued, t, t,
-			j.Repo.FullName, j.PR, key, j.Kind, StatusQueued, StatusRunning))
+			j.Repo.FullName, j.PR, key))
 	default:
 		n, err = rowsAffected(st.enqueue.ExecContext(ctx, j.Kind, j.Repo.FullName, j.PR, key, r.payload, StatusQueued, t, t))
 	}
