@@ -162,6 +162,9 @@ var jobKinds = []JobKind{JobPR, JobMerge, JobClose, JobCommand}
 
 var _ Store = (*SQLite)(nil)
 
+// busyTimeoutMS is how long a statement waits for another connection's lock.
+const busyTimeoutMS = 10000
+
 // OpenSQLite opens (creating if needed) the database file at path.
 func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -169,7 +172,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	}
 	// WAL keeps readers off the writer's back; synchronous=NORMAL is durable
 	// against a crash of tfpr itself, which is the failure that matters here.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	dsn := "file:" + path + fmt.Sprintf("?_pragma=journal_mode(WAL)&_pragma=busy_timeout(%d)&_pragma=synchronous(NORMAL)&_txlock=immediate", busyTimeoutMS)
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)

@@ -287,10 +287,27 @@ func (w *ackWriter) run() {
 		w.commit(batch)
 		clear(batch)
 		if w.restart.CompareAndSwap(true, false) {
-			// A failure leaves the WAL long; the next request asks again.
-			w.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(RESTART)")
+			w.restartWAL()
 		}
 	}
+}
+
+// restartWAL copies the rest of the WAL and starts it over. RESTART waits
+// for readers of the WAL to finish: acks wait at most 100 ms for them,
+// not the connection's 10 s; a busy or failed one leaves the WAL long and
+// the next checkpoint asks again.
+func (w *ackWriter) restartWAL() {
+	ctx := context.Background()
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 100"); err != nil {
+		return
+	}
+	conn.ExecContext(ctx, "PRAGMA wal_checkpoint(RESTART)")
+	conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeoutMS))
 }
 
 // commit writes batch in one transaction and answers every request in it.

@@ -29,6 +29,9 @@ import (
 // server speaks another dialect, and git's own client should ask.
 var errNotV2 = errors.New("not a protocol v2 fetch response")
 
+// errIndexPackStopped ends a transfer whose pack index-pack no longer reads.
+var errIndexPackStopped = errors.New("index-pack stopped reading the pack")
+
 const (
 	// pktMax is the largest pkt-line, length prefix included.
 	pktMax = 65520
@@ -301,12 +304,16 @@ func (m *Manager) fetchDirect(ctx context.Context, mirror, cloneURL, auth string
 	}()
 	_, err = m.run(ctx, runOpts{stdinR: pr, secrets: secrets}, "--git-dir="+mirror, "index-pack", "--stdin", "--fix-thin")
 	// index-pack may stop reading early; the request must not block on it.
-	pr.CloseWithError(errors.New("index-pack stopped reading"))
-	if perr := <-posted; perr != nil {
+	pr.CloseWithError(errIndexPackStopped)
+	perr := <-posted
+	switch {
+	case perr != nil && !errors.Is(perr, errIndexPackStopped):
 		return fmt.Errorf("fetch %d commits: %s", len(want), redact(perr.Error(), secrets))
-	}
-	if err != nil {
+	case err != nil:
+		// index-pack's own words say what was wrong with the pack.
 		return err
+	case perr != nil:
+		return fmt.Errorf("fetch %d commits: %w", len(want), perr)
 	}
 	var ids, updates strings.Builder
 	for _, w := range wants {

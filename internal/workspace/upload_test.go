@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -71,28 +72,43 @@ func TestDirectFetchFallsBackToGit(t *testing.T) {
 	up := newUpstream(t)
 	base := up.commit("base", map[string]string{"main.tf": "# v1\n"})
 	head := up.commit("head", map[string]string{"main.tf": "# v2\n"})
-	for name, answer := range map[string]func(w http.ResponseWriter, r *http.Request) bool{
-		"status": func(w http.ResponseWriter, r *http.Request) bool {
+	for name, c := range map[string]struct {
+		answer func(w http.ResponseWriter, r *http.Request) bool
+		logged string // why the one request failed, as logged
+	}{
+		"status": {func(w http.ResponseWriter, r *http.Request) bool {
 			if r.Header.Get("User-Agent") != "git/tfpr" {
 				return false
 			}
 			http.Error(w, "v2 only after the advertisement", http.StatusBadRequest)
 			return true
-		},
-		"v0 dialect": func(w http.ResponseWriter, r *http.Request) bool {
+		}, "status 400 Bad Request"},
+		"v0 dialect": {func(w http.ResponseWriter, r *http.Request) bool {
 			if r.Header.Get("User-Agent") != "git/tfpr" {
 				return false
 			}
 			w.Header().Set("Content-Type", "application/x-git-upload-pack-result")
 			fmt.Fprint(w, pktLine("NAK\n")+"0000")
 			return true
-		},
+		}, `section \"NAK\"`},
+		"broken pack": {func(w http.ResponseWriter, r *http.Request) bool {
+			if r.Header.Get("User-Agent") != "git/tfpr" {
+				return false
+			}
+			w.Header().Set("Content-Type", "application/x-git-upload-pack-result")
+			fmt.Fprint(w, pktLine("packfile\n")+band(1, "PACK\x00\x00\x00\x02\x00\x00\x00\x05garbage")+"0000")
+			return true
+		}, "git index-pack: exit status"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv := newGitHTTPServer(t, filepath.Dir(up.dir), token)
-			srv.answer = answer
+			srv.answer = c.answer
 			repo := Repo{FullName: "acme/infra", CloneURL: srv.URL + "/" + filepath.Base(up.dir)}
-			m, _ := newManager(t)
+			var log bytes.Buffer
+			m, err := New(t.TempDir(), slog.New(slog.NewJSONHandler(&log, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := m.Fetch(context.Background(), repo, token, "+"+head+":refs/pull/1/head", "+"+base+":refs/pull/1/base"); err != nil {
 				t.Fatalf("fetch: %v", err)
 			}
@@ -105,6 +121,12 @@ func TestDirectFetchFallsBackToGit(t *testing.T) {
 			}
 			if len(srv.leaks) > 0 {
 				t.Fatalf("token visible during fetch:\n%s", strings.Join(srv.leaks, "\n"))
+			}
+			if !strings.Contains(log.String(), "fetching with git") || !strings.Contains(log.String(), c.logged) {
+				t.Errorf("the log does not say the one request failed with %q:\n%s", c.logged, log.String())
+			}
+			if strings.Contains(log.String(), token) {
+				t.Errorf("the log holds the token:\n%s", log.String())
 			}
 		})
 	}

@@ -86,7 +86,7 @@ func New(dir string, log *slog.Logger) (*Manager, error) {
 		git:       gitBin,
 		log:       log,
 		state:     map[string]*mirrorState{},
-		http:      &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		http:      &http.Client{Transport: fetchTransport()},
 	}
 	for _, d := range []string{m.mirrors, m.checkouts} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
@@ -94,6 +94,15 @@ func New(dir string, log *slog.Logger) (*Manager, error) {
 		}
 	}
 	return m, nil
+}
+
+// fetchTransport is the HTTP transport of one-request fetches: the
+// default's proxies and TLS, and a server that accepts the request but
+// never answers is given up on (the transfer itself has stallTimeout).
+func fetchTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = stallTimeout
+	return t
 }
 
 // repoNamePart mirrors GitHub's allowed characters; anything else could
