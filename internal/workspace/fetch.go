@@ -87,6 +87,8 @@ func (m *Manager) fetch(ctx context.Context, repo Repo, token string, refspecs [
 			m.log.DebugContext(ctx, "fetched", "repo", repo.FullName, "refspecs", want, "duration", time.Since(start), "client", "tfpr")
 			return m.afterFetch(ctx, st, mirror, repo)
 		}
+		// index-pack or update-ref stopped mid-write may leave a lock.
+		st.swept = false
 		if ctx.Err() != nil {
 			return err
 		}
