@@ -1,9 +1,11 @@
 package executor
 
 import (
+	"debug/buildinfo"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 )
 
 // LeanWorkerName is the lean worker executable (cmd/tfpr-worker), looked
@@ -67,4 +69,42 @@ func checkExecutable(path string) error {
 		return fmt.Errorf("not an executable file (mode %s)", fi.Mode())
 	}
 	return nil
+}
+
+// BuildMismatch says how the builds of two executables differ, read from
+// their files without running them: the commit each was built from and
+// whether its tree had changes. It is "" when they agree, or when either
+// file does not say (a build outside a git checkout, or with
+// -buildvcs=false).
+func BuildMismatch(worker, self string) (string, error) {
+	w, err := buildinfo.ReadFile(worker)
+	if err != nil {
+		return "", fmt.Errorf("read the build of %s: %w", worker, err)
+	}
+	s, err := buildinfo.ReadFile(self)
+	if err != nil {
+		return "", fmt.Errorf("read the build of %s: %w", self, err)
+	}
+	wv, sv := vcsOf(w), vcsOf(s)
+	if wv == "" || sv == "" || wv == sv {
+		return "", nil
+	}
+	return fmt.Sprintf("%s was built from %s, %s from %s", worker, wv, self, sv), nil
+}
+
+// vcsOf is the commit a build came from, marked when its tree had changes.
+func vcsOf(bi *debug.BuildInfo) string {
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if rev != "" && modified == "true" {
+		rev += " (with uncommitted changes)"
+	}
+	return rev
 }

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,4 +58,76 @@ func TestFindWorker(t *testing.T) {
 			t.Fatalf("err %v, want not an executable file", err)
 		}
 	})
+}
+
+// BuildMismatch tells a worker built from another commit, or from a tree
+// with changes, and says nothing when a build does not record its commit.
+func TestBuildMismatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds four small programs")
+	}
+	src := t.TempDir()
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = src
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull,
+			"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := t.TempDir()
+	build := func(name string, flags ...string) string {
+		t.Helper()
+		bin := filepath.Join(out, name)
+		cmd := exec.Command("go", append(append([]string{"build", "-buildvcs=true"}, flags...), "-o", bin, ".")...)
+		cmd.Dir = src
+		cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", name, err, b)
+		}
+		return bin
+	}
+	git("init", "--quiet")
+	write("go.mod", "module example.com/w\n\ngo 1.22\n")
+	write("main.go", "package main\n\nfunc main() {}\n")
+	git("add", ".")
+	git("commit", "--quiet", "-m", "one")
+	first := build("first")
+	same := build("same")
+	unstamped := build("unstamped", "-buildvcs=false")
+	write("main.go", "package main\n\nfunc main() { println() }\n")
+	dirty := build("dirty")
+	git("commit", "--quiet", "-am", "two")
+	second := build("second")
+
+	for _, c := range []struct {
+		name, worker, self string
+		want               string
+	}{
+		{"same commit", same, first, ""},
+		{"other commit", second, first, "was built from"},
+		{"uncommitted changes", dirty, first, "with uncommitted changes"},
+		{"no commit recorded", unstamped, second, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := BuildMismatch(c.worker, c.self)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+				t.Fatalf("BuildMismatch = %q, want %q", got, c.want)
+			}
+		})
+	}
+	if _, err := BuildMismatch(filepath.Join(src, "go.mod"), first); err == nil {
+		t.Error("a file that is no Go executable gave no error")
+	}
 }

@@ -147,6 +147,15 @@ func workerBin(configured string, log *slog.Logger) (string, error) {
 			"looked_in", filepath.Dir(self))
 	} else {
 		log.Info("worker executable", "path", bin, "source", src.String())
+		// Server and worker speak one protocol (the run spec, bundle and
+		// result): a worker left from another build may not.
+		if self != "" {
+			if diff, err := executor.BuildMismatch(bin, self); err != nil {
+				log.Warn("cannot tell whether the worker executable comes from tfpr's build", "err", err)
+			} else if diff != "" {
+				log.Warn("the worker executable comes from another build than tfpr; install the two together", "builds", diff)
+			}
+		}
 	}
 	return bin, nil
 }
