@@ -12,7 +12,7 @@
 #   merge queue latency     BenchmarkMergeQueue50
 #   worker start            bin/tfpr-worker (and bin/tfpr worker) -h: wall, CPU, peak RSS
 #   RSS                     tfpr-bench idle-rss (bin/tfpr idle) and BenchmarkQueuedRSS
-#   micro-benchmarks        webhook, internal/policy, internal/project
+#   micro-benchmarks        webhook, internal/store, internal/policy, internal/project
 #   lint vs conftest        bin/tfpr lint and conftest on the same 5,000 files,
 #                           and on the fabric-shaped corpus (BenchmarkLintFabric)
 #
@@ -268,8 +268,8 @@ else
 	fail "RSS with 100 queued runs"
 fi
 
-section "micro-benchmarks (webhook, internal/policy, internal/project)"
-if "$GO" test -run '^$' -bench . -benchmem ./webhook/ ./internal/policy/ ./internal/project/ >"$work/micro.out" 2>&1; then
+section "micro-benchmarks (webhook, internal/store, internal/policy, internal/project)"
+if "$GO" test -run '^$' -bench . -benchmem ./webhook/ ./internal/store/ ./internal/policy/ ./internal/project/ >"$work/micro.out" 2>&1; then
 	awk '$1 ~ /^Benchmark/ {
 		n = $1; sub(/-[0-9]+$/, "", n); line = ""
 		for (i = 3; i < NF; i += 2) line = line (line == "" ? "" : ", ") $i " " $(i + 1)
@@ -279,6 +279,8 @@ if "$GO" test -run '^$' -bench . -benchmem ./webhook/ ./internal/policy/ ./inter
 	RECORD_QUIET=1
 	record "BenchmarkLint cold (5,000 files)" "$(metric "$f" BenchmarkLint/cold files/s)" files/s
 	record "BenchmarkLint warm (5,000 files)" "$(metric "$f" BenchmarkLint/warm files/s)" files/s
+	ack_ns="$(metric "$f" BenchmarkAckDelivery ns/op)"
+	record "BenchmarkAckDelivery (the store's share of an ack)" "$(awk -v n="$ack_ns" 'BEGIN { printf "%.1f\n", n / 1e3 }')" µs
 	scan_ns="$(metric "$f" BenchmarkScan ns/op)"
 	record "BenchmarkScan (1,000 projects)" "$(awk -v n="$scan_ns" 'BEGIN { printf "%.1f\n", n / 1e6 }')" ms
 	unset RECORD_QUIET
