@@ -151,6 +151,7 @@ else
 		record "  tfpr overhead" "$(metric "$f" BenchmarkPlanOverhead overhead-ms)" ms "<" 100
 		record "    webhook to first terraform call" "$(metric "$f" BenchmarkPlanOverhead before-tf-ms)" ms "<" 50
 		record "    after terraform (save plan, report)" "$(metric "$f" BenchmarkPlanOverhead after-tf-ms)" ms
+		record "  terraform processes per plan, version included" "$(metric "$f" BenchmarkPlanOverhead tf-invocations)" procs "<" 4
 		phases "$f" BenchmarkPlanOverhead "one-project plan"
 		note "the overhead includes $(metric "$f" BenchmarkPlanOverhead wrapper-ms) ms of the timing wrapper itself ($(metric "$f" BenchmarkPlanOverhead tf-invocations) terraform invocations)"
 	else
