@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 )
@@ -28,9 +29,6 @@ import (
 // errNotV2 marks an answer that is not a protocol v2 fetch response: the
 // server speaks another dialect, and git's own client should ask.
 var errNotV2 = errors.New("not a protocol v2 fetch response")
-
-// errIndexPackStopped ends a transfer whose pack index-pack no longer reads.
-var errIndexPackStopped = errors.New("index-pack stopped reading the pack")
 
 const (
 	// pktMax is the largest pkt-line, length prefix included.
@@ -295,25 +293,47 @@ func (m *Manager) fetchDirect(ctx context.Context, mirror, cloneURL, auth string
 	}
 	req := fetchRequest(want, have, len(want[0]) == 64)
 
-	pr, pw := io.Pipe()
+	// An OS pipe, not an io.Pipe: index-pack reads it directly, so when
+	// it exits nothing waits on a copy, and the request's next write
+	// fails at once.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("fetch %d commits: %w", len(want), err)
+	}
+	postCtx, stopPost := context.WithCancel(ctx)
+	defer stopPost()
 	posted := make(chan error, 1)
 	go func() {
-		err := postFetch(ctx, m.http, cloneURL, auth, req, pw)
-		pw.CloseWithError(err)
+		err := postFetch(postCtx, m.http, cloneURL, auth, req, pw)
+		pw.Close()
 		posted <- err
 	}()
 	_, err = m.run(ctx, runOpts{stdinR: pr, secrets: secrets}, "--git-dir="+mirror, "index-pack", "--stdin", "--fix-thin")
-	// index-pack may stop reading early; the request must not block on it.
-	pr.CloseWithError(errIndexPackStopped)
-	perr := <-posted
-	switch {
-	case perr != nil && !errors.Is(perr, errIndexPackStopped):
-		return fmt.Errorf("fetch %d commits: %s", len(want), redact(perr.Error(), secrets))
-	case err != nil:
-		// index-pack's own words say what was wrong with the pack.
+	var perr error
+	select {
+	case perr = <-posted:
+		// The answer ended first: a failure of its own is the reason
+		// (index-pack only saw the pack end early).
+		pr.Close()
+		if perr != nil {
+			return fmt.Errorf("fetch %d commits: %s", len(want), redact(perr.Error(), secrets))
+		}
+	default:
+		// index-pack ended first. Having refused the pack, it stops the
+		// request, which may be waiting on a server gone quiet, and its
+		// reason is the one given; having taken it, the answer's end
+		// still counts.
+		if err != nil {
+			stopPost()
+		}
+		pr.Close()
+		perr = <-posted
+		if err == nil && perr != nil {
+			return fmt.Errorf("fetch %d commits: %s", len(want), redact(perr.Error(), secrets))
+		}
+	}
+	if err != nil {
 		return err
-	case perr != nil:
-		return fmt.Errorf("fetch %d commits: %w", len(want), perr)
 	}
 	var ids, updates strings.Builder
 	for _, w := range wants {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func band(n byte, data string) string { return pktLine(string(n) + data) }
@@ -129,5 +130,45 @@ func TestDirectFetchFallsBackToGit(t *testing.T) {
 				t.Errorf("the log holds the token:\n%s", log.String())
 			}
 		})
+	}
+}
+
+// A pack index-pack refuses ends the request at once, even when the
+// server then goes quiet: the mirror's lock (and every job of the
+// repository) does not wait out the stall timeout, and the log gives
+// index-pack's reason.
+func TestRefusedPackFromAStalledServerEndsAtOnce(t *testing.T) {
+	const token = "ghs_TestToken0123456789abcdef"
+	up := newUpstream(t)
+	head := up.commit("head", map[string]string{"main.tf": "# v2\n"})
+	srv := newGitHTTPServer(t, filepath.Dir(up.dir), token)
+	release := make(chan struct{})
+	defer close(release)
+	srv.answer = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Header.Get("User-Agent") != "git/tfpr" {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/x-git-upload-pack-result")
+		fmt.Fprint(w, pktLine("packfile\n")+band(1, "JUNKJUNKJUNKJUNK"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		return true
+	}
+	repo := Repo{FullName: "acme/infra", CloneURL: srv.URL + "/" + filepath.Base(up.dir)}
+	var log bytes.Buffer
+	m, err := New(t.TempDir(), slog.New(slog.NewJSONHandler(&log, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.Fetch(ctx, repo, token, "+"+head+":refs/pull/1/head"); err != nil {
+		t.Fatalf("fetch (git's client after the refused pack): %v", err)
+	}
+	if !strings.Contains(log.String(), "git index-pack: exit status") {
+		t.Errorf("the log does not give index-pack's reason:\n%s", log.String())
 	}
 }
