@@ -141,3 +141,25 @@ func TestKnownBinaryIsNotAskedAgain(t *testing.T) {
 		t.Errorf("plan after the binary changed ran %s, want %s", got, want)
 	}
 }
+
+// A binary replaced while its version is asked must not be recorded under
+// the new file's size and mtime with the old file's version: a worker would
+// then trust that version for a program nobody asked.
+func TestIdentifyDescribesTheFileItAsked(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "terraform")
+	tf := testenv.Terraform(t)
+	// The replacement differs in length, so in size.
+	next := "#!/bin/sh\n# a different build, installed while the first was asked\nexec '" + tf + "' \"$@\"\n"
+	testenv.WriteScript(t, filepath.Join(dir, "next"), next)
+	first := "#!/bin/sh\nmv '" + filepath.Join(dir, "next") + "' '" + bin + "'\nexec '" + tf + "' \"$@\"\n"
+	testenv.WriteScript(t, bin, first)
+	known, err := terraform.Identify(ctx(t), terraform.Options{Bin: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if known.Size != int64(len(first)) {
+		t.Errorf("Identify recorded size %d, the replacement's (%d); want the asked file's %d", known.Size, len(next), len(first))
+	}
+}

@@ -51,13 +51,11 @@ func Identify(ctx context.Context, opts Options) (Binary, error) {
 	if err != nil {
 		return Binary{}, err
 	}
-	v, err := e.checkedVersion(ctx)
+	// The key the version was asked under: a second stat could describe
+	// a file replaced in between.
+	key, v, err := e.identify(ctx)
 	if err != nil {
 		return Binary{}, err
-	}
-	key, err := e.binKey()
-	if err != nil {
-		return Binary{}, &Error{Command: "version", Dir: os.TempDir(), Err: err}
 	}
 	return Binary{Path: key.path, Size: key.size, ModTime: key.mtime, Version: v}, nil
 }
@@ -105,28 +103,34 @@ var versionRe = regexp.MustCompile(`^v?(\d+)\.(\d+)\.(\d+)`)
 // only the first time this Exec sees that binary, and refuses versions too
 // old for the flags tfpr passes.
 func (e *Exec) checkedVersion(ctx context.Context) (string, error) {
+	_, v, err := e.identify(ctx)
+	return v, err
+}
+
+// identify is checkedVersion that also returns the binary it described.
+func (e *Exec) identify(ctx context.Context) (binKey, string, error) {
 	key, err := e.binKey()
 	if err != nil {
-		return "", &Error{Command: "version", Dir: os.TempDir(), Err: err}
+		return binKey{}, "", &Error{Command: "version", Dir: os.TempDir(), Err: err}
 	}
 	if v, ok := e.versions.get(key); ok {
-		return v, nil
+		return key, v, nil
 	}
 	out, err := e.direct(ctx, os.TempDir(), "version", nil, "version", "-json")
 	if err != nil {
-		return "", err
+		return binKey{}, "", err
 	}
 	var doc struct {
 		Version string `json:"terraform_version"`
 	}
 	if err := json.Unmarshal(out, &doc); err != nil || doc.Version == "" {
-		return "", &Error{Command: "version", Dir: os.TempDir(), Err: fmt.Errorf("read `%s version -json`: no terraform_version in %q", key.path, firstLine(string(out)))}
+		return binKey{}, "", &Error{Command: "version", Dir: os.TempDir(), Err: fmt.Errorf("read `%s version -json`: no terraform_version in %q", key.path, firstLine(string(out)))}
 	}
 	if err := supported(key.path, doc.Version); err != nil {
-		return "", &Error{Command: "version", Dir: os.TempDir(), Err: err}
+		return binKey{}, "", &Error{Command: "version", Dir: os.TempDir(), Err: err}
 	}
 	e.versions.put(key, doc.Version)
-	return doc.Version, nil
+	return key, doc.Version, nil
 }
 
 // supported refuses a version that is not a number or is older than the
