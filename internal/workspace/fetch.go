@@ -68,9 +68,20 @@ func (m *Manager) fetch(ctx context.Context, repo Repo, token string, refspecs [
 	if err := m.ensureMirror(ctx, st, mirror, repo.CloneURL); err != nil {
 		return err
 	}
-	want, err := m.missing(ctx, mirror, refspecs)
-	if err != nil || len(want) == 0 {
+	want, point, err := m.missing(ctx, mirror, refspecs)
+	if err != nil {
 		return err
+	}
+	if len(want) == 0 && len(point) > 0 {
+		err := m.pointRefs(ctx, mirror, point)
+		if !errors.Is(err, errIncomplete) {
+			return err
+		}
+		m.log.InfoContext(ctx, "a held commit is incomplete; fetching it", "repo", repo.FullName, "err", err)
+		want, point = refspecs, nil
+	}
+	if len(want) == 0 {
+		return nil
 	}
 
 	start := time.Now()
@@ -82,7 +93,7 @@ func (m *Manager) fetch(ctx context.Context, repo Repo, token string, refspecs [
 		secrets = []string{token, "Authorization: " + auth, basic}
 	}
 	if direct, ok := directWants(repo.CloneURL, want); ok {
-		err := m.fetchDirect(ctx, mirror, repo.CloneURL, auth, secrets, refspecs, direct)
+		err := m.fetchDirect(ctx, mirror, repo.CloneURL, auth, secrets, refspecs, append(direct, point...), len(direct))
 		if err == nil {
 			m.log.DebugContext(ctx, "fetched", "repo", repo.FullName, "refspecs", want, "duration", time.Since(start), "client", "tfpr")
 			return m.afterFetch(ctx, st, mirror, repo)
@@ -100,6 +111,9 @@ func (m *Manager) fetch(ctx context.Context, repo Repo, token string, refspecs [
 	// and tfpr needs no process to keep that config in step.
 	args := append([]string{"--git-dir=" + mirror, "fetch", "--no-tags", "--no-recurse-submodules",
 		"--no-write-fetch-head", "--no-auto-maintenance", "--quiet", repo.CloneURL}, want...)
+	for _, p := range point {
+		args = append(args, "+"+p.id+":"+p.ref)
+	}
 	var env []string
 	if token != "" {
 		env = []string{"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0=Authorization: " + auth}
@@ -127,41 +141,87 @@ func (m *Manager) afterFetch(ctx context.Context, st *mirrorState, mirror string
 	return nil
 }
 
-// missing returns the refspecs still to fetch: all but those whose source
-// is a full commit id the mirror holds. One cat-file process answers for
-// every id.
-func (m *Manager) missing(ctx context.Context, mirror string, refspecs []string) ([]string, error) {
+// missing returns the refspecs still to fetch, all but those whose source
+// is a full commit id the mirror holds, and of those held the ones whose
+// ref does not name the id yet (a ref a failed update left unset, or a
+// base another pull request fetched). One cat-file process answers for
+// every id and ref.
+func (m *Manager) missing(ctx context.Context, mirror string, refspecs []string) (want []string, point []wantedID, err error) {
 	var in bytes.Buffer
-	var byID []int
+	type asked struct {
+		i       int
+		id, ref string
+	}
+	var byID []asked
+	lines := 0
 	for i, rs := range refspecs {
-		src, _, _ := strings.Cut(strings.TrimPrefix(rs, "+"), ":")
-		if fullSHA.MatchString(src) {
-			in.WriteString(src + "^{commit}\n")
-			byID = append(byID, i)
+		src, dst, _ := strings.Cut(strings.TrimPrefix(rs, "+"), ":")
+		if !fullSHA.MatchString(src) {
+			continue
 		}
+		in.WriteString(src + "^{commit}\n")
+		lines++
+		if dst != "" {
+			in.WriteString(dst + "\n")
+			lines++
+		}
+		byID = append(byID, asked{i, src, dst})
 	}
 	if len(byID) == 0 {
-		return refspecs, nil
+		return refspecs, nil, nil
 	}
-	out, err := m.run(ctx, runOpts{stdin: in.Bytes()}, "--git-dir="+mirror, "cat-file", "--batch-check=%(objecttype)")
+	out, err := m.run(ctx, runOpts{stdin: in.Bytes()}, "--git-dir="+mirror, "cat-file", "--batch-check=%(objectname) %(objecttype)")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	if len(lines) != len(byID) {
-		return nil, fmt.Errorf("cat-file answered %d lines for %d commits", len(lines), len(byID))
+	got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(got) != lines {
+		return nil, nil, fmt.Errorf("cat-file answered %d lines for %d names", len(got), lines)
 	}
-	have := map[int]bool{}
-	for k, i := range byID {
-		have[i] = lines[k] == "commit"
+	held := map[int]bool{}
+	k := 0
+	for _, a := range byID {
+		held[a.i] = got[k] == a.id+" commit"
+		k++
+		if a.ref == "" {
+			continue
+		}
+		named := strings.HasPrefix(got[k], a.id+" ")
+		k++
+		if held[a.i] && !named {
+			point = append(point, wantedID{id: a.id, ref: a.ref})
+		}
 	}
-	var want []string
 	for i, rs := range refspecs {
-		if !have[i] {
+		if !held[i] {
 			want = append(want, rs)
 		}
 	}
-	return want, nil
+	return want, point, nil
+}
+
+// errIncomplete is a commit the mirror holds without all its objects.
+var errIncomplete = errors.New("commits are incomplete")
+
+// pointRefs names held commits under their refs, in one transaction, once
+// git has checked that each is whole: no ref ever names a commit a failed
+// fetch stored without all its objects.
+func (m *Manager) pointRefs(ctx context.Context, mirror string, point []wantedID) error {
+	var ids, updates strings.Builder
+	for _, p := range point {
+		ids.WriteString(p.id + "\n")
+		if p.ref != "" {
+			updates.WriteString("update " + p.ref + " " + p.id + "\n")
+		}
+	}
+	if _, err := m.run(ctx, runOpts{stdin: []byte(ids.String())}, "--git-dir="+mirror, "rev-list", "--objects", "--quiet", "--stdin", "--not", "--all"); err != nil {
+		return fmt.Errorf("%w: %v", errIncomplete, err)
+	}
+	if updates.Len() == 0 {
+		return nil
+	}
+	_, err := m.run(ctx, runOpts{stdin: []byte(updates.String())}, "--git-dir="+mirror, "update-ref", "--stdin")
+	return err
 }
 
 // ensureMirror initialises the bare mirror atomically (init in a temporary

@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -235,5 +236,90 @@ func TestHeldCommitQuestionsTakeOneProcessEach(t *testing.T) {
 	}
 	if _, err := m.TreeID(ctx, up.repo(), strings.Repeat("c", 40), []string{"svc"}); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("TreeID of an unknown commit: err = %v, want not found", err)
+	}
+}
+
+// A held commit is fetched under every ref asked for: a base another pull
+// request fetched first, and a head whose ref update failed (a lock file a
+// killed git left) are named by their refs on the next fetch, without
+// asking the server.
+func TestHeldCommitGetsItsRef(t *testing.T) {
+	ctx := context.Background()
+	up := newUpstream(t)
+	base := up.commit("base", map[string]string{"main.tf": "# v1\n"})
+	srv := newGitHTTPServer(t, filepath.Dir(up.dir), "tok")
+	repo := Repo{FullName: "acme/infra", CloneURL: srv.URL + "/" + filepath.Base(up.dir)}
+	m, _ := newManager(t)
+	mirror, err := m.mirrorPath(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Fetch(ctx, repo, "tok", "+"+base+":refs/pull/1/base"); err != nil {
+		t.Fatal(err)
+	}
+	head := up.commit("head", map[string]string{"main.tf": "# v2\n"})
+
+	lock := filepath.Join(mirror, "refs", "pull", "2", "head.lock")
+	if err := os.MkdirAll(filepath.Dir(lock), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lock, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Fetch(ctx, repo, "tok", "+"+head+":refs/pull/2/head"); err == nil {
+		t.Fatal("a fetch whose ref is locked succeeded")
+	}
+	if !m.Has(ctx, repo, head) {
+		t.Fatal("the failed fetch stored no commit; the case under test needs it held")
+	}
+	reqs := len(srv.served())
+	if err := m.Fetch(ctx, repo, "tok", "+"+head+":refs/pull/2/head", "+"+base+":refs/pull/2/base"); err != nil {
+		t.Fatal(err)
+	}
+	if asked := srv.served()[reqs:]; len(asked) != 0 {
+		t.Errorf("naming held commits asked the server:\n%s", strings.Join(asked, "\n"))
+	}
+	refs := mirrorGit(t, mirror, "for-each-ref", "--format=%(refname) %(objectname)", "refs/pull/2/")
+	for _, want := range []string{"refs/pull/2/base " + base, "refs/pull/2/head " + head} {
+		if !strings.Contains(refs, want) {
+			t.Errorf("refs after the fetch:\n%swant %s", refs, want)
+		}
+	}
+}
+
+// A commit the mirror holds without its tree (a pack a failed fetch left)
+// is fetched again before any ref names it.
+func TestHeldButIncompleteCommitIsFetched(t *testing.T) {
+	ctx := context.Background()
+	up := newUpstream(t)
+	first := up.commit("first", map[string]string{"main.tf": "# v1\n"})
+	m, _ := newManager(t)
+	mirror, err := m.mirrorPath(up.repo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetchAll(t, m, up.repo(), "+"+first+":refs/heads/main")
+	head := up.commit("head", map[string]string{"main.tf": "# v2\n"})
+
+	// A pack of the commit object alone, stored in the mirror.
+	pack := exec.Command("git", "-C", up.dir, "pack-objects", "--stdout")
+	pack.Stdin = strings.NewReader(head + "\n")
+	data, err := pack.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := exec.Command("git", "--git-dir="+mirror, "index-pack", "--stdin")
+	index.Stdin = bytes.NewReader(data)
+	if out, err := index.CombinedOutput(); err != nil {
+		t.Fatalf("index-pack: %v\n%s", err, out)
+	}
+	if !m.Has(ctx, up.repo(), head) {
+		t.Fatal("the mirror does not hold the commit; the case under test needs it")
+	}
+
+	fetchAll(t, m, up.repo(), "+"+head+":refs/pull/3/head")
+	mirrorGit(t, mirror, "rev-list", "--objects", "--quiet", "refs/pull/3/head")
+	if got := strings.TrimSpace(mirrorGit(t, mirror, "rev-parse", "refs/pull/3/head")); got != head {
+		t.Errorf("refs/pull/3/head = %s, want %s", got, head)
 	}
 }

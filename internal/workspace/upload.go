@@ -256,15 +256,16 @@ func directWants(cloneURL string, refspecs []string) ([]wantedID, bool) {
 	return out, len(out) > 0
 }
 
-// fetchDirect fetches wants in one request, offering the mirror's branch
-// tips, the wanted refs' current values and the ids of refspecs the mirror
-// already holds as common ground. The pack goes through index-pack (which
-// completes a thin pack), git checks that every wanted commit is whole
-// before any ref names it, and the refs move in one transaction.
-func (m *Manager) fetchDirect(ctx context.Context, mirror, cloneURL, auth string, secrets, refspecs []string, wants []wantedID) error {
+// fetchDirect fetches the first n of wants in one request, offering the
+// mirror's branch tips, the wanted refs' current values and the ids of
+// refspecs the mirror already holds as common ground; the rest of wants are
+// held commits whose refs move with them. The pack goes through index-pack
+// (which completes a thin pack), git checks that every wanted commit is
+// whole before any ref names it, and the refs move in one transaction.
+func (m *Manager) fetchDirect(ctx context.Context, mirror, cloneURL, auth string, secrets, refspecs []string, wants []wantedID, n int) error {
 	wanted := map[string]bool{}
 	args := []string{"--git-dir=" + mirror, "for-each-ref", fmt.Sprintf("--count=%d", maxHaves), "--format=%(objectname)", "refs/heads/"}
-	for _, w := range wants {
+	for _, w := range wants[:n] {
 		wanted[w.id] = true
 		if w.ref != "" {
 			args = append(args, w.ref)
@@ -335,19 +336,5 @@ func (m *Manager) fetchDirect(ctx context.Context, mirror, cloneURL, auth string
 	if err != nil {
 		return err
 	}
-	var ids, updates strings.Builder
-	for _, w := range wants {
-		ids.WriteString(w.id + "\n")
-		if w.ref != "" {
-			updates.WriteString("update " + w.ref + " " + w.id + "\n")
-		}
-	}
-	if _, err := m.run(ctx, runOpts{stdin: []byte(ids.String())}, "--git-dir="+mirror, "rev-list", "--objects", "--quiet", "--stdin", "--not", "--all"); err != nil {
-		return fmt.Errorf("the fetched commits are incomplete: %w", err)
-	}
-	if updates.Len() == 0 {
-		return nil
-	}
-	_, err = m.run(ctx, runOpts{stdin: []byte(updates.String())}, "--git-dir="+mirror, "update-ref", "--stdin")
-	return err
+	return m.pointRefs(ctx, mirror, wants)
 }
