@@ -181,7 +181,17 @@ const restartFrames = 8000
 // request; the runner's connection checkpoints too.
 func (w *ackWriter) checkpoints() {
 	defer close(w.ckptStopped)
-	ctx := context.Background()
+	// The runner's connection may be busy for as long as a transaction
+	// of its own takes: closing must not wait for it.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-w.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	for {
 		select {
 		case <-w.closing:

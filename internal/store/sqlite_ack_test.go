@@ -270,3 +270,30 @@ func TestAcksNeverCheckpointYetTheWALStaysBounded(t *testing.T) {
 	}
 	t.Logf("WAL after %d acks: %d bytes", acks, fi.Size())
 }
+
+// A checkpoint waiting for the runner's connection, busy with a long
+// transaction, does not hold up closing the ack writer.
+func TestCloseDoesNotWaitForACheckpoint(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	conn, err := s.db.Conn(ctx) // the runner's only connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	waits := s.db.Stats().WaitCount
+	s.acks.checkpoint <- struct{}{}
+	for s.db.Stats().WaitCount == waits {
+		runtime.Gosched()
+	}
+	closed := make(chan struct{})
+	go func() {
+		s.acks.close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("closing the ack writer waited for the runner's connection")
+	}
+}
