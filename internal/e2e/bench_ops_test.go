@@ -48,10 +48,16 @@ func BenchmarkWebhookAckWhilePlanning(b *testing.B) {
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			local := make([]time.Duration, 0, 1024)
+			snd, err := newSender(e.url)
+			if err != nil {
+				bad.Store(err.Error())
+				return
+			}
+			defer snd.close()
 			for pb.Next() {
 				id := prefix + "-" + strconv.FormatInt(seq.Add(1), 10)
 				t0 := time.Now()
-				code, err := e.post("pull_request", id, body, signature)
+				code, err := snd.post("pull_request", id, body, signature)
 				local = append(local, time.Since(t0))
 				if err != nil || code/100 != 2 {
 					bad.Store(fmt.Sprintf("status %d, %v", code, err))
