@@ -354,6 +354,8 @@ func (e *benchEnv) warmUp(number int) {
 // is a signed pull_request "opened" for the same PR head with a new
 // delivery id; the PR's plan job is held in terraform, so the runner finds
 // it pending and enqueues nothing: verify + parse + dedupe + store lookup.
+// The senders write pre-built requests (see sender), so their garbage is
+// not the server's.
 func BenchmarkWebhookAck(b *testing.B) {
 	const senders = 8
 	e := newBenchEnv(b, nil)
