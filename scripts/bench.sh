@@ -12,7 +12,8 @@
 #   merge queue latency     BenchmarkMergeQueue50
 #   worker start            bin/tfpr-worker (and bin/tfpr worker) -h: wall, CPU, peak RSS
 #   RSS                     tfpr-bench idle-rss (bin/tfpr idle) and BenchmarkQueuedRSS
-#   micro-benchmarks        webhook, internal/store, internal/policy, internal/project
+#   micro-benchmarks        webhook, internal/store, internal/policy, internal/project,
+#                           internal/workspace
 #   lint vs conftest        bin/tfpr lint and conftest on the same 5,000 files,
 #                           and on the fabric-shaped corpus (BenchmarkLintFabric)
 #
@@ -269,8 +270,8 @@ else
 	fail "RSS with 100 queued runs"
 fi
 
-section "micro-benchmarks (webhook, internal/store, internal/policy, internal/project)"
-if "$GO" test -run '^$' -bench . -benchmem ./webhook/ ./internal/store/ ./internal/policy/ ./internal/project/ >"$work/micro.out" 2>&1; then
+section "micro-benchmarks (webhook, internal/store, internal/policy, internal/project, internal/workspace)"
+if "$GO" test -run '^$' -bench . -benchmem ./webhook/ ./internal/store/ ./internal/policy/ ./internal/project/ ./internal/workspace/ >"$work/micro.out" 2>&1; then
 	awk '$1 ~ /^Benchmark/ {
 		n = $1; sub(/-[0-9]+$/, "", n); line = ""
 		for (i = 3; i < NF; i += 2) line = line (line == "" ? "" : ", ") $i " " $(i + 1)
@@ -284,6 +285,10 @@ if "$GO" test -run '^$' -bench . -benchmem ./webhook/ ./internal/store/ ./intern
 	record "BenchmarkAckDelivery (the store's share of an ack)" "$(awk -v n="$ack_ns" 'BEGIN { printf "%.1f\n", n / 1e3 }')" µs
 	scan_ns="$(metric "$f" BenchmarkScan ns/op)"
 	record "BenchmarkScan (1,000 projects)" "$(awk -v n="$scan_ns" 'BEGIN { printf "%.1f\n", n / 1e6 }')" ms
+	for n in 20 1000; do
+		co_ns="$(metric "$f" "BenchmarkCheckout/projects=$n" ns/op)"
+		record "BenchmarkCheckout ($n projects, checkout and removal)" "$(awk -v n="$co_ns" 'BEGIN { printf "%.1f\n", n / 1e6 }')" ms
+	done
 	unset RECORD_QUIET
 else
 	tail -n 40 "$work/micro.out" | sed 's/^/   | /'

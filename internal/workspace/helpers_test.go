@@ -12,11 +12,11 @@ import (
 
 // upstream is a real git repository standing in for the forge.
 type upstream struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 }
 
-func newUpstream(t *testing.T) *upstream {
+func newUpstream(t testing.TB) *upstream {
 	t.Helper()
 	u := &upstream{t: t, dir: filepath.Join(t.TempDir(), "upstream")}
 	u.git("init", "--quiet", "--initial-branch=main", u.dir)
@@ -68,7 +68,7 @@ func (u *upstream) commit(msg string, files map[string]string) string {
 	return u.git("rev-parse", "HEAD")
 }
 
-func newManager(t *testing.T) (*Manager, string) {
+func newManager(t testing.TB) (*Manager, string) {
 	t.Helper()
 	dir := t.TempDir()
 	m, err := New(dir, slog.New(slog.DiscardHandler))
