@@ -30,6 +30,7 @@ type Config struct {
 	PlanBucket          string
 	PlanKeyFile         string
 	DataDir             string
+	CheckoutDir         string
 	PolicyDir           string
 	PolicyParamsFile    string
 	LintTimeout         time.Duration
@@ -98,7 +99,7 @@ type field struct {
 var argNames = map[string]string{
 	"addr": "HOST:PORT", "github-app-id": "ID", "github-private-key-file": "FILE", "github-webhook-secret": "SECRET",
 	"webhook-body-budget": "SIZE", "github-api-url": "URL", "state-bucket": "BUCKET", "plan-bucket": "BUCKET",
-	"plan-encryption-key-file": "FILE", "data-dir": "DIR", "policy-dir": "DIR", "policy-params-file": "FILE",
+	"plan-encryption-key-file": "FILE", "data-dir": "DIR", "checkout-dir": "DIR", "policy-dir": "DIR", "policy-params-file": "FILE",
 	"lint-timeout": "DURATION", "terraform-bin": "PATH", "parallelism": "N", "resync-interval": "DURATION",
 	"shutdown-grace": "DURATION", "repo-allowlist": "OWNER/NAME,...", "allow-fork-prs": "BOOL",
 	"approver-teams": "ORG/SLUG,...", "approver-users": "LOGIN,...", "apply-on-drift": "apply|wait",
@@ -141,6 +142,7 @@ func (c *Config) fields() []field {
 		{"plan-bucket", "TFPR_PLAN_BUCKET", "GCS bucket for saved plan files (default: the data dir)", "", str(&c.PlanBucket)},
 		{"plan-encryption-key-file", "TFPR_PLAN_ENCRYPTION_KEY_FILE", "32-byte AES-256 key (raw or base64) encrypting plan files in TFPR_PLAN_BUCKET, on top of the bucket's own encryption", "", str(&c.PlanKeyFile)},
 		{"data-dir", "TFPR_DATA_DIR", "clones, plan files and the embedded store", "./.tfpr", str(&c.DataDir)},
+		{"checkout-dir", "TFPR_CHECKOUT_DIR", "directory for the short-lived checkouts runs lint and bundle from, e.g. a tmpfs (default: the data dir)", "", str(&c.CheckoutDir)},
 		{"policy-dir", "TFPR_POLICY_DIR", "directory of Rego policies (default: the embedded policies/)", "", str(&c.PolicyDir)},
 		{"policy-params-file", "TFPR_POLICY_PARAMS_FILE", "JSON object overriding the policies' data.tfpr.params (allowlists, suppressible_rules, max_destroy, ...)", "", str(&c.PolicyParamsFile)},
 		{"lint-timeout", "TFPR_LINT_TIMEOUT", "time budget to lint one project; past it the project gets a deny finding", "2m", duration(&c.LintTimeout)},

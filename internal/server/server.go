@@ -132,7 +132,11 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	ws, err := workspace.New(cfg.DataDir, log.With("component", "workspace"))
+	var wsOpts []workspace.Option
+	if cfg.CheckoutDir != "" {
+		wsOpts = append(wsOpts, workspace.WithCheckoutDir(cfg.CheckoutDir))
+	}
+	ws, err := workspace.New(cfg.DataDir, log.With("component", "workspace"), wsOpts...)
 	if err != nil {
 		return nil, err
 	}

@@ -3,16 +3,36 @@ package workspace
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 )
 
 // BenchmarkCheckout checks out, then removes, a tree of n projects of 4
 // files and 100 modules of 10 files: with 1,000 projects it is the size of
 // the monorepo tfpr serves (1,000 states, about 5,000 files). Every plan
-// and apply takes one checkout of the commit it runs.
+// and apply takes one checkout of the commit it runs. With fs=tmpfs the
+// checkouts go to /dev/shm, as TFPR_CHECKOUT_DIR can put them.
 func BenchmarkCheckout(b *testing.B) {
-	for _, projects := range []int{20, 1000} {
-		b.Run(fmt.Sprintf("projects=%d", projects), func(b *testing.B) {
+	type variant struct {
+		projects int
+		tmpfs    bool
+	}
+	for _, v := range []variant{{20, false}, {1000, false}, {1000, true}} {
+		name := fmt.Sprintf("projects=%d", v.projects)
+		if v.tmpfs {
+			name += ",fs=tmpfs"
+		}
+		projects := v.projects
+		b.Run(name, func(b *testing.B) {
+			var opts []Option
+			if v.tmpfs {
+				base, err := os.MkdirTemp("/dev/shm", "tfpr-bench-")
+				if err != nil {
+					b.Skipf("no tmpfs at /dev/shm: %v", err)
+				}
+				b.Cleanup(func() { os.RemoveAll(base) })
+				opts = append(opts, WithCheckoutDir(base))
+			}
 			up := newUpstream(b)
 			files := map[string]string{}
 			for m := range 100 {
@@ -28,7 +48,10 @@ func BenchmarkCheckout(b *testing.B) {
 				files[dir+"/outputs.tf"] = "output \"id\" {\n  value = module.m\n}\n"
 			}
 			head := up.commit("tree", files)
-			m, _ := newManager(b)
+			m, err := New(b.TempDir(), nil, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
 			ctx := context.Background()
 			if err := m.Fetch(ctx, up.repo(), "", head); err != nil {
 				b.Fatal(err)

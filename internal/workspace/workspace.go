@@ -10,6 +10,8 @@ package workspace
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +24,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tfpr/tfpr/internal/metrics"
@@ -66,8 +69,29 @@ type mirrorState struct {
 	url string
 }
 
-// New prepares dir/mirrors and dir/checkouts and locates the git binary.
-func New(dir string, log *slog.Logger) (*Manager, error) {
+// Option changes what New makes.
+type Option func(*Manager) error
+
+// WithCheckoutDir keeps checkouts under base instead of the data dir: a
+// memory-backed filesystem (tmpfs) writes a 5,000-file tree several times
+// faster than a disk, and checkouts live only as long as a job. They go in
+// a subdirectory named after the data dir, so a Manager clearing its own
+// leftovers at start never touches another's, or anything else in base.
+func WithCheckoutDir(base string) Option {
+	return func(m *Manager) error {
+		abs, err := filepath.Abs(base)
+		if err != nil {
+			return fmt.Errorf("checkout dir %q: %w", base, err)
+		}
+		sum := sha256.Sum256([]byte(m.dir))
+		m.checkouts = filepath.Join(abs, "tfpr-checkouts-"+hex.EncodeToString(sum[:6]))
+		return nil
+	}
+}
+
+// New prepares dir/mirrors and the checkouts dir (dir/checkouts unless an
+// option says otherwise) and locates the git binary.
+func New(dir string, log *slog.Logger, opts ...Option) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -88,12 +112,42 @@ func New(dir string, log *slog.Logger) (*Manager, error) {
 		state:     map[string]*mirrorState{},
 		http:      &http.Client{Transport: fetchTransport()},
 	}
+	for _, o := range opts {
+		if err := o(m); err != nil {
+			return nil, fmt.Errorf("workspace: %w", err)
+		}
+	}
 	for _, d := range []string{m.mirrors, m.checkouts} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, fmt.Errorf("workspace: create %s: %w", d, err)
 		}
 	}
+	if err := ownDir(m.checkouts); err != nil {
+		return nil, fmt.Errorf("workspace: checkouts dir: %w", err)
+	}
 	return m, nil
+}
+
+// ownDir refuses a directory others could have prepared: tfpr writes
+// every checkout there and deletes what it holds at start, so a symlink,
+// or a directory of another user or open to every user (a shared tmpfs),
+// would let them choose what is written or deleted. Group write stays
+// allowed: Kubernetes' fsGroup grants it to tfpr's own group.
+func ownDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory (a symlink is refused)", dir)
+	}
+	if fi.Mode().Perm()&0o002 != 0 {
+		return fmt.Errorf("%s is writable by every user (mode %v)", dir, fi.Mode().Perm())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("%s belongs to uid %d, not to tfpr's uid %d", dir, st.Uid, os.Getuid())
+	}
+	return nil
 }
 
 // fetchTransport is the HTTP transport of one-request fetches: the

@@ -430,3 +430,64 @@ func TestRemoveCheckoutsClearsLeftovers(t *testing.T) {
 		t.Fatalf("checkout %s still exists", co.Dir)
 	}
 }
+
+// Checkouts kept outside the data dir go in a subdirectory of the data
+// dir's own, and a prepared one (a symlink, a world-writable dir) is
+// refused: tfpr deletes what that directory holds at start.
+func TestCheckoutDir(t *testing.T) {
+	base, data := t.TempDir(), t.TempDir()
+	other := filepath.Join(base, "keep.txt")
+	if err := os.WriteFile(other, []byte("not tfpr's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	up := newUpstream(t)
+	head := up.commit("one", map[string]string{"main.tf": "# v1\n"})
+	m, err := New(data, nil, WithCheckoutDir(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetchAll(t, m, up.repo(), head)
+	co, err := m.Checkout(context.Background(), up.repo(), head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rel, err := filepath.Rel(base, co.Dir); err != nil || strings.HasPrefix(rel, "..") || strings.Count(rel, "/") != 1 {
+		t.Errorf("checkout at %s, want one level below a subdirectory of %s", co.Dir, base)
+	}
+	if _, err := m.RemoveCheckouts(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("removing checkouts touched %s: %v", other, err)
+	}
+	// A second data dir gets its own subdirectory.
+	m2, err := New(t.TempDir(), nil, WithCheckoutDir(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m2.checkouts == m.checkouts {
+		t.Errorf("two data dirs share the checkouts dir %s", m.checkouts)
+	}
+
+	// Prepared by someone else: a symlink, or open to every user.
+	for name, prepare := range map[string]func(dir string) error{
+		"symlink":        func(dir string) error { return os.Symlink(t.TempDir(), dir) },
+		"world-writable": func(dir string) error { return os.Mkdir(dir, 0o777) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			base, data := t.TempDir(), t.TempDir()
+			probe, err := New(data, nil, WithCheckoutDir(t.TempDir()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(base, filepath.Base(probe.checkouts))
+			if err := prepare(dir); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(dir, 0o777) // past the umask
+			if _, err := New(data, nil, WithCheckoutDir(base)); err == nil || !strings.Contains(err.Error(), dir) {
+				t.Errorf("New with a prepared checkouts dir: err = %v, want a refusal naming %s", err, dir)
+			}
+		})
+	}
+}
