@@ -305,9 +305,10 @@ func (m *Manager) fetchDirect(ctx context.Context, mirror, cloneURL, auth string
 	defer stopPost()
 	posted := make(chan error, 1)
 	go func() {
-		err := postFetch(postCtx, m.http, cloneURL, auth, req, pw)
+		// The answer's fate is known before index-pack can see the end of
+		// its input, so a failed answer is always the reason given.
+		posted <- postFetch(postCtx, m.http, cloneURL, auth, req, pw)
 		pw.Close()
-		posted <- err
 	}()
 	_, err = m.run(ctx, runOpts{stdinR: pr, secrets: secrets}, "--git-dir="+mirror, "index-pack", "--stdin", "--fix-thin")
 	var perr error
