@@ -74,11 +74,19 @@ func (m *Manager) fetch(ctx context.Context, repo Repo, token string, refspecs [
 	}
 	if len(want) == 0 && len(point) > 0 {
 		err := m.pointRefs(ctx, mirror, point)
-		if !errors.Is(err, errIncomplete) {
+		if err == nil {
+			return nil
+		}
+		// update-ref or rev-list stopped mid-write may leave a lock.
+		st.swept = false
+		if !errors.Is(err, errIncomplete) || ctx.Err() != nil {
 			return err
 		}
 		m.log.InfoContext(ctx, "a held commit is incomplete; fetching it", "repo", repo.FullName, "err", err)
-		want, point = refspecs, nil
+		for _, p := range point {
+			want = append(want, "+"+p.id+":"+p.ref)
+		}
+		point = nil
 	}
 	if len(want) == 0 {
 		return nil
@@ -215,7 +223,7 @@ func (m *Manager) pointRefs(ctx context.Context, mirror string, point []wantedID
 		}
 	}
 	if _, err := m.run(ctx, runOpts{stdin: []byte(ids.String())}, "--git-dir="+mirror, "rev-list", "--objects", "--quiet", "--stdin", "--not", "--all"); err != nil {
-		return fmt.Errorf("%w: %v", errIncomplete, err)
+		return fmt.Errorf("%w: %w", errIncomplete, err)
 	}
 	if updates.Len() == 0 {
 		return nil

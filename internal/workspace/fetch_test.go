@@ -323,3 +323,31 @@ func TestHeldButIncompleteCommitIsFetched(t *testing.T) {
 		t.Errorf("refs/pull/3/head = %s, want %s", got, head)
 	}
 }
+
+// A lock file that stops naming a held commit (left by a killed
+// update-ref) fails that fetch only: the next one clears it.
+func TestNamingAHeldCommitRecoversFromAStaleLock(t *testing.T) {
+	ctx := context.Background()
+	up := newUpstream(t)
+	base := up.commit("base", map[string]string{"main.tf": "# v1\n"})
+	m, _ := newManager(t)
+	mirror, err := m.mirrorPath(up.repo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetchAll(t, m, up.repo(), "+"+base+":refs/pull/1/base")
+	lock := filepath.Join(mirror, "refs", "pull", "2", "base.lock")
+	if err := os.MkdirAll(filepath.Dir(lock), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lock, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Fetch(ctx, up.repo(), "", "+"+base+":refs/pull/2/base"); err == nil {
+		t.Fatal("naming a commit under a locked ref succeeded")
+	}
+	fetchAll(t, m, up.repo(), "+"+base+":refs/pull/2/base")
+	if got := strings.TrimSpace(mirrorGit(t, mirror, "rev-parse", "refs/pull/2/base")); got != base {
+		t.Errorf("refs/pull/2/base = %s, want %s", got, base)
+	}
+}
