@@ -5,6 +5,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,7 +14,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -143,7 +146,48 @@ func (h *harness) boot() {
 			h.stop()
 			h.stop = nil
 		}
+		endWorkers(t, h.data)
 	})
+}
+
+// endWorkers kills the sandboxes and workers still running from the data
+// dir and waits until they are gone. Runs outlive the server by design, so
+// a run a test did not wait for (a drift check on a short interval) would
+// otherwise write into the test's directories while they are removed.
+func endWorkers(t *testing.T, dataDir string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		pids := processesMentioning(dataDir)
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("processes %v still run from %s a minute after being killed", pids, dataDir)
+			return
+		}
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(10 * time.Millisecond) // polls the condition above
+	}
+}
+
+// processesMentioning lists the live processes whose command line holds s.
+func processesMentioning(s string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(cmdline, []byte(s)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // stateObject is the GCS object holding project dir's state in the

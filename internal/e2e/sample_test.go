@@ -45,7 +45,9 @@ func seedSample(t *testing.T, repo *githubtest.Repo) string {
 // plans all four projects that call it, and its merge applies each of them
 // into its own state.
 func TestSampleMonorepo(t *testing.T) {
-	h := start(t, nil)
+	// Checkouts outside the data dir, as the manifest keeps them.
+	checkouts := t.TempDir()
+	h := start(t, map[string]string{"TFPR_CHECKOUT_DIR": checkouts})
 	base := seedSample(t, h.repo)
 	src, err := os.ReadFile(filepath.Join(sampleDir, "modules/service-base/main.tf"))
 	if err != nil {
@@ -67,6 +69,12 @@ func TestSampleMonorepo(t *testing.T) {
 		}
 		return true
 	})
+	if _, err := os.Stat(filepath.Join(h.data, "checkouts")); !os.IsNotExist(err) {
+		t.Errorf("the data dir has a checkouts dir (%v) although TFPR_CHECKOUT_DIR is set", err)
+	}
+	if subs, err := filepath.Glob(filepath.Join(checkouts, "tfpr-checkouts-*")); err != nil || len(subs) != 1 {
+		t.Errorf("TFPR_CHECKOUT_DIR holds %v (%v), want one tfpr-checkouts-* dir", subs, err)
+	}
 	for _, p := range sampleProjects {
 		if cr, _ := h.checkRun("tfpr plan: "+p, head); cr.Conclusion != "success" {
 			t.Errorf("plan check of %s: %s (%s), want success", p, cr.Conclusion, cr.Summary)
