@@ -249,23 +249,13 @@ func TestHeldCommitGetsItsRef(t *testing.T) {
 	base := up.commit("base", map[string]string{"main.tf": "# v1\n"})
 	srv := newGitHTTPServer(t, filepath.Dir(up.dir), "tok")
 	repo := Repo{FullName: "acme/infra", CloneURL: srv.URL + "/" + filepath.Base(up.dir)}
-	m, _ := newManager(t)
-	mirror, err := m.mirrorPath(repo)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, mirror := mirrorOf(t, up) // the mirror's path depends on the name alone
 	if err := m.Fetch(ctx, repo, "tok", "+"+base+":refs/pull/1/base"); err != nil {
 		t.Fatal(err)
 	}
 	head := up.commit("head", map[string]string{"main.tf": "# v2\n"})
 
-	lock := filepath.Join(mirror, "refs", "pull", "2", "head.lock")
-	if err := os.MkdirAll(filepath.Dir(lock), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(lock, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	plantLock(t, mirror, "refs/pull/2/head")
 	if err := m.Fetch(ctx, repo, "tok", "+"+head+":refs/pull/2/head"); err == nil {
 		t.Fatal("a fetch whose ref is locked succeeded")
 	}
@@ -293,11 +283,7 @@ func TestHeldButIncompleteCommitIsFetched(t *testing.T) {
 	ctx := context.Background()
 	up := newUpstream(t)
 	first := up.commit("first", map[string]string{"main.tf": "# v1\n"})
-	m, _ := newManager(t)
-	mirror, err := m.mirrorPath(up.repo())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, mirror := mirrorOf(t, up)
 	fetchAll(t, m, up.repo(), "+"+first+":refs/heads/main")
 	head := up.commit("head", map[string]string{"main.tf": "# v2\n"})
 
@@ -330,24 +316,37 @@ func TestNamingAHeldCommitRecoversFromAStaleLock(t *testing.T) {
 	ctx := context.Background()
 	up := newUpstream(t)
 	base := up.commit("base", map[string]string{"main.tf": "# v1\n"})
-	m, _ := newManager(t)
-	mirror, err := m.mirrorPath(up.repo())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, mirror := mirrorOf(t, up)
 	fetchAll(t, m, up.repo(), "+"+base+":refs/pull/1/base")
-	lock := filepath.Join(mirror, "refs", "pull", "2", "base.lock")
-	if err := os.MkdirAll(filepath.Dir(lock), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(lock, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	plantLock(t, mirror, "refs/pull/2/base")
 	if err := m.Fetch(ctx, up.repo(), "", "+"+base+":refs/pull/2/base"); err == nil {
 		t.Fatal("naming a commit under a locked ref succeeded")
 	}
 	fetchAll(t, m, up.repo(), "+"+base+":refs/pull/2/base")
 	if got := strings.TrimSpace(mirrorGit(t, mirror, "rev-parse", "refs/pull/2/base")); got != base {
 		t.Errorf("refs/pull/2/base = %s, want %s", got, base)
+	}
+}
+
+// mirrorOf is a fresh Manager and the path its mirror of up will take.
+func mirrorOf(t *testing.T, up *upstream) (*Manager, string) {
+	t.Helper()
+	m, _ := newManager(t)
+	mirror, err := m.mirrorPath(up.repo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, mirror
+}
+
+// plantLock leaves ref's lock file in mirror, as a killed update-ref does.
+func plantLock(t *testing.T, mirror, ref string) {
+	t.Helper()
+	lock := filepath.Join(mirror, filepath.FromSlash(ref)+".lock")
+	if err := os.MkdirAll(filepath.Dir(lock), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lock, nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
