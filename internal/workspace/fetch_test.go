@@ -281,10 +281,7 @@ func TestHeldCommitGetsItsRef(t *testing.T) {
 // is fetched again before any ref names it.
 func TestHeldButIncompleteCommitIsFetched(t *testing.T) {
 	ctx := context.Background()
-	up := newUpstream(t)
-	first := up.commit("first", map[string]string{"main.tf": "# v1\n"})
-	m, mirror := mirrorOf(t, up)
-	fetchAll(t, m, up.repo(), "+"+first+":refs/heads/main")
+	up, m, mirror, _ := mirrorHolding(t, "refs/heads/main")
 	head := up.commit("head", map[string]string{"main.tf": "# v2\n"})
 
 	// A pack of the commit object alone, stored in the mirror.
@@ -305,27 +302,20 @@ func TestHeldButIncompleteCommitIsFetched(t *testing.T) {
 
 	fetchAll(t, m, up.repo(), "+"+head+":refs/pull/3/head")
 	mirrorGit(t, mirror, "rev-list", "--objects", "--quiet", "refs/pull/3/head")
-	if got := strings.TrimSpace(mirrorGit(t, mirror, "rev-parse", "refs/pull/3/head")); got != head {
-		t.Errorf("refs/pull/3/head = %s, want %s", got, head)
-	}
+	wantRef(t, mirror, "refs/pull/3/head", head)
 }
 
 // A lock file that stops naming a held commit (left by a killed
 // update-ref) fails that fetch only: the next one clears it.
 func TestNamingAHeldCommitRecoversFromAStaleLock(t *testing.T) {
 	ctx := context.Background()
-	up := newUpstream(t)
-	base := up.commit("base", map[string]string{"main.tf": "# v1\n"})
-	m, mirror := mirrorOf(t, up)
-	fetchAll(t, m, up.repo(), "+"+base+":refs/pull/1/base")
+	up, m, mirror, base := mirrorHolding(t, "refs/pull/1/base")
 	plantLock(t, mirror, "refs/pull/2/base")
 	if err := m.Fetch(ctx, up.repo(), "", "+"+base+":refs/pull/2/base"); err == nil {
 		t.Fatal("naming a commit under a locked ref succeeded")
 	}
 	fetchAll(t, m, up.repo(), "+"+base+":refs/pull/2/base")
-	if got := strings.TrimSpace(mirrorGit(t, mirror, "rev-parse", "refs/pull/2/base")); got != base {
-		t.Errorf("refs/pull/2/base = %s, want %s", got, base)
-	}
+	wantRef(t, mirror, "refs/pull/2/base", base)
 }
 
 // mirrorOf is a fresh Manager and the path its mirror of up will take.
@@ -348,5 +338,24 @@ func plantLock(t *testing.T, mirror, ref string) {
 	}
 	if err := os.WriteFile(lock, nil, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// mirrorHolding is a Manager whose mirror holds an upstream's first commit
+// under ref.
+func mirrorHolding(t *testing.T, ref string) (up *upstream, m *Manager, mirror, first string) {
+	t.Helper()
+	up = newUpstream(t)
+	first = up.commit("first", map[string]string{"main.tf": "# v1\n"})
+	m, mirror = mirrorOf(t, up)
+	fetchAll(t, m, up.repo(), "+"+first+":"+ref)
+	return up, m, mirror, first
+}
+
+// wantRef fails the test unless ref in mirror names id.
+func wantRef(t *testing.T, mirror, ref, id string) {
+	t.Helper()
+	if got := strings.TrimSpace(mirrorGit(t, mirror, "rev-parse", ref)); got != id {
+		t.Errorf("%s = %s, want %s", ref, got, id)
 	}
 }
