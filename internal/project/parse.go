@@ -1,6 +1,7 @@
 package project
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -57,14 +58,48 @@ type fileResult struct {
 	broken   bool
 }
 
-// parseFile reads and decodes one Terraform file, rel below root (a
+// reader reads Terraform files below root through one descriptor per
+// directory: os.Root resolves every component of every path it opens,
+// which was most of a scan's system calls. Not safe for concurrent use.
+type reader struct {
+	root *os.Root
+	dir  string   // the directory dirf is open on
+	dirf *os.File // nil when dir could not be opened
+}
+
+// read reads rel as tfsource.ReadFile does.
+func (r *reader) read(rel string) ([]byte, error) {
+	dir, name := path.Split(rel)
+	if r.dirf == nil || dir != r.dir {
+		r.close()
+		r.dir = dir
+		r.dirf, _ = r.root.Open(cmp.Or(strings.TrimSuffix(dir, "/"), "."))
+	}
+	if r.dirf != nil {
+		if src, ok := tfsource.ReadRegularAt(r.dirf, name, tfsource.MaxFileSize); ok {
+			return src, nil
+		}
+	}
+	// Anything unusual (a symlink, a special file, a size over the
+	// limit): os.Root reads it or says why not.
+	return tfsource.ReadFile(r.root, rel, tfsource.MaxFileSize)
+}
+
+func (r *reader) close() {
+	if r.dirf != nil {
+		r.dirf.Close()
+		r.dirf = nil
+	}
+}
+
+// parseFile reads and decodes one Terraform file, rel below r's root (a
 // repo-relative slash path, also used in diagnostics). Only I/O failures
 // return an error; bad content, and files that are not regular, too large
 // or nested too deeply to parse safely, become diagnostics.
-func parseFile(root *os.Root, rel string) (fileResult, error) {
-	src, err := tfsource.ReadFile(root, rel, tfsource.MaxFileSize)
+func parseFile(r *reader, rel string) (fileResult, error) {
+	src, err := r.read(rel)
 	if err != nil {
-		if errors.Is(err, tfsource.ErrNotRegular) || errors.Is(err, tfsource.ErrTooLarge) || isBadLink(root, rel) {
+		if errors.Is(err, tfsource.ErrNotRegular) || errors.Is(err, tfsource.ErrTooLarge) || isBadLink(r.root, rel) {
 			return fileResult{broken: true, diags: []Diagnostic{{File: rel, Message: err.Error()}}}, nil
 		}
 		return fileResult{}, err
@@ -188,7 +223,9 @@ type Decls struct {
 // most files its own way can place the ones it could not parse exactly as
 // Scan would. Only I/O failures are errors.
 func FileDecls(root *os.Root, rel string) (Decls, error) {
-	res, err := parseFile(root, rel)
+	r := &reader{root: root}
+	defer r.close()
+	res, err := parseFile(r, rel)
 	if err != nil {
 		return Decls{}, fmt.Errorf("read module graph of %s: %w", rel, err)
 	}

@@ -141,13 +141,15 @@ func parseAll(ctx context.Context, root *os.Root, jobs []parseJob) ([]fileResult
 	workers := min(runtime.GOMAXPROCS(0), len(jobs))
 	for range workers {
 		wg.Go(func() {
+			r := &reader{root: root}
+			defer r.close()
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(jobs) || ctx.Err() != nil {
 					return
 				}
 				j := jobs[i]
-				results[i], errs[i] = parseFile(root, j.rel)
+				results[i], errs[i] = parseFile(r, j.rel)
 			}
 		})
 	}
