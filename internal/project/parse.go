@@ -2,6 +2,7 @@ package project
 
 import (
 	"cmp"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -93,10 +94,11 @@ func (r *reader) close() {
 }
 
 // parseFile reads and decodes one Terraform file, rel below r's root (a
-// repo-relative slash path, also used in diagnostics). Only I/O failures
-// return an error; bad content, and files that are not regular, too large
-// or nested too deeply to parse safely, become diagnostics.
-func parseFile(r *reader, rel string) (fileResult, error) {
+// repo-relative slash path, also used in diagnostics), through s's cache
+// when s is not nil. Only I/O failures return an error; bad content, and
+// files that are not regular, too large or nested too deeply to parse
+// safely, become diagnostics.
+func (s *Scanner) parseFile(r *reader, rel string) (fileResult, error) {
 	src, err := r.read(rel)
 	if err != nil {
 		if errors.Is(err, tfsource.ErrNotRegular) || errors.Is(err, tfsource.ErrTooLarge) || isBadLink(r.root, rel) {
@@ -104,13 +106,29 @@ func parseFile(r *reader, rel string) (fileResult, error) {
 		}
 		return fileResult{}, err
 	}
+	if s == nil {
+		return decodeFile(rel, src), nil
+	}
+	// The result depends on nothing but the path and the bytes.
+	k := fileKey{rel: rel, sum: sha256.Sum256(src)}
+	if res, ok := s.files.Get(k); ok {
+		return res, nil
+	}
+	res := decodeFile(rel, src)
+	s.decoded.Add(1)
+	s.files.Add(k, res)
+	return res, nil
+}
+
+// decodeFile decodes src, the content of rel.
+func decodeFile(rel string, src []byte) fileResult {
 	isJSON := strings.HasSuffix(rel, ".json")
 	syntax := tfsource.Config
 	if isJSON {
 		syntax = tfsource.JSONSyntax
 	}
 	if ne := tfsource.CheckNesting(src, syntax); ne != nil {
-		return fileResult{broken: true, diags: []Diagnostic{{File: rel, Line: ne.Line, Message: ne.Error()}}}, nil
+		return fileResult{broken: true, diags: []Diagnostic{{File: rel, Line: ne.Line, Message: ne.Error()}}}
 	}
 	var f *hcl.File
 	var diags hcl.Diagnostics
@@ -140,7 +158,7 @@ func parseFile(r *reader, rel string) (fileResult, error) {
 			res.backends = append(res.backends, backendDecl{kind: string(src[m[2]:m[3]]), file: rel, line: line})
 		}
 	}
-	return res, nil
+	return res
 }
 
 func (r *fileResult) decode(rel string, body hcl.Body) {
@@ -225,7 +243,7 @@ type Decls struct {
 func FileDecls(root *os.Root, rel string) (Decls, error) {
 	r := &reader{root: root}
 	defer r.close()
-	res, err := parseFile(r, rel)
+	res, err := (*Scanner)(nil).parseFile(r, rel)
 	if err != nil {
 		return Decls{}, fmt.Errorf("read module graph of %s: %w", rel, err)
 	}

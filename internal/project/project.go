@@ -10,6 +10,7 @@ package project
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,6 +23,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/hashicorp/golang-lru/v2"
 	"github.com/tfpr/tfpr/internal/tfsource"
 )
 
@@ -75,14 +77,45 @@ type parseJob struct {
 // Scan walks root and builds the graph. Files are parsed concurrently; only
 // I/O errors (an unreadable directory or file) abort it.
 func Scan(ctx context.Context, root string) (*Graph, error) {
-	g, err := scan(ctx, root)
+	return (*Scanner)(nil).Scan(ctx, root)
+}
+
+// Scanner scans trees as Scan does and remembers what each file declares by
+// its path and content, so that scanning another commit of a repository
+// parses only the files that differ. The zero Scanner remembers nothing.
+// It is safe for concurrent use.
+type Scanner struct {
+	files   *lru.Cache[fileKey, fileResult]
+	decoded atomic.Int64 // files parsed rather than remembered
+}
+
+type fileKey struct {
+	rel string
+	sum [sha256.Size]byte
+}
+
+// NewScanner returns a Scanner remembering up to files files.
+func NewScanner(files int) *Scanner {
+	c, err := lru.New[fileKey, fileResult](max(files, 1))
+	if err != nil {
+		panic(err) // only for a size below 1
+	}
+	return &Scanner{files: c}
+}
+
+// Scan is the package's Scan through s's memory.
+func (s *Scanner) Scan(ctx context.Context, root string) (*Graph, error) {
+	if s != nil && s.files == nil {
+		s = nil
+	}
+	g, err := s.scan(ctx, root)
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", root, err)
 	}
 	return g, nil
 }
 
-func scan(ctx context.Context, root string) (*Graph, error) {
+func (s *Scanner) scan(ctx context.Context, root string) (*Graph, error) {
 	info, err := os.Stat(root)
 	if err != nil {
 		return nil, err
@@ -120,7 +153,7 @@ func scan(ctx context.Context, root string) (*Graph, error) {
 		return nil, err
 	}
 	defer r.Close()
-	results, err := parseAll(ctx, r, jobs)
+	results, err := s.parseAll(ctx, r, jobs)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +166,7 @@ func scan(ctx context.Context, root string) (*Graph, error) {
 
 // parseAll parses files on all CPUs; results keep the order of jobs so the
 // graph and its diagnostics are deterministic.
-func parseAll(ctx context.Context, root *os.Root, jobs []parseJob) ([]fileResult, error) {
+func (s *Scanner) parseAll(ctx context.Context, root *os.Root, jobs []parseJob) ([]fileResult, error) {
 	results := make([]fileResult, len(jobs))
 	errs := make([]error, len(jobs))
 	var next atomic.Int64
@@ -149,7 +182,7 @@ func parseAll(ctx context.Context, root *os.Root, jobs []parseJob) ([]fileResult
 					return
 				}
 				j := jobs[i]
-				results[i], errs[i] = parseFile(r, j.rel)
+				results[i], errs[i] = s.parseFile(r, j.rel)
 			}
 		})
 	}

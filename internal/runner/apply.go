@@ -12,7 +12,6 @@ import (
 	"github.com/tfpr/tfpr/internal/logctx"
 	"github.com/tfpr/tfpr/internal/metrics"
 	"github.com/tfpr/tfpr/internal/policy"
-	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/report"
 	"github.com/tfpr/tfpr/internal/runapi"
 	"github.com/tfpr/tfpr/internal/store"
@@ -168,7 +167,7 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 	if st.scratch, err = r.scratchDir(); err != nil {
 		return fail(err)
 	}
-	g, err := project.Scan(ctx, st.co.Dir)
+	g, err := r.scan.Scan(ctx, st.co.Dir)
 	if err != nil {
 		return fail(err)
 	}

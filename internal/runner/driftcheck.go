@@ -10,7 +10,6 @@ import (
 
 	"github.com/tfpr/tfpr/internal/metrics"
 	"github.com/tfpr/tfpr/internal/policy"
-	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/report"
 	"github.com/tfpr/tfpr/internal/report/md"
 	"github.com/tfpr/tfpr/internal/store"
@@ -80,7 +79,7 @@ func (r *Runner) discoverRepo(ctx context.Context, repo store.Repo) error {
 		return err
 	}
 	defer co.Close(context.WithoutCancel(ctx))
-	g, err := project.Scan(ctx, co.Dir)
+	g, err := r.scan.Scan(ctx, co.Dir)
 	if err != nil {
 		return err
 	}
@@ -212,7 +211,7 @@ func (r *Runner) checkDrift(ctx context.Context, d store.DriftCheck) driftCheckR
 	}
 	defer co.Close(context.WithoutCancel(ctx))
 	c.sha = co.SHA
-	g, err := project.Scan(ctx, co.Dir)
+	g, err := r.scan.Scan(ctx, co.Dir)
 	if err != nil {
 		return fail(err)
 	}

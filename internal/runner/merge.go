@@ -9,7 +9,6 @@ import (
 	"os"
 	"slices"
 
-	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/report"
 	"github.com/tfpr/tfpr/internal/store"
 )
@@ -167,7 +166,7 @@ func (r *Runner) affectedBy(ctx context.Context, s *session, c string) ([]string
 		return nil, err
 	}
 	defer co.Close(context.WithoutCancel(ctx))
-	g, err := project.Scan(ctx, co.Dir)
+	g, err := r.scan.Scan(ctx, co.Dir)
 	if err != nil {
 		return nil, err
 	}

@@ -78,7 +78,7 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 	}
 	defer co.Close(context.WithoutCancel(ctx))
 	scanned := observe.Time(ctx, metrics.PhaseScan)
-	g, err := project.Scan(ctx, co.Dir)
+	g, err := r.scan.Scan(ctx, co.Dir)
 	<-diffDone
 	scanned()
 	if err != nil {

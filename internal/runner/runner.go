@@ -13,6 +13,7 @@ import (
 	"github.com/tfpr/tfpr/internal/logctx"
 	"github.com/tfpr/tfpr/internal/observe"
 	"github.com/tfpr/tfpr/internal/planfile"
+	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/store"
 )
 
@@ -31,7 +32,14 @@ type Deps struct {
 	// Observe records each run's metrics and runs-page log; nil records
 	// nothing.
 	Observe *observe.Observer
+	// Scanner finds the projects of a checkout; nil: one of the Runner's
+	// own. Share it with Workers, which scans again for each run.
+	Scanner *project.Scanner
 }
+
+// ScanFiles is how many files a Runner's own Scanner remembers: every
+// Terraform file of four trees the size of a 1,000-state monorepo.
+const ScanFiles = 20_000
 
 // Runner executes jobs and runs.
 type Runner struct {
@@ -43,6 +51,7 @@ type Runner struct {
 	files planfile.Store
 	gcs   StateLocks
 	tf    Executor
+	scan  *project.Scanner
 	log   *slog.Logger
 	obs   *observe.Observer
 
@@ -118,8 +127,12 @@ func New(cfg Config, d Deps) (*Runner, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "scratch"), 0o700); err != nil {
 		return nil, fmt.Errorf("runner: create scratch dir: %w", err)
 	}
+	scan := d.Scanner
+	if scan == nil {
+		scan = project.NewScanner(ScanFiles)
+	}
 	return &Runner{
-		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, tf: tf, log: log, obs: d.Observe,
+		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, tf: tf, scan: scan, log: log, obs: d.Observe,
 		wake:     make(chan struct{}, 1),
 		slots:    make(chan struct{}, cfg.Parallelism),
 		jobs:     make(chan struct{}, cfg.Parallelism),

@@ -26,6 +26,9 @@ type Workers struct {
 	// Impersonate names the account a run's token is minted for.
 	Impersonate func(repo, project string, mode Mode) (string, error)
 	Budget      time.Duration
+	// Scanner finds what each run reads; share the Runner's, which has
+	// scanned the same checkout already. nil scans without memory.
+	Scanner *project.Scanner
 }
 
 var _ Executor = (*Workers)(nil)
@@ -58,7 +61,7 @@ func (t *workerTerraform) request(ctx context.Context, dir string, be terraform.
 	if !ok {
 		return runapi.Request{}, fmt.Errorf("%s %s: %s is not that project's directory", stage, t.project, dir)
 	}
-	g, err := project.Scan(ctx, root)
+	g, err := t.w.Scanner.Scan(ctx, root)
 	if err != nil {
 		return runapi.Request{}, err
 	}
