@@ -1,38 +1,71 @@
 package workspace
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/tfpr/tfpr/internal/metrics"
 	"github.com/tfpr/tfpr/internal/observe"
+	"github.com/tfpr/tfpr/internal/tfsource"
 )
 
-// Checkout is a directory holding the tree of one commit. It is not a git
-// repository: runs only need the files.
+// Checkout is a directory holding the tree of one commit, or the part of
+// it a run needs. It is not a git repository: runs only need the files.
 type Checkout struct {
 	Dir string // absolute path
 	SHA string // full commit id
+
+	// A checkout of TerraformFiles keeps its index beside Dir to add
+	// files from; nil when every file is checked out.
+	more *sparse
 }
 
-// Checkout materialises the tree at sha into a fresh directory under
-// dir/checkouts. It uses read-tree with a private index file rather than
-// `git worktree add`, so concurrent checkouts of one mirror share no
-// writable state in the mirror and need no lock.
-func (m *Manager) Checkout(ctx context.Context, repo Repo, sha string) (*Checkout, error) {
+// Files says which of a commit's files a checkout starts with.
+type Files int
+
+const (
+	// AllFiles checks out the whole tree.
+	AllFiles Files = iota
+	// TerraformFiles checks out only the files terraform or OpenTofu
+	// loads, which is what a project scan reads; Complete adds the files
+	// of the projects a run works on. Most files of a monorepo (docs,
+	// data, scripts, other teams' templates) are never written.
+	TerraformFiles
+)
+
+// sparse is what a checkout of TerraformFiles needs to add files.
+type sparse struct {
+	m      *Manager
+	mirror string
+	index  string
+
+	mu    sync.Mutex
+	paths []string        // every file of the commit, sorted
+	out   map[string]bool // the files checked out
+}
+
+// Checkout materialises the tree at sha, or its Terraform files, into a
+// fresh directory under dir/checkouts. It uses read-tree with a private
+// index file rather than `git worktree add`, so concurrent checkouts of one
+// mirror share no writable state in the mirror and need no lock.
+func (m *Manager) Checkout(ctx context.Context, repo Repo, sha string, files Files) (*Checkout, error) {
 	defer observe.Time(ctx, metrics.PhaseCheckout)()
-	co, err := m.checkout(ctx, repo, sha)
+	co, err := m.checkout(ctx, repo, sha, files)
 	if err != nil {
 		return nil, fmt.Errorf("checkout %s at %s: %w", repo.FullName, sha, err)
 	}
 	return co, nil
 }
 
-func (m *Manager) checkout(ctx context.Context, repo Repo, sha string) (*Checkout, error) {
+func (m *Manager) checkout(ctx context.Context, repo Repo, sha string, files Files) (*Checkout, error) {
 	mirror, err := m.existingMirror(repo)
 	if err != nil {
 		return nil, err
@@ -56,18 +89,101 @@ func (m *Manager) checkout(ctx context.Context, repo Repo, sha string) (*Checkou
 	// The index lives beside the tree, not in it, so the checkout holds
 	// exactly the commit's files.
 	index := dir + ".index"
-	defer os.Remove(index)
-	_, err = m.run(ctx, runOpts{env: []string{"GIT_INDEX_FILE=" + index}},
-		"--git-dir="+mirror, "--work-tree="+dir, "read-tree", "--reset", "-u", full+"^{commit}")
-	if err != nil {
+	fail := func(err error) (*Checkout, error) {
 		_ = os.RemoveAll(dir)
+		_ = os.Remove(index)
 		if ctx.Err() == nil && !m.hasCommit(ctx, mirror, full) {
 			return nil, fmt.Errorf("commit %s not found in mirror (fetch it first)", sha)
 		}
 		return nil, err
 	}
-	m.log.DebugContext(ctx, "checked out", "repo", repo.FullName, "sha", full, "dir", dir)
-	return &Checkout{Dir: dir, SHA: full}, nil
+	args := []string{"--git-dir=" + mirror, "--work-tree=" + dir, "read-tree", "--reset", "-u", full + "^{commit}"}
+	if files == TerraformFiles {
+		args = slices.Delete(args, 4, 5) // no -u: only the index
+	}
+	if _, err := m.run(ctx, runOpts{env: []string{"GIT_INDEX_FILE=" + index}}, args...); err != nil {
+		return fail(err)
+	}
+	co := &Checkout{Dir: dir, SHA: full}
+	if files == AllFiles {
+		_ = os.Remove(index)
+	} else {
+		out, err := m.run(ctx, runOpts{env: []string{"GIT_INDEX_FILE=" + index}}, "--git-dir="+mirror, "ls-files", "-z")
+		if err != nil {
+			return fail(err)
+		}
+		co.more = &sparse{m: m, mirror: mirror, index: index, out: map[string]bool{}}
+		var tf []string
+		for p := range strings.SplitSeq(strings.TrimSuffix(string(out), "\x00"), "\x00") {
+			if p == "" {
+				continue
+			}
+			co.more.paths = append(co.more.paths, p)
+			if tfsource.Loaded(path.Base(p)) {
+				tf = append(tf, p)
+			}
+		}
+		slices.Sort(co.more.paths)
+		if err := co.more.add(ctx, dir, tf); err != nil {
+			return fail(err)
+		}
+	}
+	m.log.DebugContext(ctx, "checked out", "repo", repo.FullName, "sha", full, "dir", dir, "files", files)
+	return co, nil
+}
+
+// Complete adds to a checkout of TerraformFiles the files at paths (repo-
+// relative slash paths of files or dirs, "." for the whole tree) that it
+// lacks; paths not in the commit are skipped. It does nothing to a
+// checkout of AllFiles. Safe for concurrent use.
+func (c *Checkout) Complete(ctx context.Context, paths []string) error {
+	if c.more == nil {
+		return nil
+	}
+	c.more.mu.Lock()
+	defer c.more.mu.Unlock()
+	var want []string
+	for _, p := range paths {
+		p = strings.Trim(path.Clean("/"+p), "/")
+		if p == "" {
+			want = append(want, c.more.paths...)
+			break
+		}
+		// The commit's files at p or under it, by their sorted order.
+		i, _ := slices.BinarySearch(c.more.paths, p)
+		for ; i < len(c.more.paths); i++ {
+			f := c.more.paths[i]
+			if f != p && !strings.HasPrefix(f, p+"/") {
+				if !strings.HasPrefix(f, p) {
+					break
+				}
+				continue // p-other sorts between p and p/
+			}
+			want = append(want, f)
+		}
+	}
+	if err := c.more.add(ctx, c.Dir, want); err != nil {
+		return fmt.Errorf("complete checkout %s: %w", c.Dir, err)
+	}
+	return nil
+}
+
+// add checks out the files of paths not checked out yet.
+func (s *sparse) add(ctx context.Context, dir string, paths []string) error {
+	var in bytes.Buffer
+	for _, p := range paths {
+		if !s.out[p] {
+			s.out[p] = true
+			in.WriteString(p)
+			in.WriteByte(0)
+		}
+	}
+	if in.Len() == 0 {
+		return nil
+	}
+	_, err := s.m.run(ctx, runOpts{env: []string{"GIT_INDEX_FILE=" + s.index}, stdin: in.Bytes()},
+		"--git-dir="+s.mirror, "--work-tree="+dir, "checkout-index", "-z", "--stdin")
+	return err
 }
 
 // Close removes the checkout directory. It is safe to call more than once.
@@ -80,6 +196,11 @@ func (c *Checkout) Close(ctx context.Context) error {
 	}
 	if err := removeAll(c.Dir); err != nil {
 		return fmt.Errorf("remove checkout %s: %w", c.Dir, err)
+	}
+	if c.more != nil {
+		if err := os.Remove(c.more.index); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove checkout index %s: %w", c.more.index, err)
+		}
 	}
 	return nil
 }
