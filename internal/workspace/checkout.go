@@ -49,6 +49,7 @@ type sparse struct {
 
 	mu    sync.Mutex
 	paths []string        // every file of the commit, sorted
+	links map[string]bool // the files that are symlinks
 	out   map[string]bool // the files checked out
 }
 
@@ -108,17 +109,22 @@ func (m *Manager) checkout(ctx context.Context, repo Repo, sha string, files Fil
 	if files == AllFiles {
 		_ = os.Remove(index)
 	} else {
-		out, err := m.run(ctx, runOpts{env: []string{"GIT_INDEX_FILE=" + index}}, "--git-dir="+mirror, "ls-files", "-z")
+		out, err := m.run(ctx, runOpts{env: []string{"GIT_INDEX_FILE=" + index}}, "--git-dir="+mirror, "ls-files", "-z", "--stage")
 		if err != nil {
 			return fail(err)
 		}
-		co.more = &sparse{m: m, mirror: mirror, index: index, out: map[string]bool{}}
+		co.more = &sparse{m: m, mirror: mirror, index: index, links: map[string]bool{}, out: map[string]bool{}}
 		var tf []string
-		for p := range strings.SplitSeq(strings.TrimSuffix(string(out), "\x00"), "\x00") {
-			if p == "" {
+		for entry := range strings.SplitSeq(strings.TrimSuffix(string(out), "\x00"), "\x00") {
+			// <mode> <object> <stage>\t<path>
+			meta, p, ok := strings.Cut(entry, "\t")
+			if !ok || p == "" {
 				continue
 			}
 			co.more.paths = append(co.more.paths, p)
+			if strings.HasPrefix(meta, "120000 ") {
+				co.more.links[p] = true
+			}
 			if tfsource.Loaded(path.Base(p)) {
 				tf = append(tf, p)
 			}
@@ -134,56 +140,80 @@ func (m *Manager) checkout(ctx context.Context, repo Repo, sha string, files Fil
 
 // Complete adds to a checkout of TerraformFiles the files at paths (repo-
 // relative slash paths of files or dirs, "." for the whole tree) that it
-// lacks; paths not in the commit are skipped. It does nothing to a
-// checkout of AllFiles. Safe for concurrent use.
+// lacks; paths not in the commit are skipped. A symlink it adds brings
+// what it points to inside the tree, as a full checkout would have it. It
+// does nothing to a checkout of AllFiles. Safe for concurrent use.
 func (c *Checkout) Complete(ctx context.Context, paths []string) error {
 	if c.more == nil {
 		return nil
 	}
 	c.more.mu.Lock()
 	defer c.more.mu.Unlock()
-	var want []string
-	for _, p := range paths {
-		p = strings.Trim(path.Clean("/"+p), "/")
-		if p == "" {
-			want = append(want, c.more.paths...)
-			break
-		}
-		// The commit's files at p or under it, by their sorted order.
-		i, _ := slices.BinarySearch(c.more.paths, p)
-		for ; i < len(c.more.paths); i++ {
-			f := c.more.paths[i]
-			if f != p && !strings.HasPrefix(f, p+"/") {
-				if !strings.HasPrefix(f, p) {
-					break
-				}
-				continue // p-other sorts between p and p/
-			}
-			want = append(want, f)
-		}
-	}
-	if err := c.more.add(ctx, c.Dir, want); err != nil {
+	if err := c.more.add(ctx, c.Dir, c.more.under(paths)); err != nil {
 		return fmt.Errorf("complete checkout %s: %w", c.Dir, err)
 	}
 	return nil
 }
 
-// add checks out the files of paths not checked out yet.
-func (s *sparse) add(ctx context.Context, dir string, paths []string) error {
-	var in bytes.Buffer
+// under returns the commit's files at or under paths.
+func (s *sparse) under(paths []string) []string {
+	var out []string
 	for _, p := range paths {
-		if !s.out[p] {
-			s.out[p] = true
-			in.WriteString(p)
-			in.WriteByte(0)
+		p = strings.Trim(path.Clean("/"+p), "/")
+		if p == "" {
+			return s.paths
+		}
+		// By their sorted order: p, then names that only start like p
+		// ("p-x", "p.txt"), then p's files ("p/x").
+		i, _ := slices.BinarySearch(s.paths, p)
+		for ; i < len(s.paths) && strings.HasPrefix(s.paths[i], p); i++ {
+			if f := s.paths[i]; f == p || strings.HasPrefix(f, p+"/") {
+				out = append(out, f)
+			}
 		}
 	}
-	if in.Len() == 0 {
-		return nil
+	return out
+}
+
+// add checks out the files of paths not checked out yet, and what the
+// symlinks among them point to inside the tree, transitively.
+func (s *sparse) add(ctx context.Context, dir string, paths []string) error {
+	for len(paths) > 0 {
+		var in bytes.Buffer
+		var added, targets []string
+		for _, p := range paths {
+			if !s.out[p] && !slices.Contains(added, p) {
+				added = append(added, p)
+				in.WriteString(p)
+				in.WriteByte(0)
+			}
+		}
+		if len(added) == 0 {
+			return nil
+		}
+		_, err := s.m.run(ctx, runOpts{env: []string{"GIT_INDEX_FILE=" + s.index}, stdin: in.Bytes()},
+			"--git-dir="+s.mirror, "--work-tree="+dir, "checkout-index", "-z", "--stdin")
+		if err != nil {
+			return err
+		}
+		for _, p := range added {
+			s.out[p] = true
+			if !s.links[p] {
+				continue
+			}
+			target, err := os.Readlink(filepath.Join(dir, filepath.FromSlash(p)))
+			if err != nil {
+				return fmt.Errorf("read symlink %s: %w", p, err)
+			}
+			t := path.Join(path.Dir(p), filepath.ToSlash(target))
+			if path.IsAbs(target) || t == ".." || strings.HasPrefix(t, "../") {
+				continue // outside the tree: nothing of the commit to add
+			}
+			targets = append(targets, t)
+		}
+		paths = s.under(targets)
 	}
-	_, err := s.m.run(ctx, runOpts{env: []string{"GIT_INDEX_FILE=" + s.index}, stdin: in.Bytes()},
-		"--git-dir="+s.mirror, "--work-tree="+dir, "checkout-index", "-z", "--stdin")
-	return err
+	return nil
 }
 
 // Close removes the checkout directory. It is safe to call more than once.

@@ -116,3 +116,76 @@ func TestCheckoutAllFilesNeedsNoCompleting(t *testing.T) {
 		t.Errorf("the index of a full checkout is left beside it: %v", err)
 	}
 }
+
+// A symlink brings what it points to inside the tree, as a full checkout
+// has it: a Terraform file linking to a file of another name at the start,
+// a linked dir when the link is completed, links to links. Links leaving
+// the tree bring nothing.
+func TestCheckoutTerraformFilesFollowsSymlinksInsideTheTree(t *testing.T) {
+	ctx := context.Background()
+	up := newUpstream(t)
+	files := map[string]string{
+		"shared/common.hcl":   "locals {}",
+		"data/files/a.json":   "{}",
+		"data/files/b/c.json": "{}",
+		"data/other.json":     "{}",
+		"svc/prod/main.tf":    "terraform {}",
+	}
+	for name, content := range files {
+		p := filepath.Join(up.dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		"svc/prod/shared.tf": "../../shared/common.hcl",
+		"svc/prod/files":     "../../data/files",
+		"svc/prod/chain":     "hop",
+		"svc/prod/hop":       "../../data/other.json",
+		"svc/prod/escape":    "/etc",
+		"svc/prod/up":        "../../..",
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(up.dir, filepath.FromSlash(name))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sha := up.commit("links", nil)
+	m, _ := newManager(t)
+	fetchAll(t, m, up.repo(), sha)
+	co, err := m.Checkout(ctx, up.repo(), sha, TerraformFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Close(ctx)
+	read := func(rel string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(co.Dir, filepath.FromSlash(rel)))
+		if err != nil {
+			return "missing"
+		}
+		return string(b)
+	}
+	if got := read("svc/prod/shared.tf"); got != "locals {}" {
+		t.Errorf("a Terraform file linking to shared/common.hcl reads %q at the start", got)
+	}
+	if got := read("svc/prod/files/a.json"); got != "missing" {
+		t.Errorf("a linked dir is there before it is asked for: %q", got)
+	}
+	if err := co.Complete(ctx, []string{"svc/prod"}); err != nil {
+		t.Fatal(err)
+	}
+	for rel, want := range map[string]string{"svc/prod/files/a.json": "{}", "svc/prod/files/b/c.json": "{}", "svc/prod/chain": "{}"} {
+		if got := read(rel); got != want {
+			t.Errorf("%s reads %q after completing svc/prod, want %q", rel, got, want)
+		}
+	}
+	for _, rel := range []string{"svc/prod/escape", "svc/prod/up"} {
+		if _, err := os.Lstat(filepath.Join(co.Dir, rel)); err != nil {
+			t.Errorf("the link %s itself is not checked out: %v", rel, err)
+		}
+	}
+}
