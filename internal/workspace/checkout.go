@@ -49,7 +49,6 @@ type sparse struct {
 
 	mu    sync.Mutex
 	paths []string        // every file of the commit, sorted
-	links map[string]bool // the files that are symlinks
 	out   map[string]bool // the files checked out
 }
 
@@ -113,8 +112,9 @@ func (m *Manager) checkout(ctx context.Context, repo Repo, sha string, files Fil
 		if err != nil {
 			return fail(err)
 		}
-		co.more = &sparse{m: m, mirror: mirror, index: index, links: map[string]bool{}, out: map[string]bool{}}
+		co.more = &sparse{m: m, mirror: mirror, index: index, out: map[string]bool{}}
 		var tf []string
+		whole := false
 		for entry := range strings.SplitSeq(strings.TrimSuffix(string(out), "\x00"), "\x00") {
 			// <mode> <object> <stage>\t<path>
 			meta, p, ok := strings.Cut(entry, "\t")
@@ -122,16 +122,24 @@ func (m *Manager) checkout(ctx context.Context, repo Repo, sha string, files Fil
 				continue
 			}
 			co.more.paths = append(co.more.paths, p)
-			if strings.HasPrefix(meta, "120000 ") {
-				co.more.links[p] = true
-			}
+			// A symlink is read through, so what a file needs cannot be
+			// told from paths, and a submodule is not files: a tree
+			// holding either is checked out whole.
+			whole = whole || strings.HasPrefix(meta, "120000 ") || strings.HasPrefix(meta, "160000 ")
 			if tfsource.Loaded(path.Base(p)) {
 				tf = append(tf, p)
 			}
 		}
 		slices.Sort(co.more.paths)
+		if whole {
+			tf = co.more.paths
+		}
 		if err := co.more.add(ctx, dir, tf); err != nil {
 			return fail(err)
+		}
+		if whole {
+			co.more = nil
+			_ = os.Remove(index)
 		}
 	}
 	m.log.DebugContext(ctx, "checked out", "repo", repo.FullName, "sha", full, "dir", dir, "files", files)
@@ -140,9 +148,9 @@ func (m *Manager) checkout(ctx context.Context, repo Repo, sha string, files Fil
 
 // Complete adds to a checkout of TerraformFiles the files at paths (repo-
 // relative slash paths of files or dirs, "." for the whole tree) that it
-// lacks; paths not in the commit are skipped. A symlink it adds brings
-// what it points to inside the tree, as a full checkout would have it. It
-// does nothing to a checkout of AllFiles. Safe for concurrent use.
+// lacks; paths not in the commit are skipped. It does nothing to a
+// checkout of AllFiles, or of a tree holding a symlink or a submodule,
+// which is checked out whole. Safe for concurrent use.
 func (c *Checkout) Complete(ctx context.Context, paths []string) error {
 	if c.more == nil {
 		return nil
@@ -163,57 +171,41 @@ func (s *sparse) under(paths []string) []string {
 		if p == "" {
 			return s.paths
 		}
-		// By their sorted order: p, then names that only start like p
-		// ("p-x", "p.txt"), then p's files ("p/x").
-		i, _ := slices.BinarySearch(s.paths, p)
-		for ; i < len(s.paths) && strings.HasPrefix(s.paths[i], p); i++ {
-			if f := s.paths[i]; f == p || strings.HasPrefix(f, p+"/") {
-				out = append(out, f)
-			}
+		if i, ok := slices.BinarySearch(s.paths, p); ok {
+			out = append(out, s.paths[i])
+		}
+		// p's files sort together, after names like "p-x" and "p.txt".
+		i, _ := slices.BinarySearch(s.paths, p+"/")
+		for ; i < len(s.paths) && strings.HasPrefix(s.paths[i], p+"/"); i++ {
+			out = append(out, s.paths[i])
 		}
 	}
 	return out
 }
 
-// add checks out the files of paths not checked out yet, and what the
-// symlinks among them point to inside the tree, transitively.
+// add checks out the files of paths not checked out yet.
 func (s *sparse) add(ctx context.Context, dir string, paths []string) error {
-	for len(paths) > 0 {
-		var in bytes.Buffer
-		var added, targets []string
-		for _, p := range paths {
-			if !s.out[p] && !slices.Contains(added, p) {
-				added = append(added, p)
-				in.WriteString(p)
-				in.WriteByte(0)
-			}
-		}
-		if len(added) == 0 {
-			return nil
-		}
-		_, err := s.m.run(ctx, runOpts{env: []string{"GIT_INDEX_FILE=" + s.index}, stdin: in.Bytes()},
-			"--git-dir="+s.mirror, "--work-tree="+dir, "checkout-index", "-z", "--stdin")
-		if err != nil {
-			return err
-		}
-		for _, p := range added {
+	var in bytes.Buffer
+	var added []string
+	for _, p := range paths {
+		if !s.out[p] {
 			s.out[p] = true
-			if !s.links[p] {
-				continue
-			}
-			target, err := os.Readlink(filepath.Join(dir, filepath.FromSlash(p)))
-			if err != nil {
-				return fmt.Errorf("read symlink %s: %w", p, err)
-			}
-			t := path.Join(path.Dir(p), filepath.ToSlash(target))
-			if path.IsAbs(target) || t == ".." || strings.HasPrefix(t, "../") {
-				continue // outside the tree: nothing of the commit to add
-			}
-			targets = append(targets, t)
+			added = append(added, p)
+			in.WriteString(p)
+			in.WriteByte(0)
 		}
-		paths = s.under(targets)
 	}
-	return nil
+	if len(added) == 0 {
+		return nil
+	}
+	_, err := s.m.run(ctx, runOpts{env: []string{"GIT_INDEX_FILE=" + s.index}, stdin: in.Bytes()},
+		"--git-dir="+s.mirror, "--work-tree="+dir, "checkout-index", "-z", "--stdin")
+	if err != nil {
+		for _, p := range added {
+			delete(s.out, p)
+		}
+	}
+	return err
 }
 
 // Close removes the checkout directory. It is safe to call more than once.
@@ -224,15 +216,16 @@ func (c *Checkout) Close(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("remove checkout %s: %w", c.Dir, err)
 	}
-	if err := removeAll(c.Dir); err != nil {
-		return fmt.Errorf("remove checkout %s: %w", c.Dir, err)
-	}
+	var err error
 	if c.more != nil {
-		if err := os.Remove(c.more.index); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove checkout index %s: %w", c.more.index, err)
+		if e := os.Remove(c.more.index); e != nil && !errors.Is(e, os.ErrNotExist) {
+			err = fmt.Errorf("remove checkout index %s: %w", c.more.index, e)
 		}
 	}
-	return nil
+	if e := removeAll(c.Dir); e != nil {
+		err = fmt.Errorf("remove checkout %s: %w", c.Dir, e)
+	}
+	return err
 }
 
 // removeAll also clears directories a run made read-only (terraform and
@@ -260,10 +253,14 @@ func (m *Manager) RemoveCheckouts() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("list checkouts: %w", err)
 	}
+	n := 0
 	for _, e := range entries {
 		if err := removeAll(filepath.Join(m.checkouts, e.Name())); err != nil {
 			return 0, fmt.Errorf("remove stale checkout %s: %w", e.Name(), err)
 		}
+		if e.IsDir() {
+			n++ // not the index beside it
+		}
 	}
-	return len(entries), nil
+	return n, nil
 }
