@@ -103,39 +103,19 @@ func NewScanner(files int) *Scanner {
 	return &Scanner{files: c}
 }
 
-// ScanOption changes how a Scanner reads a tree.
-type ScanOption func(*scanOptions)
-
-type scanOptions struct{ complete completer }
-
-// completer adds the files at paths to a checkout that lacks them.
-type completer func(ctx context.Context, paths []string) error
-
-// Completing tells the scan that root holds only the Terraform files of
-// its commit and that complete adds others: the scan asks for each
-// template a templatefile() call renders, since what the template reads
-// counts as read by the project, as it would see them in a full checkout.
-func Completing(complete func(ctx context.Context, paths []string) error) ScanOption {
-	return func(o *scanOptions) { o.complete = complete }
-}
-
 // Scan is the package's Scan through s's memory.
-func (s *Scanner) Scan(ctx context.Context, root string, opts ...ScanOption) (*Graph, error) {
+func (s *Scanner) Scan(ctx context.Context, root string) (*Graph, error) {
 	if s != nil && s.files == nil {
 		s = nil
 	}
-	var o scanOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	g, err := s.scan(ctx, root, o)
+	g, err := s.scan(ctx, root)
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", root, err)
 	}
 	return g, nil
 }
 
-func (s *Scanner) scan(ctx context.Context, root string, o scanOptions) (*Graph, error) {
+func (s *Scanner) scan(ctx context.Context, root string) (*Graph, error) {
 	info, err := os.Stat(root)
 	if err != nil {
 		return nil, err
@@ -178,7 +158,7 @@ func (s *Scanner) scan(ctx context.Context, root string, o scanOptions) (*Graph,
 		return nil, err
 	}
 	g := build(jobs, results)
-	if err := g.indexReads(ctx, r, o.complete); err != nil {
+	if err := g.indexReads(ctx, r); err != nil {
 		return nil, err
 	}
 	return g, nil

@@ -239,8 +239,8 @@ func (r fileRead) resolve(dir, p string) (string, bool) {
 
 // indexReads resolves every dir's reads for each project that runs it: the
 // dir itself when it is a project, and every project calling it.
-func (g *Graph) indexReads(ctx context.Context, root *os.Root, complete completer) error {
-	tpl := newTemplates(root, complete)
+func (g *Graph) indexReads(ctx context.Context, root *os.Root) error {
+	tpl := newTemplates(root)
 	g.readFiles, g.readDirs = map[string][]string{}, map[string][]string{}
 	add := func(m map[string][]string, target, p string) {
 		if !contains(m[target], p) {
@@ -259,11 +259,7 @@ func (g *Graph) indexReads(ctx context.Context, root *os.Root, complete complete
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			expanded, err := tpl.expand(ctx, dir, p, reads)
-			if err != nil {
-				return err
-			}
-			for _, r := range expanded {
+			for _, r := range tpl.expand(dir, p, reads) {
 				target, ok := r.resolve(dir, p)
 				switch {
 				case !ok:

@@ -1,10 +1,6 @@
 package project
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 
 	"github.com/hashicorp/hcl/v2"
@@ -31,20 +27,19 @@ const maxTemplatesPerProject = 64
 // templates reads each template once per scan and counts, per project, the
 // distinct templates read for it.
 type templates struct {
-	root     *os.Root
-	complete completer                  // nil: root holds every file
-	reads    map[string][]fileRead      // template path -> its reads
-	used     map[string]map[string]bool // project -> templates read for it
+	root  *os.Root
+	reads map[string][]fileRead      // template path -> its reads
+	used  map[string]map[string]bool // project -> templates read for it
 }
 
-func newTemplates(root *os.Root, complete completer) *templates {
-	return &templates{root: root, complete: complete, reads: map[string][]fileRead{}, used: map[string]map[string]bool{}}
+func newTemplates(root *os.Root) *templates {
+	return &templates{root: root, reads: map[string][]fileRead{}, used: map[string]map[string]bool{}}
 }
 
 // expand returns reads, the reads of dir, with the reads of every template
 // they render (and those templates render, up to maxTemplateDepth) when
 // project p runs dir.
-func (t *templates) expand(ctx context.Context, dir, p string, reads []fileRead) ([]fileRead, error) {
+func (t *templates) expand(dir, p string, reads []fileRead) []fileRead {
 	type pending struct {
 		r     fileRead
 		depth int
@@ -56,7 +51,7 @@ func (t *templates) expand(ctx context.Context, dir, p string, reads []fileRead)
 		}
 	}
 	if len(queue) == 0 {
-		return reads, nil
+		return reads
 	}
 	out := append([]fileRead(nil), reads...)
 	seen := map[string]bool{}
@@ -71,13 +66,10 @@ func (t *templates) expand(ctx context.Context, dir, p string, reads []fileRead)
 			t.used[p] = map[string]bool{}
 		}
 		if !t.used[p][target] && len(t.used[p]) >= maxTemplatesPerProject {
-			return append(out, everything), nil
+			return append(out, everything)
 		}
 		t.used[p][target] = true
-		inner, err := t.read(ctx, target)
-		if err != nil {
-			return nil, err
-		}
+		inner := t.read(target)
 		out = append(out, inner...)
 		if it.depth >= maxTemplateDepth {
 			continue
@@ -88,35 +80,27 @@ func (t *templates) expand(ctx context.Context, dir, p string, reads []fileRead)
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // read returns the reads inside the template at rel. A template that is
 // missing, not a regular file, too large, nested too deeply or invalid
 // adds none: the template itself is already a tracked read, and the policy
-// check denies what cannot be parsed safely. Only failing to add the
-// template to a checkout that lacks it is an error: its reads would be
-// missed.
-func (t *templates) read(ctx context.Context, rel string) ([]fileRead, error) {
+// check denies what cannot be parsed safely.
+func (t *templates) read(rel string) []fileRead {
 	if r, ok := t.reads[rel]; ok {
-		return r, nil
+		return r
 	}
 	t.reads[rel] = nil
 	src, err := tfsource.ReadFile(t.root, rel, tfsource.MaxFileSize)
-	if errors.Is(err, fs.ErrNotExist) && t.complete != nil {
-		if err := t.complete(ctx, []string{rel}); err != nil {
-			return nil, fmt.Errorf("read template %s: %w", rel, err)
-		}
-		src, err = tfsource.ReadFile(t.root, rel, tfsource.MaxFileSize)
-	}
 	if err != nil || tfsource.CheckNesting(src, tfsource.Template) != nil {
-		return nil, nil
+		return nil
 	}
 	expr, diags := hclsyntax.ParseTemplate(src, rel, hcl.InitialPos)
 	if diags.HasErrors() {
-		return nil, nil
+		return nil
 	}
 	r := exprReads(expr)
 	t.reads[rel] = r
-	return r, nil
+	return r
 }

@@ -2,7 +2,6 @@ package project
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -112,56 +111,5 @@ func TestTooManyTemplatesCountAsReadingEverything(t *testing.T) {
 	g, _ := scanLayout(t, map[string]string{"big/main.tf": body})
 	if got := g.Affected([]string{"anything/at/all.txt"}); !slices.Equal(got, []string{"big"}) {
 		t.Fatalf("a project over the template cap must be planned for any change: %v", got)
-	}
-}
-
-// A checkout that starts with only the Terraform files gets the graph a
-// full checkout gets: the scan asks for each template it must read, and
-// for nothing else.
-func TestScanCompletesTheTemplatesACheckoutLacks(t *testing.T) {
-	ctx := context.Background()
-	full, _ := scanLayout(t, templateLayout)
-	root := t.TempDir()
-	tf := map[string]string{}
-	for name, src := range templateLayout {
-		if strings.HasSuffix(name, ".tf") {
-			tf[name] = src
-		}
-	}
-	writeTree(t, root, tf)
-	var asked []string
-	complete := func(_ context.Context, paths []string) error {
-		for _, p := range paths {
-			asked = append(asked, p)
-			if src, ok := templateLayout[p]; ok {
-				writeTree(t, root, map[string]string{p: src})
-			}
-		}
-		return nil
-	}
-	g, err := NewScanner(100).Scan(ctx, root, Completing(complete))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{"microservices/p/dev", "microservices/q/dev"} {
-		if got, want := g.Inputs(p), full.Inputs(p); !slices.Equal(got, want) {
-			t.Errorf("Inputs(%s) = %v, want %v as in a full checkout", p, got, want)
-		}
-	}
-	for _, changed := range []string{"shared/x.json", "shared/inner.txt", "microservices/q/dev/files/local.txt"} {
-		if got, want := g.Affected([]string{changed}), full.Affected([]string{changed}); !slices.Equal(got, want) {
-			t.Errorf("Affected(%s) = %v, want %v as in a full checkout", changed, got, want)
-		}
-	}
-	slices.Sort(asked)
-	if want := []string{"microservices/p/dev/t.tpl", "modules/m/inner.tpl", "modules/m/outer.tpl"}; !slices.Equal(asked, want) {
-		t.Errorf("the scan asked for %v, want the templates %v", asked, want)
-	}
-
-	failing := func(context.Context, []string) error { return errors.New("mirror unreadable") }
-	bare := t.TempDir()
-	writeTree(t, bare, tf)
-	if _, err := NewScanner(100).Scan(ctx, bare, Completing(failing)); err == nil || !strings.Contains(err.Error(), "mirror unreadable") {
-		t.Errorf("a template that cannot be added must fail the scan, got %v", err)
 	}
 }

@@ -161,13 +161,13 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 	if run.PR == 0 && st.merge.PR > 0 && run.ReconciledBy == "" {
 		st.run.PR = st.merge.PR
 	}
-	if st.co, err = r.checkout(ctx, st.s.repo, run.SHA); err != nil {
+	if st.co, err = r.ws.Checkout(ctx, st.s.repo, run.SHA); err != nil {
 		return fail(err)
 	}
 	if st.scratch, err = r.scratchDir(); err != nil {
 		return fail(err)
 	}
-	g, err := r.scanCheckout(ctx, st.co)
+	g, err := r.scan.Scan(ctx, st.co.Dir)
 	if err != nil {
 		return fail(err)
 	}
@@ -175,9 +175,6 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 		st.result.Outcome = report.Skipped
 		st.result.Notes = append(st.result.Notes, "The project no longer exists at this commit; nothing was applied. Destroy its resources before removing a project.")
 		return st, store.StatusSkipped, nil
-	}
-	if err := completeFor(ctx, st.co, g, run.Project); err != nil {
-		return fail(err)
 	}
 	modules := g.Modules(run.Project)
 	fp, err := r.ws.TreeID(ctx, st.s.repo, run.SHA, append([]string{run.Project}, modules...))

@@ -69,7 +69,7 @@ type Workspace interface {
 	OnBranch(ctx context.Context, repo workspace.Repo, sha, branch string) (bool, error)
 	TreeID(ctx context.Context, repo workspace.Repo, sha string, dirs []string) (string, error)
 	ReadFile(ctx context.Context, repo workspace.Repo, rev, file string) ([]byte, error)
-	Checkout(ctx context.Context, repo workspace.Repo, sha string, files workspace.Files) (*workspace.Checkout, error)
+	Checkout(ctx context.Context, repo workspace.Repo, sha string) (*workspace.Checkout, error)
 	RemoveCheckouts() (int, error)
 }
 

@@ -74,12 +74,12 @@ func (r *Runner) discoverRepo(ctx context.Context, repo store.Repo) error {
 	if err != nil {
 		return err
 	}
-	co, err := r.checkout(ctx, s.repo, "refs/heads/"+repo.DefaultBranch)
+	co, err := r.ws.Checkout(ctx, s.repo, "refs/heads/"+repo.DefaultBranch)
 	if err != nil {
 		return err
 	}
 	defer co.Close(context.WithoutCancel(ctx))
-	g, err := r.scanCheckout(ctx, co)
+	g, err := r.scan.Scan(ctx, co.Dir)
 	if err != nil {
 		return err
 	}
@@ -205,22 +205,19 @@ func (r *Runner) checkDrift(ctx context.Context, d store.DriftCheck) driftCheckR
 		c.s = nil
 		return fail(err)
 	}
-	co, err := r.checkout(ctx, c.s.repo, "refs/heads/"+repo.DefaultBranch)
+	co, err := r.ws.Checkout(ctx, c.s.repo, "refs/heads/"+repo.DefaultBranch)
 	if err != nil {
 		return fail(err)
 	}
 	defer co.Close(context.WithoutCancel(ctx))
 	c.sha = co.SHA
-	g, err := r.scanCheckout(ctx, co)
+	g, err := r.scan.Scan(ctx, co.Dir)
 	if err != nil {
 		return fail(err)
 	}
 	if !g.IsProject(d.Project) {
 		c.gone = true
 		return c
-	}
-	if err := completeFor(ctx, co, g, d.Project); err != nil {
-		return fail(err)
 	}
 	modules := g.Modules(d.Project)
 	findings, err := r.pol.LintProject(ctx, co.Dir, d.Project, modules)

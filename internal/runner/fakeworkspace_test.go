@@ -160,7 +160,7 @@ func (w *fakeWorkspace) ReadFile(_ context.Context, _ workspace.Repo, rev, file 
 	return []byte(c), nil
 }
 
-func (w *fakeWorkspace) Checkout(_ context.Context, _ workspace.Repo, sha string, _ workspace.Files) (*workspace.Checkout, error) {
+func (w *fakeWorkspace) Checkout(_ context.Context, _ workspace.Repo, sha string) (*workspace.Checkout, error) {
 	w.mu.Lock()
 	sha = w.resolve(sha)
 	c, ok := w.commits[sha]

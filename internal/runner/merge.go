@@ -161,12 +161,12 @@ func (r *Runner) affectedBy(ctx context.Context, s *session, c string) ([]string
 	if err != nil {
 		return nil, err
 	}
-	co, err := r.checkout(ctx, s.repo, c)
+	co, err := r.ws.Checkout(ctx, s.repo, c)
 	if err != nil {
 		return nil, err
 	}
 	defer co.Close(context.WithoutCancel(ctx))
-	g, err := r.scanCheckout(ctx, co)
+	g, err := r.scan.Scan(ctx, co.Dir)
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 		defer close(diffDone)
 		changed, diffErr = r.ws.ChangedFiles(ctx, s.repo, base, j.HeadSHA)
 	}()
-	co, err := r.checkout(ctx, s.repo, j.HeadSHA)
+	co, err := r.ws.Checkout(ctx, s.repo, j.HeadSHA)
 	if err != nil {
 		<-diffDone
 		if !r.ws.Has(ctx, s.repo, j.HeadSHA) {
@@ -78,7 +78,7 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 	}
 	defer co.Close(context.WithoutCancel(ctx))
 	scanned := observe.Time(ctx, metrics.PhaseScan)
-	g, err := r.scanCheckout(ctx, co)
+	g, err := r.scan.Scan(ctx, co.Dir)
 	<-diffDone
 	scanned()
 	if err != nil {
@@ -96,9 +96,6 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 		return r.publishNothing(ctx, s, j)
 	}
 	projects, skipped := capProjects(projects, r.cfg.MaxProjectsPerPR)
-	if err := completeFor(ctx, co, g, projects...); err != nil {
-		return err
-	}
 	approvals, err := r.approvedRules(ctx, j.Repo.FullName, j.PR, j.HeadSHA)
 	if err != nil {
 		return err

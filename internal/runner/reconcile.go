@@ -56,7 +56,7 @@ func (r *Runner) reconcile(ctx context.Context, j store.Job, d store.DriftCheck,
 	if err != nil {
 		return err
 	}
-	co, err := r.checkout(ctx, s.repo, "refs/heads/"+j.Repo.DefaultBranch)
+	co, err := r.ws.Checkout(ctx, s.repo, "refs/heads/"+j.Repo.DefaultBranch)
 	if err != nil {
 		return err
 	}

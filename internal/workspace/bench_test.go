@@ -4,30 +4,23 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 )
 
 // BenchmarkCheckout checks out, then removes, a tree of n projects of 4
-// files and 100 modules of 10 files, with a README per service and module:
-// with 1,000 projects it is the size of the monorepo tfpr serves (1,000
-// states, about 5,350 files). Every plan and apply takes one checkout of
-// the commit it runs. With fs=tmpfs the checkouts go to /dev/shm, as
-// TFPR_CHECKOUT_DIR can put them; with files=terraform the checkout starts
-// with the Terraform files and adds one project's, as a run does.
+// files and 100 modules of 10 files: with 1,000 projects it is the size of
+// the monorepo tfpr serves (1,000 states, about 5,000 files). Every plan
+// and apply takes one checkout of the commit it runs. With fs=tmpfs the
+// checkouts go to /dev/shm, as TFPR_CHECKOUT_DIR can put them.
 func BenchmarkCheckout(b *testing.B) {
 	type variant struct {
 		projects int
 		tmpfs    bool
-		files    Files
 	}
-	for _, v := range []variant{{20, false, AllFiles}, {1000, false, AllFiles}, {1000, true, AllFiles}, {1000, false, TerraformFiles}, {1000, true, TerraformFiles}} {
+	for _, v := range []variant{{20, false}, {1000, false}, {1000, true}} {
 		name := fmt.Sprintf("projects=%d", v.projects)
 		if v.tmpfs {
 			name += ",fs=tmpfs"
-		}
-		if v.files == TerraformFiles {
-			name += ",files=terraform"
 		}
 		projects := v.projects
 		b.Run(name, func(b *testing.B) {
@@ -46,7 +39,6 @@ func BenchmarkCheckout(b *testing.B) {
 				for f := range 10 {
 					files[fmt.Sprintf("modules/m%03d/f%d.tf", m, f)] = fmt.Sprintf("variable \"v%d\" {\n  default = \"x\"\n}\n", f)
 				}
-				files[fmt.Sprintf("modules/m%03d/README.md", m)] = strings.Repeat("Usage and inputs of the module.\n", 40)
 			}
 			for p := range projects {
 				dir := fmt.Sprintf("microservices/svc%03d/env%d", p/4, p%4)
@@ -54,7 +46,6 @@ func BenchmarkCheckout(b *testing.B) {
 				files[dir+"/main.tf"] = fmt.Sprintf("module \"m\" {\n  source = \"../../../modules/m%03d\"\n}\n", p%100)
 				files[dir+"/variables.tf"] = "variable \"region\" {}\n"
 				files[dir+"/outputs.tf"] = "output \"id\" {\n  value = module.m\n}\n"
-				files[fmt.Sprintf("microservices/svc%03d/README.md", p/4)] = strings.Repeat("What the service runs and who to call.\n", 20)
 			}
 			head := up.commit("tree", files)
 			m, err := New(b.TempDir(), nil, opts...)
@@ -67,11 +58,8 @@ func BenchmarkCheckout(b *testing.B) {
 			}
 			b.ResetTimer()
 			for b.Loop() {
-				co, err := m.Checkout(ctx, up.repo(), head, v.files)
+				co, err := m.Checkout(ctx, up.repo(), head)
 				if err != nil {
-					b.Fatal(err)
-				}
-				if err := co.Complete(ctx, []string{"microservices/svc000/env0", "modules/m000"}); err != nil {
 					b.Fatal(err)
 				}
 				if err := co.Close(ctx); err != nil {

@@ -67,7 +67,7 @@ func planRun(t *testing.T, m *Manager, repo Repo, token string, pr int, base, he
 	if err != nil {
 		t.Fatal(err)
 	}
-	co, err := m.Checkout(ctx, repo, head, AllFiles)
+	co, err := m.Checkout(ctx, repo, head)
 	if err != nil {
 		t.Fatal(err)
 	}

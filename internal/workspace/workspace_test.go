@@ -148,7 +148,7 @@ func TestCheckoutConcurrentAndClose(t *testing.T) {
 	for i := range 8 {
 		sha := []string{c1, c2}[i%2]
 		wg.Go(func() {
-			co, err := m.Checkout(ctx, up.repo(), sha, AllFiles)
+			co, err := m.Checkout(ctx, up.repo(), sha)
 			if err != nil {
 				errs <- err
 				return
@@ -196,12 +196,12 @@ func TestCheckoutUnknownSHA(t *testing.T) {
 	m, dir := newManager(t)
 	ctx := context.Background()
 
-	if _, err := m.Checkout(ctx, up.repo(), "main", AllFiles); err == nil || !strings.Contains(err.Error(), "fetch it first") {
+	if _, err := m.Checkout(ctx, up.repo(), "main"); err == nil || !strings.Contains(err.Error(), "fetch it first") {
 		t.Fatalf("checkout before any fetch: err = %v", err)
 	}
 	fetchAll(t, m, up.repo(), "+refs/heads/main:refs/heads/main")
 	unknown := strings.Repeat("0123456789", 4)
-	_, err := m.Checkout(ctx, up.repo(), unknown, AllFiles)
+	_, err := m.Checkout(ctx, up.repo(), unknown)
 	if err == nil || !strings.Contains(err.Error(), unknown) || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("err = %v, want a not-found error naming %s", err, unknown)
 	}
@@ -418,7 +418,7 @@ func TestRemoveCheckoutsClearsLeftovers(t *testing.T) {
 	sha := up.commit("one", map[string]string{"main.tf": "# x\n"})
 	m, _ := newManager(t)
 	fetchAll(t, m, up.repo(), "+refs/heads/main:refs/heads/main")
-	co, err := m.Checkout(context.Background(), up.repo(), sha, AllFiles)
+	co, err := m.Checkout(context.Background(), up.repo(), sha)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +447,7 @@ func TestCheckoutDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	fetchAll(t, m, up.repo(), head)
-	co, err := m.Checkout(context.Background(), up.repo(), head, AllFiles)
+	co, err := m.Checkout(context.Background(), up.repo(), head)
 	if err != nil {
 		t.Fatal(err)
 	}
