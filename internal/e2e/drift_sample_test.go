@@ -68,7 +68,9 @@ func TestDriftSweepOfTheSampleMonorepo(t *testing.T) {
 			t.Errorf("a plan took the state lock: %s", l)
 		}
 	}
-	if plans < len(sampleProjects) || inits != plans {
+	// The sweep goes on (the interval is 1s): one check, at parallelism
+	// 1, may be past its init and not yet at its plan.
+	if plans < len(sampleProjects) || inits < plans || inits > plans+1 {
 		t.Errorf("%d plans and %d inits for %d checks, want one of each per check", plans, inits, len(sampleProjects))
 	}
 	t.Logf("drift sweep of the sample (%d projects, parallelism 1): %.2fs per check, %.1fs a sweep (first check finished %.1fs after start); "+
