@@ -27,6 +27,7 @@ type applyState struct {
 	scratch string // private dir outside the checkout for plan files
 	merge   store.Merge
 	lint    []policy.Finding // HCL-stage findings, kept apart from the plan's
+	inputs  []string         // what terraform reads, by the scan lint used
 	result  report.Result
 	// retry is set when the apply failed before terraform touched
 	// anything (GitHub, git or the disk failed): trying again is safe.
@@ -176,6 +177,7 @@ func (r *Runner) doApply(ctx context.Context, run store.Run, interrupted bool) (
 		st.result.Notes = append(st.result.Notes, "The project no longer exists at this commit; nothing was applied. Destroy its resources before removing a project.")
 		return st, store.StatusSkipped, nil
 	}
+	st.inputs = g.Inputs(run.Project)
 	modules := g.Modules(run.Project)
 	fp, err := r.ws.TreeID(ctx, st.s.repo, run.SHA, append([]string{run.Project}, modules...))
 	if err != nil {
@@ -256,7 +258,7 @@ func (r *Runner) gateAndApply(ctx context.Context, st *applyState, plan *terrafo
 		return store.StatusSucceeded, nil
 	}
 	r.showReconcilePlan(ctx, st)
-	tf, err := r.tf.Terraform(st.run.Repo, st.run.Project, ModeApply)
+	tf, err := r.tf.Terraform(st.run.Repo, st.run.Project, ModeApply, st.inputs)
 	if err != nil {
 		return store.StatusFailed, err
 	}

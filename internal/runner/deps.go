@@ -110,7 +110,10 @@ type Terraform interface {
 // Executor gives the terraform of a repository's project in a mode: the
 // identity it runs as depends on all three.
 type Executor interface {
-	Terraform(repo, project string, mode Mode) (Terraform, error)
+	// Terraform is the terraform of project in mode. inputs are what the
+	// run reads (project.Graph.Inputs) by the scan the policy gate used, so
+	// a run gets exactly the files that were checked.
+	Terraform(repo, project string, mode Mode, inputs []string) (Terraform, error)
 }
 
 // StateLocks reads the state lock objects a crash may have left.

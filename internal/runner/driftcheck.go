@@ -242,7 +242,7 @@ func (r *Runner) checkDrift(ctx context.Context, d store.DriftCheck) driftCheckR
 	defer os.RemoveAll(scratch)
 	planCtx, cancel := context.WithTimeout(ctx, r.cfg.PlanTimeout)
 	defer cancel()
-	plan, err := r.terraformPlan(planCtx, co, d.Repo, d.Project, filepath.Join(scratch, "drift.tfplan"), ModePlan)
+	plan, err := r.terraformPlan(planCtx, co, d.Repo, d.Project, g.Inputs(d.Project), filepath.Join(scratch, "drift.tfplan"), ModePlan)
 	if err != nil {
 		return fail(err)
 	}

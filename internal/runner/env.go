@@ -62,7 +62,7 @@ func newLocalTerraform(cfg Config, log *slog.Logger) (*localTerraform, error) {
 // repository is another team's project.
 // Applies lock the state; PR plans do not, so a read-only plan account
 // works and a plan never blocks an apply (tfpr serialises runs itself).
-func (l *localTerraform) Terraform(repo, project string, mode Mode) (Terraform, error) {
+func (l *localTerraform) Terraform(repo, project string, mode Mode, _ []string) (Terraform, error) {
 	env := make(map[string]string, len(l.env)+3)
 	for k, v := range l.env {
 		env[k] = v

@@ -55,7 +55,7 @@ type fakeTerraform struct {
 	world     map[string]string // see fakeworld_test.go
 }
 
-func (f *fakeTerraform) Terraform(_, project string, mode Mode) (Terraform, error) {
+func (f *fakeTerraform) Terraform(_, project string, mode Mode, _ []string) (Terraform, error) {
 	return fakeExec{f: f, project: project, mode: mode}, nil
 }
 

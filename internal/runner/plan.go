@@ -186,7 +186,7 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 	defer os.RemoveAll(scratch)
 	planCtx, cancel := context.WithTimeout(ctx, r.cfg.PlanTimeout)
 	defer cancel()
-	plan, err := r.terraformPlan(planCtx, co, j.Repo.FullName, p, filepath.Join(scratch, "pr.tfplan"), ModePlan)
+	plan, err := r.terraformPlan(planCtx, co, j.Repo.FullName, p, g.Inputs(p), filepath.Join(scratch, "pr.tfplan"), ModePlan)
 	if err != nil {
 		res.Outcome, res.Output = report.Errored, err.Error()
 		finish(store.StatusFailed, firstLine(err.Error()), err)
@@ -214,8 +214,8 @@ func (r *Runner) planProject(ctx context.Context, s *session, co *workspace.Chec
 
 // terraformPlan plans project p inside checkout co into planFile, which
 // lies outside the checkout.
-func (r *Runner) terraformPlan(ctx context.Context, co *workspace.Checkout, repo, p, planFile string, mode Mode) (*terraform.Plan, error) {
-	tf, err := r.tf.Terraform(repo, p, mode)
+func (r *Runner) terraformPlan(ctx context.Context, co *workspace.Checkout, repo, p string, inputs []string, planFile string, mode Mode) (*terraform.Plan, error) {
+	tf, err := r.tf.Terraform(repo, p, mode, inputs)
 	if err != nil {
 		return nil, err
 	}

@@ -85,7 +85,7 @@ func (r *Runner) planForApply(ctx context.Context, st *applyState, fingerprint s
 	if why != "" {
 		st.result.Notes = append(st.result.Notes, why)
 	}
-	plan, err := r.terraformPlan(ctx, st.co, st.run.Repo, p, filepath.Join(st.scratch, "merge.tfplan"), ModeApply)
+	plan, err := r.terraformPlan(ctx, st.co, st.run.Repo, p, st.inputs, filepath.Join(st.scratch, "merge.tfplan"), ModeApply)
 	if err != nil {
 		return nil, false, err
 	}

@@ -32,14 +32,11 @@ type Deps struct {
 	// Observe records each run's metrics and runs-page log; nil records
 	// nothing.
 	Observe *observe.Observer
-	// Scanner finds the projects of a checkout; nil: one of the Runner's
-	// own. Share it with Workers, which scans again for each run.
-	Scanner *project.Scanner
 }
 
-// ScanFiles is how many files a Runner's own Scanner remembers: every
+// scanFiles is how many files the Runner's Scanner remembers: every
 // Terraform file of four trees the size of a 1,000-state monorepo.
-const ScanFiles = 20_000
+const scanFiles = 20_000
 
 // Runner executes jobs and runs.
 type Runner struct {
@@ -127,12 +124,8 @@ func New(cfg Config, d Deps) (*Runner, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "scratch"), 0o700); err != nil {
 		return nil, fmt.Errorf("runner: create scratch dir: %w", err)
 	}
-	scan := d.Scanner
-	if scan == nil {
-		scan = project.NewScanner(ScanFiles)
-	}
 	return &Runner{
-		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, tf: tf, scan: scan, log: log, obs: d.Observe,
+		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, tf: tf, scan: project.NewScanner(scanFiles), log: log, obs: d.Observe,
 		wake:     make(chan struct{}, 1),
 		slots:    make(chan struct{}, cfg.Parallelism),
 		jobs:     make(chan struct{}, cfg.Parallelism),

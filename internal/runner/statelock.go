@@ -51,7 +51,7 @@ func (r *Runner) releaseStaleLock(ctx context.Context, st *applyState) error {
 		return fmt.Errorf("state of %s is locked by %s since %s (%s); tfpr did not take that lock and leaves it alone",
 			st.run.Project, li.Who, li.Created.Format(time.RFC3339), li.Operation)
 	}
-	tf, err := r.tf.Terraform(st.run.Repo, st.run.Project, ModeApply)
+	tf, err := r.tf.Terraform(st.run.Repo, st.run.Project, ModeApply, st.inputs)
 	if err != nil {
 		return err
 	}

@@ -7,10 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/runapi"
 	"github.com/tfpr/tfpr/internal/runspec"
 	"github.com/tfpr/tfpr/internal/store"
@@ -26,15 +26,16 @@ type Workers struct {
 	// Impersonate names the account a run's token is minted for.
 	Impersonate func(repo, project string, mode Mode) (string, error)
 	Budget      time.Duration
-	// Scanner finds what each run reads; share the Runner's, which has
-	// scanned the same checkout already. nil scans without memory.
-	Scanner *project.Scanner
 }
 
 var _ Executor = (*Workers)(nil)
 
 // Terraform returns the terraform of one project in one mode.
-func (w *Workers) Terraform(repo, project string, mode Mode) (Terraform, error) {
+func (w *Workers) Terraform(repo, project string, mode Mode, inputs []string) (Terraform, error) {
+	if len(inputs) == 0 {
+		// A run gets only what the gate checked; without that, nothing.
+		return nil, fmt.Errorf("run %s: the files it reads are not known", project)
+	}
 	sa := ""
 	if w.Impersonate != nil {
 		var err error
@@ -42,7 +43,7 @@ func (w *Workers) Terraform(repo, project string, mode Mode) (Terraform, error) 
 			return nil, err
 		}
 	}
-	return &workerTerraform{w: w, project: project, mode: mode, sa: sa}, nil
+	return &workerTerraform{w: w, project: project, mode: mode, sa: sa, inputs: slices.Clone(inputs)}, nil
 }
 
 type workerTerraform struct {
@@ -50,22 +51,19 @@ type workerTerraform struct {
 	project string
 	mode    Mode
 	sa      string
+	inputs  []string
 }
 
 // request describes a run in dir (the project inside a checkout): the
-// bundle carries what the project's terraform reads, found the way the
-// gate found it.
+// bundle carries what the project's terraform reads, as the scan the gate
+// used found it.
 func (t *workerTerraform) request(ctx context.Context, dir string, be terraform.Backend, stage runspec.Stage) (runapi.Request, error) {
 	rel := filepath.FromSlash(t.project)
 	root, ok := strings.CutSuffix(filepath.Clean(dir), string(filepath.Separator)+rel)
 	if !ok {
 		return runapi.Request{}, fmt.Errorf("%s %s: %s is not that project's directory", stage, t.project, dir)
 	}
-	g, err := t.w.Scanner.Scan(ctx, root)
-	if err != nil {
-		return runapi.Request{}, err
-	}
-	return runapi.Request{RunID: runOf(ctx), Stage: stage, Project: t.project, Root: root, Paths: g.Inputs(t.project),
+	return runapi.Request{RunID: runOf(ctx), Stage: stage, Project: t.project, Root: root, Paths: t.inputs,
 		Bucket: be.Bucket, Prefix: be.Prefix, LockPlans: t.mode == ModeApply, Budget: t.w.Budget, ServiceAccount: t.sa}, nil
 }
 

@@ -34,7 +34,6 @@ import (
 	"github.com/tfpr/tfpr/internal/observe"
 	"github.com/tfpr/tfpr/internal/planfile"
 	"github.com/tfpr/tfpr/internal/policy"
-	"github.com/tfpr/tfpr/internal/project"
 	"github.com/tfpr/tfpr/internal/redact"
 	"github.com/tfpr/tfpr/internal/runapi"
 	"github.com/tfpr/tfpr/internal/runlog"
@@ -179,8 +178,6 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.internal, s.dispatcher = iln, d
-	// One memory of parsed files for finding projects and each run's files.
-	tfExec.Scanner = project.NewScanner(runner.ScanFiles)
 	s.runner, err = runner.New(runner.Config{
 		StateBucket: cfg.StateBucket, DataDir: cfg.DataDir, TerraformBin: cfg.TerraformBin,
 		Parallelism: cfg.Parallelism, ResyncInterval: cfg.ResyncInterval, ShutdownGrace: cfg.ShutdownGrace,
@@ -194,7 +191,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 
 		StatePrefixTemplate: cfg.StatePrefixTemplate, MaxProjectsPerPR: cfg.MaxProjectsPerPR,
 		DriftInterval: cfg.DriftInterval, DriftParallelism: cfg.DriftParallelism,
-	}, runner.Deps{Store: st, GitHub: runner.GitHubApp(app), Workspace: ws, Policy: pol, Plans: plans, GCS: locks, Terraform: tfExec, Scanner: tfExec.Scanner, Log: log.With("component", "runner"),
+	}, runner.Deps{Store: st, GitHub: runner.GitHubApp(app), Workspace: ws, Policy: pol, Plans: plans, GCS: locks, Terraform: tfExec, Log: log.With("component", "runner"),
 		Observe: &observe.Observer{Metrics: m, Logs: s.logs, PublicURL: cfg.PublicURL}})
 	if err != nil {
 		s.close()
