@@ -104,8 +104,20 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 	if len(skipped) > 0 {
 		round.Notes = append(round.Notes, overflowNote(len(projects), skipped))
 	}
-	checks := map[string]int64{"": r.startAggregate(ctx, s, report.KindPlan, j.HeadSHA, len(projects))}
+	// The in-progress check runs show reviewers that work started; the
+	// plans need not wait for GitHub to create them.
+	checks := map[string]int64{}
 	var checksMu sync.Mutex
+	var started sync.WaitGroup
+	startCheck := func(p string, create func() int64) {
+		started.Go(func() {
+			id := create()
+			checksMu.Lock()
+			checks[p] = id
+			checksMu.Unlock()
+		})
+	}
+	startCheck("", func() int64 { return r.startAggregate(ctx, s, report.KindPlan, j.HeadSHA, len(projects)) })
 	runTerraform := !j.Fork || r.cfg.AllowForkPRs
 	if !runTerraform {
 		round.Notes = append(round.Notes, "This PR comes from a fork, so tfpr ran the policy checks but no terraform: "+
@@ -114,17 +126,11 @@ func (r *Runner) planPR(ctx context.Context, j store.Job) error {
 	results := make([]report.Result, len(projects))
 	var wg sync.WaitGroup
 	for i, p := range projects {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			id := r.startCheck(ctx, s, report.KindPlan, j.HeadSHA, p)
-			checksMu.Lock()
-			checks[p] = id
-			checksMu.Unlock()
-			results[i] = r.planProject(ctx, s, co, g, j, p, runTerraform, approvals)
-		}()
+		startCheck(p, func() int64 { return r.startCheck(ctx, s, report.KindPlan, j.HeadSHA, p) })
+		wg.Go(func() { results[i] = r.planProject(ctx, s, co, g, j, p, runTerraform, approvals) })
 	}
 	wg.Wait()
+	started.Wait()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
