@@ -8,6 +8,7 @@
 #                           BenchmarkWebhookAckWhilePlanning, while 20 plans run
 #   /metrics, /readyz cost  BenchmarkMetricsScrape, BenchmarkReadyzProbe (internal/server)
 #   plan overhead           BenchmarkPlanOverhead: webhook to plan comment minus terraform
+#                           (checkouts on /dev/shm when it exists, as deployed)
 #   20-project plan         BenchmarkParallelPlan20
 #   merge queue latency     BenchmarkMergeQueue50
 #   worker start            bin/tfpr-worker (and bin/tfpr worker) -h: wall, CPU, peak RSS
@@ -155,6 +156,7 @@ else
 		record "  terraform processes per plan, version included" "$(metric "$f" BenchmarkPlanOverhead tf-invocations)" procs "<" 4
 		phases "$f" BenchmarkPlanOverhead "one-project plan"
 		note "the overhead includes $(metric "$f" BenchmarkPlanOverhead wrapper-ms) ms of the timing wrapper itself ($(metric "$f" BenchmarkPlanOverhead tf-invocations) terraform invocations)"
+		[[ -d /dev/shm ]] && note "checkouts on a tmpfs (/dev/shm), as deploy/ mounts one for them"
 	else
 		fail "plan overhead"
 	fi

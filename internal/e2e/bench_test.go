@@ -81,6 +81,12 @@ func newBenchEnv(tb testing.TB, extra map[string]string) *benchEnv {
 		"TFPR_REPO_ALLOWLIST":           owner + "/" + repoName,
 		"TFPR_DRIFT_INTERVAL":           "0", // the figures are of PR and merge work alone
 	}
+	// Checkouts go to a tmpfs, as deploy/ mounts one for them: on a disk
+	// their time is the disk's, which swings tenfold between runs here.
+	if co, err := os.MkdirTemp("/dev/shm", "tfpr-bench-checkouts-"); err == nil {
+		tb.Cleanup(func() { os.RemoveAll(co) })
+		e.env["TFPR_CHECKOUT_DIR"] = co
+	}
 	maps.Copy(e.env, extra)
 	e.client = &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	tb.Cleanup(e.client.CloseIdleConnections)
