@@ -1,11 +1,14 @@
 package worker
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // Nice is the niceness a worker runs at, and so the terraform it starts:
@@ -16,16 +19,27 @@ import (
 const Nice = 10
 
 // lowerPriority lowers this process's CPU priority in both ways Linux
-// weighs it: the niceness of each thread, and, when the worker leads its
-// own session (every executor starts it so), the niceness of the session's
-// autogroup. With autogroup scheduling on, the kernel first shares the CPU
-// between sessions, so a worker's own niceness alone would change nothing
-// against the server, which is in another session.
-func lowerPriority() error {
+// weighs it: the niceness of each thread, at once, and, when the worker
+// leads its own session (every executor starts it so), the niceness of the
+// session's autogroup, in the background for up to a minute (see
+// reniceSession). With autogroup scheduling on, the kernel first shares
+// the CPU between sessions, so a worker's own niceness alone would change
+// nothing against the server, which is in another session. failed is
+// called if the session keeps its priority.
+func lowerPriority(ctx context.Context, failed func(error)) error {
 	if err := reniceThreads(); err != nil {
 		return err
 	}
-	return reniceSession()
+	// Not bound to the run: a process that outlives it (a test) still
+	// gets there, and a worker exits when its run ends anyway.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	go func() {
+		defer cancel()
+		if err := reniceSession(ctx); err != nil {
+			failed(err)
+		}
+	}()
+	return nil
 }
 
 // reniceSession sets the autogroup of this process's session to Nice. The
@@ -34,16 +48,36 @@ func lowerPriority() error {
 // (bubblewrap's --new-session, a container). The autogroup is shared by
 // the whole session, which otherwise would be someone's shell. It does
 // nothing when the kernel has no autogroups.
-func reniceSession() error {
+//
+// The kernel lets an unprivileged process change an autogroup's niceness
+// once per 100 ms on the whole host and answers EAGAIN in between, so
+// when a PR starts many workers at once most are refused at first: each
+// tries again, a little later each time, until ctx ends. The autogroup
+// holds the whole session, so terraform started meanwhile is lowered too.
+func reniceSession(ctx context.Context) error {
 	sid, _, errno := syscall.RawSyscall(syscall.SYS_GETSID, 0, 0, 0)
 	if errno != 0 || int(sid) != os.Getpid() && sid != 1 {
 		return nil
 	}
-	err := os.WriteFile("/proc/self/autogroup", []byte(strconv.Itoa(Nice)), 0)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("lower the worker's session priority: %w", err)
+	wait := 50 * time.Millisecond
+	for {
+		err := os.WriteFile("/proc/self/autogroup", []byte(strconv.Itoa(Nice)), 0)
+		if err == nil || errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if !errors.Is(err, syscall.EAGAIN) {
+			return fmt.Errorf("lower the worker's session priority: %w", err)
+		}
+		// Spread the workers refused together over the next windows.
+		t := time.NewTimer(wait/2 + rand.N(wait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("lower the worker's session priority: %w (still refused when the run ended)", err)
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
 	}
-	return nil
 }
 
 // reniceThreads sets every thread of this process to at least Nice. Linux

@@ -67,7 +67,7 @@ func Run(ctx context.Context, o Options) error {
 	log := slog.New(teeHandler{base.Handler(), slog.NewTextHandler(logs, nil)}).With("run", o.RunID)
 	// A lower priority only protects the server's latency; a host that
 	// refuses it (a /proc mounted read-only) must not fail the run.
-	if err := lowerPriority(); err != nil {
+	if err := lowerPriority(ctx, func(err error) { log.Warn("the run's session kept its priority", "err", err) }); err != nil {
 		log.Warn("running at normal priority", "err", err)
 	}
 	c := &client{base: strings.TrimRight(o.Server, "/"), runID: o.RunID, token: o.Token, http: &http.Client{}}
