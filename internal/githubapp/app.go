@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
+	jwt "github.com/golang-jwt/jwt/v4"
 	"github.com/google/go-github/v88/github"
 	"github.com/tfpr/tfpr/internal/metrics"
 	"github.com/tfpr/tfpr/internal/observe"
@@ -38,6 +39,7 @@ type Options struct {
 // App mints installation clients.
 type App struct {
 	opts    Options
+	signer  ghinstallation.Signer
 	apps    *ghinstallation.AppsTransport
 	enter   bool
 	mu      sync.Mutex
@@ -56,13 +58,19 @@ func New(opts Options) (*App, error) {
 	if err := CheckPrivateKey(opts.PrivateKey); err != nil {
 		return nil, fmt.Errorf("GitHub App private key: %w", err)
 	}
-	atr, err := ghinstallation.NewAppsTransport(opts.Transport, opts.AppID, opts.PrivateKey)
+	key, err := jwt.ParseRSAPrivateKeyFromPEM(opts.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("load GitHub App private key: %w", err)
+	}
+	signer := ghinstallation.NewRSASigner(jwt.SigningMethodRS256, key)
+	atr, err := ghinstallation.NewAppsTransportWithOptions(opts.Transport, opts.AppID, ghinstallation.WithSigner(signer))
 	if err != nil {
 		return nil, fmt.Errorf("load GitHub App private key: %w", err)
 	}
 	atr.BaseURL = strings.TrimSuffix(opts.APIURL, "/")
 	return &App{
 		opts:    opts,
+		signer:  signer,
 		apps:    atr,
 		enter:   strings.TrimSuffix(opts.APIURL, "/") != "https://api.github.com",
 		clients: map[string]*Client{},
@@ -83,6 +91,21 @@ func (a *App) permissions() *github.InstallationPermissions {
 	return p
 }
 
+// installation returns a transport minting one installation's tokens. Each
+// has an App transport of its own: ghinstallation writes fields of the one
+// it was made from on every token refresh, which would race between
+// repositories sharing it.
+func (a *App) installation(id int64) *ghinstallation.Transport {
+	atr, err := ghinstallation.NewAppsTransportWithOptions(a.opts.Transport, a.opts.AppID, ghinstallation.WithSigner(a.signer))
+	if err != nil {
+		panic(err) // only without a signer, which New always sets
+	}
+	atr.BaseURL = a.apps.BaseURL
+	tr := ghinstallation.NewFromAppsTransport(atr, id)
+	tr.BaseURL = atr.BaseURL
+	return tr
+}
+
 // Repo returns the client for one repository of an installation. Tokens are
 // requested for that single repository with only the permissions tfpr uses,
 // so a leaked token cannot reach the rest of the organisation.
@@ -97,8 +120,7 @@ func (a *App) Repo(installation int64, fullName string) (*Client, error) {
 	if c, ok := a.clients[key]; ok {
 		return c, nil
 	}
-	tr := ghinstallation.NewFromAppsTransport(a.apps, installation)
-	tr.BaseURL = a.apps.BaseURL
+	tr := a.installation(installation)
 	tr.InstallationTokenOptions = &github.InstallationTokenOptions{
 		Repositories: []string{name},
 		Permissions:  a.permissions(),

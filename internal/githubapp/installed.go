@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v88/github"
 )
 
@@ -59,8 +58,7 @@ func (a *App) CheckJWT(ctx context.Context) error {
 
 // installationRepos lists the first limit repositories of one installation.
 func (a *App) installationRepos(ctx context.Context, installation int64, limit int) ([]string, error) {
-	tr := ghinstallation.NewFromAppsTransport(a.apps, installation)
-	tr.BaseURL = a.apps.BaseURL
+	tr := a.installation(installation)
 	tr.InstallationTokenOptions = &github.InstallationTokenOptions{Permissions: &github.InstallationPermissions{Metadata: github.Ptr("read")}}
 	gh, err := a.client(tr)
 	if err != nil {
