@@ -70,21 +70,9 @@ func TestTerraformRunsAtWorkerPriority(t *testing.T) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		checkWorkerPriority(t, cmd)
 	})
-	t.Run("sandbox", func(t *testing.T) {
-		// As the local executor starts one: bubblewrap's namespace init
-		// leads the sandbox's session, and the worker is its child.
-		bwrap, err := exec.LookPath("bwrap")
-		if err != nil {
-			t.Skip("no bwrap")
-		}
-		args := append([]string{"--unshare-user", "--unshare-pid", "--new-session", "--ro-bind", "/", "/",
-			"--proc", "/proc", "--dev", "/dev", "--"}, self...)
-		checkWorkerPriority(t, exec.Command(bwrap, args...))
-	})
-	t.Run("many sandboxes at once", func(t *testing.T) {
-		// A PR starts many workers together, and the kernel lets an
-		// unprivileged process renice an autogroup only once per 100 ms
-		// on the whole host: each must get there in turn.
+	// As the local executor starts one: bubblewrap's namespace init leads
+	// the sandbox's session, and the worker is its child.
+	sandboxed := func(t *testing.T, n int) {
 		bwrap, err := exec.LookPath("bwrap")
 		if err != nil {
 			t.Skip("no bwrap")
@@ -92,11 +80,16 @@ func TestTerraformRunsAtWorkerPriority(t *testing.T) {
 		args := append([]string{"--unshare-user", "--unshare-pid", "--new-session", "--ro-bind", "/", "/",
 			"--proc", "/proc", "--dev", "/dev", "--"}, self...)
 		var wg sync.WaitGroup
-		for range 6 {
+		for range n {
 			wg.Go(func() { checkWorkerPriority(t, exec.Command(bwrap, args...)) })
 		}
 		wg.Wait()
-	})
+	}
+	t.Run("sandbox", func(t *testing.T) { sandboxed(t, 1) })
+	// A PR starts many workers together, and the kernel lets an
+	// unprivileged process renice an autogroup only once per 100 ms on the
+	// whole host: each must get there in turn.
+	t.Run("many sandboxes at once", func(t *testing.T) { sandboxed(t, 6) })
 	if self, _ := os.ReadFile("/proc/self/stat"); niceOf(t, string(self)) >= Nice {
 		t.Log("the test process itself runs niced already; the checks prove little here")
 	}
