@@ -41,7 +41,7 @@ resource "terraform_data" "r%d" {
 	for _, bc := range []struct {
 		name string
 		s    *Scanner
-	}{{"cold", nil}, {"remembered", NewScanner(10000)}} {
+	}{{"cold", nil}, {"remembered", NewScanner(10000, 64<<20)}} {
 		b.Run(bc.name, func(b *testing.B) {
 			if _, err := bc.s.Scan(context.Background(), root); err != nil {
 				b.Fatal(err)

@@ -111,12 +111,12 @@ func (s *Scanner) parseFile(r *reader, rel string) (fileResult, error) {
 	}
 	// The result depends on nothing but the path and the bytes.
 	k := fileKey{rel: rel, sum: sha256.Sum256(src)}
-	if res, ok := s.files.Get(k); ok {
-		return res, nil
+	if m, ok := s.files.Get(k); ok {
+		return m.res, nil
 	}
 	res := decodeFile(rel, src)
 	s.decoded.Add(1)
-	s.files.Add(k, res)
+	s.remember(k, res, len(src))
 	return res, nil
 }
 

@@ -82,11 +82,15 @@ func Scan(ctx context.Context, root string) (*Graph, error) {
 
 // Scanner scans trees as Scan does and remembers what each file declares by
 // its path and content, so that scanning another commit of a repository
-// parses only the files that differ. The zero Scanner remembers nothing.
-// It is safe for concurrent use.
+// parses only the files that differ. It remembers at most a number of
+// files and of bytes (see remember), so a PR of huge files cannot make it
+// hold more. The zero
+// Scanner remembers nothing. It is safe for concurrent use.
 type Scanner struct {
-	files   *lru.Cache[fileKey, fileResult]
-	decoded atomic.Int64 // files parsed rather than remembered
+	files    *lru.Cache[fileKey, remembered]
+	bytes    atomic.Int64 // the weight of what files holds
+	maxBytes int64
+	decoded  atomic.Int64 // files parsed rather than remembered
 }
 
 type fileKey struct {
@@ -94,13 +98,45 @@ type fileKey struct {
 	sum [sha256.Size]byte
 }
 
-// NewScanner returns a Scanner remembering up to files files.
-func NewScanner(files int) *Scanner {
-	c, err := lru.New[fileKey, fileResult](max(files, 1))
+// rememberedOverhead is what remembering a file costs beyond its
+// declarations: the key, the cache's list and map entries.
+const rememberedOverhead = 400
+
+type remembered struct {
+	res    fileResult
+	weight int64
+}
+
+// NewScanner returns a Scanner remembering up to maxFiles files of up to
+// maxBytes bytes in all.
+func NewScanner(maxFiles int, maxBytes int64) *Scanner {
+	s := &Scanner{maxBytes: maxBytes}
+	c, err := lru.NewWithEvict(max(maxFiles, 1), func(_ fileKey, v remembered) { s.bytes.Add(-v.weight) })
 	if err != nil {
 		panic(err) // only for a size below 1
 	}
-	return &Scanner{files: c}
+	s.files = c
+	return s
+}
+
+// remember keeps res, the declarations of a file of size bytes, dropping
+// the least recently used files past the budget. A file's weight is an
+// upper estimate of the memory it holds: the declarations of a 5,000-file
+// tree of small files took 2.1 MB for 0.45 MB of source.
+func (s *Scanner) remember(k fileKey, res fileResult, size int) {
+	w := int64(rememberedOverhead + len(k.rel) + 3*size)
+	if w > s.maxBytes {
+		return
+	}
+	if _, had, _ := s.files.PeekOrAdd(k, remembered{res, w}); had {
+		return // another scan remembered it meanwhile
+	}
+	s.bytes.Add(w)
+	for s.bytes.Load() > s.maxBytes {
+		if _, _, ok := s.files.RemoveOldest(); !ok {
+			return
+		}
+	}
 }
 
 // Scan is the package's Scan through s's memory.

@@ -2,10 +2,12 @@ package project
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -26,7 +28,7 @@ func TestScannerParsesOnlyWhatChanged(t *testing.T) {
 		"modules/x/cfg.json":              "{}",
 		"modules/y/main.tf":               "variable \"v\" {}\n",
 	})
-	s := NewScanner(100)
+	s := NewScanner(100, 1<<20)
 	same := func(step string) *Graph {
 		t.Helper()
 		got, err := s.Scan(ctx, root)
@@ -75,4 +77,40 @@ func TestScannerParsesOnlyWhatChanged(t *testing.T) {
 	writeTree(t, root, map[string]string{"microservices/b/prod/main.tf": caller("y")})
 	same("back to the first commit's files")
 	decoded("back to the first commit's files", 0)
+}
+
+// What a Scanner remembers stays within its byte budget, whatever the
+// files weigh: the least recently used go first, a file heavier than the
+// whole budget is never kept, and the graph is Scan's all the same.
+func TestScannerKeepsToItsByteBudget(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	files := map[string]string{"microservices/a/prod/backend.tf": backendGCS}
+	for i := range 20 {
+		// About 200 bytes of source each, weighing 1 KiB each.
+		files[fmt.Sprintf("modules/m/v%02d.tf", i)] = fmt.Sprintf("variable \"v%02d\" {\n  default = %q\n}\n", i, strings.Repeat("x", 160))
+	}
+	files["modules/big/main.tf"] = "locals {\n  big = \"" + strings.Repeat("y", 4<<10) + "\"\n}\n"
+	writeTree(t, root, files)
+	const budget = 8 << 10
+	s := NewScanner(1000, budget)
+	want, err := Scan(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		got, err := s.Scan(ctx, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("the Scanner's graph differs from Scan's:\n%+v\nwant\n%+v", got, want)
+		}
+		if n := s.bytes.Load(); n > budget || n <= 0 {
+			t.Fatalf("the Scanner holds %d bytes, want some and at most %d", n, budget)
+		}
+	}
+	if n, kept := s.decoded.Load(), s.files.Len(); n <= int64(len(files)) || kept >= len(files) {
+		t.Errorf("parsed %d files in two scans of %d and kept %d: the budget held nothing back", n, len(files), kept)
+	}
 }

@@ -34,9 +34,13 @@ type Deps struct {
 	Observe *observe.Observer
 }
 
-// scanFiles is how many files the Runner's Scanner remembers: every
-// Terraform file of four trees the size of a 1,000-state monorepo.
-const scanFiles = 20_000
+// What the Runner's Scanner remembers: every Terraform file of four trees
+// the size of a 1,000-state monorepo (about 13 MB by its estimate), and
+// never more than 32 MiB.
+const (
+	scanFiles = 20_000
+	scanBytes = 32 << 20
+)
 
 // Runner executes jobs and runs.
 type Runner struct {
@@ -125,7 +129,7 @@ func New(cfg Config, d Deps) (*Runner, error) {
 		return nil, fmt.Errorf("runner: create scratch dir: %w", err)
 	}
 	return &Runner{
-		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, tf: tf, scan: project.NewScanner(scanFiles), log: log, obs: d.Observe,
+		cfg: cfg, store: d.Store, gh: d.GitHub, ws: d.Workspace, pol: d.Policy, files: files, gcs: d.GCS, tf: tf, scan: project.NewScanner(scanFiles, scanBytes), log: log, obs: d.Observe,
 		wake:     make(chan struct{}, 1),
 		slots:    make(chan struct{}, cfg.Parallelism),
 		jobs:     make(chan struct{}, cfg.Parallelism),
