@@ -300,11 +300,13 @@ func streamProjects(ctx context.Context, t *policy.Tree, root string, scanned ma
 	defer g.close()
 	plan := planRelease(ctx, g.root, candidates, scanned, workers)
 	results := make([]*linted, len(candidates))
-	err = parallel(ctx, len(candidates), workers, func(ctx context.Context, i int) (bool, error) {
-		d := candidates[i]
+	err = parallel(ctx, len(candidates), workers, func(ctx context.Context, k int) (bool, error) {
+		i := k
 		if plan != nil {
+			i = plan.order[k]
 			defer plan.done(t, i)
 		}
+		d := candidates[i]
 		info, ok, err := g.dir(ctx, d)
 		if !ok || err != nil {
 			return ok, err

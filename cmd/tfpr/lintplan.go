@@ -19,12 +19,23 @@ import (
 // of being held to the end. The plan only frees memory: what is linted and
 // how still comes from the parse, and a dir the scan got wrong is at worst
 // read again.
+//
+// The plan also orders the lint (see lintOrder) and tells the Tree when a
+// dir's parts are all built, so its expressions can go (Tree.Settle)
+// while its blocks stay for the callers still to come.
 type releasePlan struct {
 	// uses counts, per dir, the projects not yet linted that use it.
 	uses map[string]*atomic.Int64
+	// builds counts, per dir, the parts of it not yet built: one as a
+	// project, one as a module.
+	builds map[string]*atomic.Int64
+	// called is set once a dir has been used as a module.
+	called map[string]*atomic.Bool
 	// closure lists, per candidate index, the dirs its lint uses: itself
 	// and its modules. Empty when the scan found no backend there.
 	closure [][]string
+	// order is the order to lint the candidates in, by index.
+	order []int
 }
 
 // planRelease scans the candidates' files. It returns nil when any file
@@ -48,7 +59,14 @@ func planRelease(ctx context.Context, root *os.Root, candidates []string, scanne
 		info, ok := byDir[d]
 		return info, ok, nil
 	}
-	p := &releasePlan{uses: map[string]*atomic.Int64{}, closure: make([][]string, len(candidates))}
+	p := &releasePlan{uses: map[string]*atomic.Int64{}, builds: map[string]*atomic.Int64{}, called: map[string]*atomic.Bool{},
+		closure: make([][]string, len(candidates))}
+	count := func(counts map[string]*atomic.Int64, d string) {
+		if counts[d] == nil {
+			counts[d] = &atomic.Int64{}
+		}
+		counts[d].Add(1)
+	}
 	for i, d := range candidates {
 		if !infos[i].Backend {
 			continue
@@ -59,18 +77,75 @@ func planRelease(ctx context.Context, root *os.Root, candidates []string, scanne
 		}
 		p.closure[i] = append([]string{d}, modules...)
 		for _, m := range p.closure[i] {
-			if p.uses[m] == nil {
-				p.uses[m] = &atomic.Int64{}
+			count(p.uses, m)
+		}
+		count(p.builds, d)
+		for _, m := range modules {
+			if p.called[m] == nil {
+				p.called[m] = &atomic.Bool{}
+				count(p.builds, m)
 			}
-			p.uses[m].Add(1)
 		}
 	}
+	p.order = lintOrder(candidates, p.closure)
 	return p
 }
 
-// done records that candidate i is linted and releases the dirs no other
-// project still needs.
+// lintOrder orders the candidates so that each module that is also a
+// project is linted just before its first caller, callees first, and the
+// rest keep their sorted order. Between a module's own lint and its first
+// caller both of its parts get built, so its expressions are dropped
+// soon after it is read, rather than held until the module's turn in
+// sorted order (after all its callers under "blueprints/" or "fast/").
+// Callers stay in sorted order, which keeps the modules held at once to
+// those of neighbouring projects.
+func lintOrder(candidates []string, closure [][]string) []int {
+	index := make(map[string]int, len(candidates))
+	for i, d := range candidates {
+		index[d] = i
+	}
+	order := make([]int, 0, len(candidates))
+	placed := make([]bool, len(candidates))
+	var place func(i int)
+	place = func(i int) {
+		if placed[i] {
+			return
+		}
+		placed[i] = true
+		if len(closure[i]) > 0 {
+			for _, m := range closure[i][1:] {
+				if j, ok := index[m]; ok && len(closure[j]) > 0 {
+					place(j)
+				}
+			}
+		}
+		order = append(order, i)
+	}
+	for i := range candidates {
+		place(i)
+	}
+	return order
+}
+
+// done records that candidate i is linted: its part as a project goes,
+// the dirs whose parts are now all built settle, and the dirs no other
+// project still needs are released.
 func (p *releasePlan) done(t *policy.Tree, i int) {
+	if len(p.closure[i]) == 0 {
+		return
+	}
+	built := func(d string) {
+		if p.builds[d].Add(-1) == 0 {
+			t.Settle(d)
+		}
+	}
+	t.Linted(p.closure[i][0])
+	built(p.closure[i][0])
+	for _, m := range p.closure[i][1:] {
+		if p.called[m].CompareAndSwap(false, true) {
+			built(m)
+		}
+	}
 	for _, d := range p.closure[i] {
 		if p.uses[d].Add(-1) == 0 {
 			t.Release(d)

@@ -110,3 +110,46 @@ func TestLintFindingsDoNotDependOnWorkers(t *testing.T) {
 		t.Errorf("--jobs 0: exit %d, %q; want 2 naming --jobs", code, stderr)
 	}
 }
+
+// TestLintOrder checks that a module that is also a project is linted
+// just before its first caller, callees first, and that everything else
+// keeps its sorted order.
+func TestLintOrder(t *testing.T) {
+	tests := []struct {
+		name       string
+		candidates []string
+		closure    [][]string
+		want       []string
+	}{{
+		name:       "no modules",
+		candidates: []string{"a", "b", "c"},
+		closure:    [][]string{{"a"}, {"b"}, {"c"}},
+		want:       []string{"a", "b", "c"},
+	}, {
+		name:       "modules after their callers move before the first",
+		candidates: []string{"blueprints/x", "blueprints/y", "modules/m", "modules/n"},
+		closure:    [][]string{{"blueprints/x", "modules/m", "modules/n"}, {"blueprints/y", "modules/n"}, {"modules/m", "modules/n"}, {"modules/n"}},
+		want:       []string{"modules/n", "modules/m", "blueprints/x", "blueprints/y"},
+	}, {
+		name:       "dirs without a backend keep their place and pull nothing",
+		candidates: []string{"a", "lib", "modules/m"},
+		closure:    [][]string{{"a", "lib", "modules/m"}, nil, {"modules/m"}},
+		want:       []string{"modules/m", "a", "lib"},
+	}, {
+		name:       "a cycle ends",
+		candidates: []string{"a", "b"},
+		closure:    [][]string{{"a", "b"}, {"b", "a"}},
+		want:       []string{"b", "a"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, i := range lintOrder(tt.candidates, tt.closure) {
+				got = append(got, tt.candidates[i])
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

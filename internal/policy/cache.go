@@ -84,6 +84,13 @@ type lazy[T any] struct {
 	val  T
 }
 
+// peek returns the value once computed.
+func (l *lazy[T]) peek() (T, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.val, l.done
+}
+
 func (l *lazy[T]) get(ctx context.Context, f func() (T, error)) (T, error) {
 	var zero T
 	for {

@@ -13,6 +13,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -103,6 +104,11 @@ type dirFiles struct {
 	key string
 	// err is set when the directory itself cannot be read.
 	err error
+
+	// settled is set once Tree.Settle has dropped the expressions that
+	// only building module parts reads; mu orders that against builds.
+	mu      sync.RWMutex
+	settled bool
 }
 
 // readDir reads and parses the Terraform files of one directory below root.

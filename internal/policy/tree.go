@@ -78,6 +78,15 @@ func (t *Tree) Release(dir string) {
 	delete(t.parts, partKey{dir, dir})
 }
 
+// Linted tells the Tree that the lint of dir as a project is done: its
+// part as a project, which nothing else uses, is dropped. Its parse and
+// its part as a module stay for its callers.
+func (t *Tree) Linted(dir string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.parts, partKey{cleanRel(dir), ""})
+}
+
 // FilesParsed is how many files the Tree has parsed so far.
 func (t *Tree) FilesParsed() int64 { return t.parsed.Load() }
 
@@ -109,7 +118,61 @@ func (t *Tree) part(ctx context.Context, df *dirFiles, module string) (*modulePa
 		t.parts[k] = l
 	}
 	t.mu.Unlock()
-	return l.get(ctx, func() (*modulePart, error) { return t.e.parts.get(df, module, t.kit), nil })
+	return l.get(ctx, func() (*modulePart, error) {
+		df.mu.RLock()
+		defer df.mu.RUnlock()
+		if !df.settled {
+			return t.e.parts.get(df, module, t.kit), nil
+		}
+		// Settle dropped the expressions evaluation reads: read the dir
+		// again rather than judge values it could no longer compute.
+		fresh, err := readDir(ctx, t.root, df.dir, t.e.cache, t.kit)
+		if err != nil {
+			return nil, err
+		}
+		t.parsed.Add(int64(len(fresh.files)))
+		return t.e.parts.get(fresh, module, t.kit), nil
+	})
+}
+
+// Settle tells the Tree that every module part of dir it will be asked for
+// is built: it drops the HCL expressions of dir's files, which only
+// building a part reads and which are most of what a parse holds. The
+// blocks, lines and terms policies and findings use stay. A part asked
+// for later anyway reads dir again. With an Engine cache, whose parsed
+// files outlive the Tree, Settle does nothing.
+func (t *Tree) Settle(dir string) {
+	if t.e.cache != nil {
+		return
+	}
+	t.mu.Lock()
+	l := t.dirs[cleanRel(dir)]
+	t.mu.Unlock()
+	if l == nil {
+		return
+	}
+	df, ok := l.peek()
+	if !ok || df.err != nil {
+		return
+	}
+	df.mu.Lock()
+	defer df.mu.Unlock()
+	if df.settled {
+		return
+	}
+	df.settled = true
+	for _, f := range df.files {
+		dropExprs(f.blocks)
+	}
+}
+
+func dropExprs(blocks []*rawBlock) {
+	for _, b := range blocks {
+		for _, a := range b.attrs {
+			a.expr = nil
+		}
+		dropExprs(b.blocks)
+	}
 }
 
 // DirInfo is what a directory declares about the module graph, read from

@@ -422,3 +422,58 @@ deny contains msg if {
 		}
 	}
 }
+
+// TestSettleNeverJudgesWithoutValues settles a dir before any part of it
+// is built: the part built afterwards must still know the values its
+// locals compute (read again), not judge unknowns.
+func TestSettleNeverJudgesWithoutValues(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	dir := projectDir
+	writeProject(t, root, map[string]string{"main.tf": `terraform {
+  backend "gcs" {}
+}
+
+locals {
+  project = lower("BETA-PROD")
+}
+
+resource "google_storage_bucket" "b" {
+  name    = "b"
+  project = local.project
+}
+`})
+	engine, err := policy.New(ctx, policies.FS(), policy.Options{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lint := func(settle bool) (*policy.Finding, int64) {
+		tree, err := engine.OpenTree(ctx, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tree.Close()
+		if _, err := tree.Dir(ctx, dir); err != nil {
+			t.Fatal(err)
+		}
+		if settle {
+			tree.Settle(dir)
+		}
+		got, err := tree.LintProject(ctx, dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return find(got, "TFPR005", "google_storage_bucket.b"), tree.FilesParsed()
+	}
+	want, parsed := lint(false)
+	if want == nil || !strings.Contains(want.Message, `"alpha-dev"`) || parsed != 1 {
+		t.Fatalf("without Settle: %+v, %d files parsed", want, parsed)
+	}
+	got, parsed := lint(true)
+	if got == nil || *got != *want {
+		t.Errorf("after Settle: %+v, want %+v", got, want)
+	}
+	if parsed != 2 {
+		t.Errorf("after Settle: %d files parsed, want 2 (the dir read again for its part)", parsed)
+	}
+}
