@@ -12,10 +12,13 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # bin/tfpr-worker is what every run starts; tfpr finds it beside itself and
-# warns when the commits the two record (-buildvcs) differ.
+# warns when the commits the two record (-buildvcs) differ. bin/tfpr-lint is
+# `tfpr lint` without the server's dependencies: tfpr lint runs it when it is
+# the same build.
 build:
 	$(GO) build -buildvcs=auto -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)" -o bin/tfpr ./cmd/tfpr
 	$(GO) build -buildvcs=auto -o bin/tfpr-worker ./cmd/tfpr-worker
+	$(GO) build -buildvcs=auto -o bin/tfpr-lint ./cmd/tfpr-lint
 
 # Prints nothing but makes sure a terraform (or OpenTofu) binary exists:
 # terraform from PATH, else OpenTofu built from source and cached in ~/.cache/tfpr.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/tfpr/tfpr/internal/lintcmd"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/testenv"
 )
@@ -201,7 +202,7 @@ func writeFile(t *testing.T, p, body string) {
 func assertNoDenials(t *testing.T, dir string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := runLint(context.Background(), []string{"--format", "json", dir}, &stdout, &stderr)
+	code := lintcmd.Run(context.Background(), []string{"--format", "json", dir}, &stdout, &stderr)
 	var fs []policy.Finding
 	if err := json.Unmarshal(stdout.Bytes(), &fs); err != nil {
 		t.Fatalf("tfpr lint %s: %v\nstdout: %s\nstderr: %s", dir, err, stdout.String(), stderr.String())

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tfpr/tfpr/internal/lintcmd"
 	"github.com/tfpr/tfpr/internal/policy"
 	"github.com/tfpr/tfpr/internal/testenv"
 	"github.com/tfpr/tfpr/policies"
@@ -72,7 +73,7 @@ func probeModule(t *testing.T, module, tfvars, probe string) []string {
 	writeFile(t, filepath.Join(pdir, "lib.rego"), string(lib))
 	writeFile(t, filepath.Join(pdir, "probe.rego"), probe)
 	var stdout, stderr bytes.Buffer
-	if code := runLint(context.Background(), []string{"--format", "json", "--policy-dir", pdir, repo}, &stdout, &stderr); code != 0 {
+	if code := lintcmd.Run(context.Background(), []string{"--format", "json", "--policy-dir", pdir, repo}, &stdout, &stderr); code != 0 {
 		t.Fatalf("probe lint exited %d: %s", code, stderr.String())
 	}
 	var found []policy.Finding

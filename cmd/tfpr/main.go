@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tfpr/tfpr/internal/config"
+	"github.com/tfpr/tfpr/internal/lintcmd"
 	"github.com/tfpr/tfpr/internal/redact"
 	"github.com/tfpr/tfpr/internal/server"
 	"github.com/tfpr/tfpr/internal/store"
@@ -40,6 +41,9 @@ Usage:
 `
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "lint" {
+		execLeanLint(os.Args[2:])
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
@@ -54,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "server":
 		return runServer(ctx, args[1:], stdout, stderr)
 	case "lint":
-		return runLint(ctx, args[1:], stdout, stderr)
+		return lintcmd.Run(ctx, args[1:], stdout, stderr)
 	case "policy":
 		return runPolicy(ctx, args[1:], stdout, stderr)
 	case "audit":

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/tfpr/tfpr/internal/lintcmd"
 	"github.com/tfpr/tfpr/internal/policy"
 )
 
@@ -41,7 +42,7 @@ func runPolicyTest(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fset.Usage()
 		return 2
 	}
-	pfs, err := policyFS(fset.Arg(0))
+	pfs, err := lintcmd.PolicyFS(fset.Arg(0))
 	if err != nil {
 		fmt.Fprintf(stderr, "tfpr policy test: %v\n", err)
 		return 2
@@ -142,14 +143,14 @@ func runPolicyList(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fset.Usage()
 		return 2
 	}
-	pfs, err := policyFS(fset.Arg(0))
+	pfs, err := lintcmd.PolicyFS(fset.Arg(0))
 	if err != nil {
 		fmt.Fprintf(stderr, "tfpr policy list: %v\n", err)
 		return 2
 	}
 	engine, err := policy.New(ctx, pfs, policy.Options{NoCache: true})
 	if err != nil {
-		fmt.Fprintf(stderr, "tfpr policy list: policies%s: %v\n", inDir(fset.Arg(0)), err)
+		fmt.Fprintf(stderr, "tfpr policy list: policies%s: %v\n", lintcmd.InDir(fset.Arg(0)), err)
 		return 2
 	}
 	rules := engine.Rules()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 )
 
 // LeanWorkerName is the lean worker executable (cmd/tfpr-worker), looked
@@ -92,6 +93,26 @@ func BuildMismatch(worker, self string) (string, error) {
 	return fmt.Sprintf("%s was built from %s, %s from %s", worker, wv, self, sv), nil
 }
 
+// SameBuild reports whether two executables are one build of tfpr, read
+// from their files without running them: the same Go, the same commit,
+// and a tree without changes for both. Builds that do not say (outside a
+// git checkout, -buildvcs=false) are never the same build.
+func SameBuild(a, b string) bool {
+	ai, err := buildinfo.ReadFile(a)
+	if err != nil {
+		return false
+	}
+	bi, err := buildinfo.ReadFile(b)
+	return err == nil && sameBuild(ai, bi)
+}
+
+func sameBuild(a, b *debug.BuildInfo) bool {
+	av := vcsOf(a)
+	return a.GoVersion == b.GoVersion && av != "" && av == vcsOf(b) && !strings.HasSuffix(av, uncommitted)
+}
+
+const uncommitted = " (with uncommitted changes)"
+
 // vcsOf is the commit a build came from, marked when its tree had changes.
 func vcsOf(bi *debug.BuildInfo) string {
 	var rev, modified string
@@ -104,7 +125,7 @@ func vcsOf(bi *debug.BuildInfo) string {
 		}
 	}
 	if rev != "" && modified == "true" {
-		rev += " (with uncommitted changes)"
+		rev += uncommitted
 	}
 	return rev
 }

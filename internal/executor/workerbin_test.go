@@ -130,4 +130,21 @@ func TestBuildMismatch(t *testing.T) {
 	if _, err := BuildMismatch(filepath.Join(src, "go.mod"), first); err == nil {
 		t.Error("a file that is no Go executable gave no error")
 	}
+	// SameBuild decides whether tfpr lint may run tfpr-lint instead: only
+	// a build known to be the same one.
+	for _, c := range []struct {
+		name string
+		a, b string
+		want bool
+	}{
+		{"same commit", same, first, true},
+		{"other commit", second, first, false},
+		{"uncommitted changes", dirty, dirty, false},
+		{"no commit recorded", unstamped, unstamped, false},
+		{"not an executable", filepath.Join(src, "go.mod"), first, false},
+	} {
+		if got := SameBuild(c.a, c.b); got != c.want {
+			t.Errorf("SameBuild, %s: %v, want %v", c.name, got, c.want)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package main
+package lintcmd
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,8 +20,11 @@ import (
 // error or a hang is an observed outcome rather than the end of the tests.
 func TestMain(m *testing.M) {
 	if os.Getenv("TFPR_TEST_RUN_MAIN") == "1" {
-		main()
-		return
+		// As tfpr-lint's main runs it: `lint` first, as tfpr(t, ...) passes it.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := Run(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -64,7 +68,7 @@ func runBounded(t *testing.T, cmd *exec.Cmd, d time.Duration) (code int, stdout,
 	return 0, "", ""
 }
 
-const hostile = "../../internal/policy/testdata/hostile"
+const hostile = "../policy/testdata/hostile"
 
 // TestLintHostileTrees: each tree that got terraform to read or load what
 // the policies never saw exits 1 with a finding at its file and line.
@@ -198,7 +202,7 @@ func TestLintCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var stdout, stderr bytes.Buffer
-	if code := runLint(ctx, []string{filepath.Join(hostile, "core_file")}, &stdout, &stderr); code != 2 {
+	if code := Run(ctx, []string{filepath.Join(hostile, "core_file")}, &stdout, &stderr); code != 2 {
 		t.Fatalf("exit %d for a cancelled lint, want 2:\n%s%s", code, stdout.String(), stderr.String())
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package lintcmd
 
 import (
 	"context"
@@ -38,8 +38,8 @@ a module. Flags may come before or after the DIRs. Exit status: 0 clean,
 // lintMemoryLimit is the soft heap limit of `tfpr lint`.
 const lintMemoryLimit = 192 << 20
 
-// runLint implements `tfpr lint`.
-func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// Run implements `tfpr lint`.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("tfpr lint", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	format := fset.String("format", "text", "output `format`: text, json, sarif or github")
@@ -76,7 +76,7 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tfpr lint: unknown --format %q (want text, json, sarif or github)\n", *format)
 		return 2
 	}
-	pfs, err := policyFS(*policyDir)
+	pfs, err := PolicyFS(*policyDir)
 	if err != nil {
 		fmt.Fprintf(stderr, "tfpr lint: %v\n", err)
 		return 2
@@ -113,7 +113,7 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	engine, err := policy.New(ctx, pfs, policy.Options{NoCache: true, LintTimeout: timeout, Params: params})
 	if err != nil {
-		fmt.Fprintf(stderr, "tfpr lint: policies%s: %v\n", inDir(*policyDir), err)
+		fmt.Fprintf(stderr, "tfpr lint: policies%s: %v\n", InDir(*policyDir), err)
 		return 2
 	}
 	if len(dirs) == 0 {
@@ -149,16 +149,18 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func inDir(dir string) string {
+// InDir names dir for an error message about policies: " in DIR", or
+// nothing for the built-in ones.
+func InDir(dir string) string {
 	if dir == "" {
 		return ""
 	}
 	return " in " + dir
 }
 
-// policyFS returns the policies to load: dir when set, else the built-in
+// PolicyFS returns the policies to load: dir when set, else the built-in
 // ones.
-func policyFS(dir string) (fs.FS, error) {
+func PolicyFS(dir string) (fs.FS, error) {
 	if dir == "" {
 		return policies.FS(), nil
 	}
