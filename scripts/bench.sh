@@ -401,6 +401,15 @@ elif [[ ! -x /usr/bin/time ]]; then
 	summary+=("$(printf '%-54s %9s' "tfpr lint, fabric-shaped corpus" "skipped")")
 else
 	echo "corpus: $fabric_line"
+	# tfpr lint runs bin/tfpr-lint only when both are one build of a clean
+	# tree; otherwise it lints in tfpr itself, whose code pages add ~30 MiB.
+	lean="$(dirname "$BIN")/tfpr-lint"
+	rev() { "$GO" version -m "$1" 2>/dev/null | awk '$2 ~ /^vcs\.(revision|modified)=/ { printf "%s ", $2 }'; }
+	if [[ -x "$lean" && "$(rev "$BIN")" == *"vcs.modified=false"* && "$(rev "$BIN")" == "$(rev "$lean")" ]]; then
+		note "tfpr lint runs $lean (the same build)"
+	else
+		note "tfpr lint lints in $BIN itself: $lean is missing or another build (build from a clean tree to use it)"
+	fi
 	pin=()
 	command -v taskset >/dev/null && pin=(taskset -c 0)
 	read -r wall user sys kb < <(fabric_time "${pin[@]}" "$BIN" lint .)
@@ -421,7 +430,7 @@ else
 		fi
 	fi
 	# The same corpus through the Go benchmark: cold, no process start.
-	if "$GO" test -run '^$' -bench '^BenchmarkLintFabric$' -benchtime 1x ./cmd/tfpr/ >"$work/fabric-bench.out" 2>&1; then
+	if "$GO" test -run '^$' -bench '^BenchmarkLintFabric$' -benchtime 1x ./internal/lintcmd/ >"$work/fabric-bench.out" 2>&1; then
 		f="$work/fabric-bench.out"
 		record "BenchmarkLintFabric, 1 worker" "$(metric "$f" BenchmarkLintFabric/workers=1 files/s)" files/s
 		record "BenchmarkLintFabric, 2 workers" "$(metric "$f" BenchmarkLintFabric/workers=2 files/s)" files/s

@@ -1,6 +1,7 @@
 package lintcmd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -34,9 +35,6 @@ a module. Flags may come before or after the DIRs. Exit status: 0 clean,
 1 a deny finding, 2 usage or config error or no Terraform files found.
 
 `
-
-// lintMemoryLimit is the soft heap limit of `tfpr lint`.
-const lintMemoryLimit = 192 << 20
 
 // Run implements `tfpr lint`.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -81,20 +79,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tfpr lint: %v\n", err)
 		return 2
 	}
-	// Parsing allocates several times what it keeps, so a short run spends
-	// much of its time collecting garbage; a larger heap goal halves that.
-	// GOGC in the environment still decides.
-	if os.Getenv("GOGC") == "" {
-		defer debug.SetGCPercent(debug.SetGCPercent(400))
-	}
-	// That goal alone lets the heap reach five times what lint keeps. Lint
-	// keeps only the modules of the projects in progress (about 50 MB at
-	// the peak on cloud-foundation-fabric x6), so a soft limit well above
-	// that holds the peak RSS near 250 MB there for 3% more CPU than 256
-	// MiB would take (310 MB); 128 MiB holds 180 MB for 15% more CPU.
-	// GOMEMLIMIT in the environment still decides.
-	if os.Getenv("GOMEMLIMIT") == "" {
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(lintMemoryLimit))
+	// See memory.go. GOGC or GOMEMLIMIT in the environment decide instead.
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(-1))
+		defer tuneHeap()()
 	}
 	if *jobs < 1 {
 		fmt.Fprintf(stderr, "tfpr lint: --jobs must be at least 1, got %d\n", *jobs)
@@ -191,6 +179,7 @@ func lintDirs(ctx context.Context, engine *policy.Engine, dirs []string, workers
 		}
 	}()
 	seen := map[string]bool{}
+	kept := map[string]*findingSet{}
 	var all []policy.Finding
 	for _, d := range dirs {
 		abs, err := filepath.Abs(d)
@@ -215,14 +204,17 @@ func lintDirs(ctx context.Context, engine *policy.Engine, dirs []string, workers
 				return nil, counts, fmt.Errorf("list Terraform dirs under %s: %w", d, err)
 			}
 		}
+		if kept[root] == nil {
+			kept[root] = newFindingSet()
+		}
 		// seen only changes between dirs, so the workers may read it.
-		done := func(p string) bool { return seen[root+"\x00"+p] }
-		linted, err := lintUnder(ctx, t, root, scans[root], sub, done, workers)
+		sc := &scope{done: func(p string) bool { return seen[root+"\x00"+p] }, kept: kept[root]}
+		linted, err := lintUnder(ctx, t, root, scans[root], sub, sc, workers)
 		if err != nil {
 			return nil, counts, err
 		}
 		counts.projects += len(linted)
-		modules, err := lintModules(ctx, t, scans[root], sub, linted, done, workers)
+		modules, err := lintModules(ctx, t, scans[root], sub, linted, sc, workers)
 		if err != nil {
 			return nil, counts, err
 		}
@@ -254,24 +246,24 @@ type linted struct {
 // nothing is parsed twice, and each project is linted as soon as it is
 // found so its files can be dropped. The graph is project.Scan's: if any
 // file involved cannot be read or parsed, project.Scan decides instead.
-func lintUnder(ctx context.Context, t *policy.Tree, root string, scanned map[string]bool, sub string, done func(string) bool, workers int) ([]linted, error) {
-	out, ok, err := streamProjects(ctx, t, root, scanned, sub, done, workers)
+func lintUnder(ctx context.Context, t *policy.Tree, root string, scanned map[string]bool, sub string, sc *scope, workers int) ([]linted, error) {
+	out, ok, err := streamProjects(ctx, t, root, scanned, sub, sc, workers)
 	if err != nil || ok {
 		return out, err
 	}
-	return scanAndLint(ctx, t, root, sub, done, workers)
+	return scanAndLint(ctx, t, root, sub, sc, workers)
 }
 
 // scanAndLint is lintUnder by project.Scan's graph, which parses every file
 // again but knows how to place broken ones.
-func scanAndLint(ctx context.Context, t *policy.Tree, root, sub string, done func(string) bool, workers int) ([]linted, error) {
+func scanAndLint(ctx context.Context, t *policy.Tree, root, sub string, sc *scope, workers int) ([]linted, error) {
 	g, err := project.Scan(ctx, root)
 	if err != nil {
 		return nil, err
 	}
 	var projects []string
 	for _, p := range g.Projects() {
-		if within(p, sub) && !done(p) {
+		if within(p, sub) && !sc.done(p) {
 			projects = append(projects, p)
 		}
 	}
@@ -279,7 +271,7 @@ func scanAndLint(ctx context.Context, t *policy.Tree, root, sub string, done fun
 	err = parallel(ctx, len(projects), workers, func(ctx context.Context, i int) (bool, error) {
 		modules := g.Modules(projects[i])
 		fs, err := t.LintProject(ctx, projects[i], modules)
-		out[i] = linted{dir: projects[i], modules: modules, findings: fs}
+		out[i] = linted{dir: projects[i], modules: modules, findings: sc.kept.add(fs)}
 		return true, err
 	})
 	return out, err
@@ -287,7 +279,7 @@ func scanAndLint(ctx context.Context, t *policy.Tree, root, sub string, done fun
 
 // streamProjects is lintUnder's fast path. ok is false when some dir
 // could not be read, so project.Scan must decide.
-func streamProjects(ctx context.Context, t *policy.Tree, root string, scanned map[string]bool, sub string, done func(string) bool, workers int) ([]linted, bool, error) {
+func streamProjects(ctx context.Context, t *policy.Tree, root string, scanned map[string]bool, sub string, sc *scope, workers int) ([]linted, bool, error) {
 	var candidates []string
 	for d := range scanned {
 		if within(d, sub) {
@@ -313,7 +305,7 @@ func streamProjects(ctx context.Context, t *policy.Tree, root string, scanned ma
 		if !ok || err != nil {
 			return ok, err
 		}
-		if !info.Backend || done(d) {
+		if !info.Backend || sc.done(d) {
 			return true, nil
 		}
 		modules, ok, err := modulesOf(ctx, scanned, d, info, g.dir)
@@ -324,7 +316,7 @@ func streamProjects(ctx context.Context, t *policy.Tree, root string, scanned ma
 		if err != nil {
 			return true, err
 		}
-		results[i] = &linted{dir: d, modules: modules, findings: fs}
+		results[i] = &linted{dir: d, modules: modules, findings: sc.kept.add(fs)}
 		if plan == nil {
 			t.Forget(d)
 		}
@@ -500,20 +492,61 @@ func within(p, dir string) bool {
 	return dir == "." || p == dir || strings.HasPrefix(p, dir+"/")
 }
 
+// dedupe drops repeated findings and orders the rest by place, then by
+// content, so the output does not depend on which project found what
+// first.
 func dedupe(fs []policy.Finding) []policy.Finding {
-	seen := map[policy.Finding]bool{}
-	out := make([]policy.Finding, 0, len(fs))
+	out := newFindingSet().add(fs)
+	slices.SortFunc(out, func(a, b policy.Finding) int {
+		return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.EndLine, b.EndLine),
+			strings.Compare(a.Rule, b.Rule), strings.Compare(a.Address, b.Address), strings.Compare(a.Attribute, b.Attribute),
+			strings.Compare(a.Message, b.Message), strings.Compare(a.Title, b.Title), cmp.Compare(a.Severity, b.Severity),
+			compareBool(a.Suppressed, b.Suppressed), strings.Compare(a.SuppressReason, b.SuppressReason))
+	})
+	return out
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// scope is what the lints under one root share: which dirs an earlier
+// DIR argument already linted, and the findings already kept.
+type scope struct {
+	done func(dir string) bool
+	kept *findingSet
+}
+
+// findingSet keeps one copy of each finding. A module's findings come
+// back from the lint of every project that calls it; on a large tree most
+// findings are such copies, and holding them all until the report is
+// written was a tenth of lint's peak memory. A nil set keeps everything.
+type findingSet struct {
+	mu   sync.Mutex
+	seen map[policy.Finding]struct{}
+}
+
+func newFindingSet() *findingSet { return &findingSet{seen: map[policy.Finding]struct{}{}} }
+
+// add returns the findings of fs not added before.
+func (s *findingSet) add(fs []policy.Finding) []policy.Finding {
+	if s == nil {
+		return fs
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := fs[:0:0]
 	for _, f := range fs {
-		if !seen[f] {
-			seen[f] = true
+		if _, ok := s.seen[f]; !ok {
+			s.seen[f] = struct{}{}
 			out = append(out, f)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].File != out[j].File {
-			return out[i].File < out[j].File
-		}
-		return out[i].Line < out[j].Line
-	})
-	return out
+	return slices.Clip(out)
 }

@@ -181,7 +181,7 @@ func TestProjectsFromOwnParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	none := func(string) bool { return false }
+	none := &scope{done: func(string) bool { return false }}
 	for _, sub := range []string{".", "microservices", "microservices/x/prod", "modules", ".hidden", "nope"} {
 		tree, err := engine.OpenTree(ctx, root)
 		if err != nil {
@@ -240,7 +240,7 @@ func TestBrokenFilesStayOnFastPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	none := func(string) bool { return false }
+	none := &scope{done: func(string) bool { return false }}
 	tree, err := engine.OpenTree(ctx, root)
 	if err != nil {
 		t.Fatal(err)

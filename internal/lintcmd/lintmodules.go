@@ -16,7 +16,7 @@ import (
 // itself, which was named. Every policy runs; those about a project's own
 // settings (its backend, its GCP project) find nothing to judge in a
 // module.
-func lintModules(ctx context.Context, t *policy.Tree, scanned map[string]bool, sub string, projects []linted, done func(string) bool, workers int) ([]linted, error) {
+func lintModules(ctx context.Context, t *policy.Tree, scanned map[string]bool, sub string, projects []linted, sc *scope, workers int) ([]linted, error) {
 	covered := map[string]bool{}
 	for _, p := range projects {
 		covered[p.dir] = true
@@ -26,7 +26,7 @@ func lintModules(ctx context.Context, t *policy.Tree, scanned map[string]bool, s
 	}
 	var dirs []string
 	for d := range scanned {
-		if within(d, sub) && !done(d) && !covered[d] {
+		if within(d, sub) && !sc.done(d) && !covered[d] {
 			dirs = append(dirs, d)
 		}
 	}
@@ -89,7 +89,7 @@ func lintModules(ctx context.Context, t *policy.Tree, scanned map[string]bool, s
 	err := parallel(ctx, len(picked), workers, func(ctx context.Context, i int) (bool, error) {
 		m := picked[i]
 		fs, err := t.LintProject(ctx, m, calls[m])
-		out[i] = linted{dir: m, modules: calls[m], findings: fs}
+		out[i] = linted{dir: m, modules: calls[m], findings: sc.kept.add(fs)}
 		return true, err
 	})
 	return out, err

@@ -70,7 +70,7 @@ func TestLintParsesEachFileOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok, err := streamProjects(ctx, tree, root, scanned, ".", func(string) bool { return false }, workers)
+		got, ok, err := streamProjects(ctx, tree, root, scanned, ".", &scope{done: func(string) bool { return false }}, workers)
 		if err != nil || !ok {
 			t.Fatalf("workers %d: ok=%v, %v", workers, ok, err)
 		}
