@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,5 +152,31 @@ func TestLintOrder(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestDedupeDoesNotDependOnOrder gives the findings of projects in two
+// orders, with a module's finding repeated by each caller and different
+// findings on one line: the report is the same, each finding once.
+func TestDedupeDoesNotDependOnOrder(t *testing.T) {
+	mod := policy.Finding{Rule: "TFPR001", Severity: policy.SeverityDeny, File: "modules/m/main.tf", Line: 3, Message: "external data"}
+	a := policy.Finding{Rule: "TFPR005", Severity: policy.SeverityDeny, File: "modules/m/main.tf", Line: 3, Message: "a may only manage project \"a\""}
+	b := a
+	b.Message = "b may only manage project \"b\""
+	own := policy.Finding{Rule: "TFPR006", Severity: policy.SeverityWarn, File: "a/main.tf", Line: 9, Message: "labels"}
+	first := dedupe([]policy.Finding{mod, a, own, mod, b})
+	second := dedupe([]policy.Finding{b, mod, mod, own, a})
+	if !slices.Equal(first, second) {
+		t.Errorf("order of discovery changed the report:\n%v\n%v", first, second)
+	}
+	if len(first) != 4 {
+		t.Errorf("got %d findings, want 4 (the module's once): %v", len(first), first)
+	}
+	set := newFindingSet()
+	if got := set.add([]policy.Finding{mod, a}); len(got) != 2 {
+		t.Errorf("first caller kept %d of 2", len(got))
+	}
+	if got := set.add([]policy.Finding{mod, b}); len(got) != 1 || got[0] != b {
+		t.Errorf("second caller kept %v, want only its own %v", got, b)
 	}
 }
