@@ -30,5 +30,5 @@ func execLeanLint(args []string) {
 	if !executor.SameBuild(lean, self) {
 		return
 	}
-	_ = syscall.Exec(lean, append([]string{lean, "lint"}, args...), os.Environ())
+	_ = syscall.Exec(lean, append([]string{lean}, args...), os.Environ())
 }

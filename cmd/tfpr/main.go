@@ -43,6 +43,7 @@ Usage:
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "lint" {
 		execLeanLint(os.Args[2:])
+		lintcmd.TuneMemory()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

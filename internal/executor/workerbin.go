@@ -3,6 +3,7 @@ package executor
 import (
 	"debug/buildinfo"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -93,9 +94,11 @@ func BuildMismatch(worker, self string) (string, error) {
 	return fmt.Sprintf("%s was built from %s, %s from %s", worker, wv, self, sv), nil
 }
 
-// SameBuild reports whether two executables are one build of tfpr, read
-// from their files without running them: the same Go, the same commit,
-// and a tree without changes for both. Builds that do not say (outside a
+// SameBuild reports whether executable a is part of the same build of
+// tfpr as executable b, read from their files without running them: the
+// same Go, main module, commit (of a tree without changes) and build
+// settings but -ldflags, and each module a links is the one b links
+// (a may link fewer). Builds that do not record their commit (outside a
 // git checkout, -buildvcs=false) are never the same build.
 func SameBuild(a, b string) bool {
 	ai, err := buildinfo.ReadFile(a)
@@ -108,7 +111,38 @@ func SameBuild(a, b string) bool {
 
 func sameBuild(a, b *debug.BuildInfo) bool {
 	av := vcsOf(a)
-	return a.GoVersion == b.GoVersion && av != "" && av == vcsOf(b) && !strings.HasSuffix(av, uncommitted)
+	if a.GoVersion != b.GoVersion || !sameModule(&a.Main, &b.Main) || av == "" || av != vcsOf(b) || strings.HasSuffix(av, uncommitted) {
+		return false
+	}
+	settings := func(bi *debug.BuildInfo) map[string]string {
+		m := map[string]string{}
+		for _, s := range bi.Settings {
+			if s.Key != "-ldflags" {
+				m[s.Key] = s.Value
+			}
+		}
+		return m
+	}
+	if !maps.Equal(settings(a), settings(b)) {
+		return false
+	}
+	deps := map[string]*debug.Module{}
+	for _, d := range b.Deps {
+		deps[d.Path] = d
+	}
+	for _, d := range a.Deps {
+		if !sameModule(d, deps[d.Path]) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameModule(a, b *debug.Module) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Path == b.Path && a.Version == b.Version && a.Sum == b.Sum && sameModule(a.Replace, b.Replace)
 }
 
 const uncommitted = " (with uncommitted changes)"

@@ -102,6 +102,8 @@ func TestBuildMismatch(t *testing.T) {
 	git("commit", "--quiet", "-m", "one")
 	first := build("first")
 	same := build("same")
+	tagged := build("tagged", "-tags", "other")
+	stamped := build("stamped", "-ldflags", "-X main.version=1")
 	unstamped := build("unstamped", "-buildvcs=false")
 	write("main.go", "package main\n\nfunc main() { println() }\n")
 	dirty := build("dirty")
@@ -138,6 +140,8 @@ func TestBuildMismatch(t *testing.T) {
 		want bool
 	}{
 		{"same commit", same, first, true},
+		{"same commit, other -ldflags", same, stamped, true},
+		{"same commit, other build tags", tagged, first, false},
 		{"other commit", second, first, false},
 		{"uncommitted changes", dirty, dirty, false},
 		{"no commit recorded", unstamped, unstamped, false},

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -78,11 +77,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "tfpr lint: %v\n", err)
 		return 2
-	}
-	// See memory.go. GOGC or GOMEMLIMIT in the environment decide instead.
-	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
-		defer debug.SetGCPercent(debug.SetGCPercent(-1))
-		defer tuneHeap()()
 	}
 	if *jobs < 1 {
 		fmt.Fprintf(stderr, "tfpr lint: --jobs must be at least 1, got %d\n", *jobs)

@@ -20,8 +20,10 @@ import (
 // error or a hang is an observed outcome rather than the end of the tests.
 func TestMain(m *testing.M) {
 	if os.Getenv("TFPR_TEST_RUN_MAIN") == "1" {
-		// As tfpr-lint's main runs it: `lint` first, as tfpr(t, ...) passes it.
+		// As tfpr's main runs `tfpr lint ARGS...`, which is how tfpr(t, ...)
+		// starts it.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		TuneMemory()
 		code := Run(ctx, os.Args[2:], os.Stdout, os.Stderr)
 		stop()
 		os.Exit(code)

@@ -1,10 +1,11 @@
 package lintcmd
 
 import (
+	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"sync/atomic"
+	"sync"
 )
 
 // Lint's heap: parsing allocates many times what lint keeps (on
@@ -28,29 +29,45 @@ func heapLimit(live uint64) int64 {
 	return max(heapFloor, int64(min(live, 1<<40))*heapRatio)
 }
 
-// heapTuner re-sets the soft memory limit after each collection.
-type heapTuner struct {
-	stopped atomic.Bool
-	sample  []metrics.Sample
-}
-
-// tuneHeap starts following the live heap; stop ends it and restores the
-// limit there was before.
-func tuneHeap() (stop func()) {
+// TuneMemory sets lint's collector for the rest of the process, and
+// returns what restores Go's settings. Collector settings belong to the
+// whole process, so only a main that runs one lint calls it, once: Run
+// leaves them alone. A GOMEMLIMIT in the environment decides alone; a
+// GOGC keeps its heap goal, under the limit that follows the live heap.
+func TuneMemory() (restore func()) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	gc := debug.SetGCPercent(-1)
+	if os.Getenv("GOGC") != "" {
+		debug.SetGCPercent(gc)
+	}
 	t := &heapTuner{sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
-	prev := debug.SetMemoryLimit(heapLimit(0))
+	limit := debug.SetMemoryLimit(heapLimit(0))
 	t.arm()
 	return func() {
-		t.stopped.Store(true)
-		debug.SetMemoryLimit(prev)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.stopped = true
+		debug.SetMemoryLimit(limit)
+		debug.SetGCPercent(gc)
 	}
+}
+
+// heapTuner re-sets the soft memory limit after each collection.
+type heapTuner struct {
+	mu      sync.Mutex // orders a running finalizer against restore
+	stopped bool
+	sample  []metrics.Sample
 }
 
 // arm asks to be called after the next collection: the runtime runs the
 // finalizer of an object that collection found unreachable.
 func (t *heapTuner) arm() {
 	runtime.SetFinalizer(&sentinel{}, func(*sentinel) {
-		if t.stopped.Load() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.stopped {
 			return
 		}
 		metrics.Read(t.sample)

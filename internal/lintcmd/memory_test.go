@@ -26,13 +26,18 @@ func TestHeapLimit(t *testing.T) {
 	}
 }
 
-// TestTuneHeapFollowsTheLiveHeap keeps more alive than the floor allows
+// TestTuneMemoryFollowsTheLiveHeap keeps more alive than the floor allows
 // for and checks that the limit rises with it after a collection (a fixed
-// limit would have the collector run continuously), then that stopping
-// restores the limit there was.
-func TestTuneHeapFollowsTheLiveHeap(t *testing.T) {
+// limit would have the collector run continuously), then that restoring
+// puts back the limit and heap goal there were.
+func TestTuneMemoryFollowsTheLiveHeap(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("GOGC", "")
 	before := debug.SetMemoryLimit(-1)
-	stop := tuneHeap()
+	stop := TuneMemory()
+	if gc := debug.SetGCPercent(-1); gc != -1 {
+		t.Errorf("GOGC %d while tuned, want off: the limit alone sets the heap goal", gc)
+	}
 	if got := debug.SetMemoryLimit(-1); got != heapFloor {
 		t.Errorf("limit at start %d, want the floor %d", got, heapFloor)
 	}
@@ -51,6 +56,34 @@ func TestTuneHeapFollowsTheLiveHeap(t *testing.T) {
 	runtime.KeepAlive(live)
 	stop()
 	if got := debug.SetMemoryLimit(-1); got != before {
-		t.Errorf("limit after stop %d, want %d as before", got, before)
+		t.Errorf("limit after restore %d, want %d as before", got, before)
 	}
+	if gc := debug.SetGCPercent(100); gc != 100 {
+		t.Errorf("GOGC after restore %d, want 100 as before", gc)
+	}
+}
+
+// TestTuneMemoryLeavesTheEnvironmentItsSay: GOMEMLIMIT decides alone; a
+// GOGC keeps its heap goal but the limit still applies, so GOGC=off
+// cannot grow lint's heap without bound.
+func TestTuneMemoryLeavesTheEnvironmentItsSay(t *testing.T) {
+	limit := debug.SetMemoryLimit(-1)
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	restore := TuneMemory()
+	if got := debug.SetMemoryLimit(-1); got != limit {
+		t.Errorf("with GOMEMLIMIT set the limit became %d", got)
+	}
+	restore()
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("GOGC", "off")
+	gc := debug.SetGCPercent(250)
+	defer debug.SetGCPercent(gc)
+	restore = TuneMemory()
+	if got := debug.SetMemoryLimit(-1); got != heapFloor {
+		t.Errorf("with GOGC set the limit is %d, want %d", got, heapFloor)
+	}
+	if got := debug.SetGCPercent(250); got != 250 {
+		t.Errorf("with GOGC set the heap goal became %d%%, want 250%% as it was", got)
+	}
+	restore()
 }
