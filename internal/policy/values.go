@@ -28,6 +28,41 @@ type evaluator struct {
 	locals     map[string]*rawAttr
 	localVals  map[string]cty.Value
 	localState map[string]uint8 // 1 evaluating, 2 done
+
+	// facts remembers what evalExpr checks of each native expression:
+	// every instance of a for_each evaluates the same expressions, so the
+	// walks that check them need not be repeated for each.
+	facts map[hclsyntax.Expression]*exprFacts
+}
+
+// exprFacts is what evaluating an expression needs to know first.
+type exprFacts struct {
+	within bool     // exprWithinLimits
+	roots  []string // the root names of its variables
+}
+
+func (ev *evaluator) factsOf(expr hcl.Expression) *exprFacts {
+	se, native := expr.(hclsyntax.Expression)
+	if native {
+		if f, ok := ev.facts[se]; ok {
+			return f
+		}
+	}
+	f := &exprFacts{within: exprWithinLimits(expr)}
+	if f.within {
+		for _, t := range expr.Variables() {
+			if root := t.RootName(); !slices.Contains(f.roots, root) {
+				f.roots = append(f.roots, root)
+			}
+		}
+	}
+	if native {
+		if ev.facts == nil {
+			ev.facts = map[hclsyntax.Expression]*exprFacts{}
+		}
+		ev.facts[se] = f
+	}
+	return f
 }
 
 // newEvaluator prepares module p's context. Variables of a local module
@@ -178,15 +213,18 @@ func jsonWithinLimits(a *rawAttr) bool {
 }
 
 func (ev *evaluator) evalExpr(expr hcl.Expression, ctx *hcl.EvalContext) (v cty.Value) {
-	if ev.budget.spent() || !exprWithinLimits(expr) {
+	if ev.budget.spent() {
+		return cty.DynamicVal
+	}
+	facts := ev.factsOf(expr)
+	if !facts.within {
 		return cty.DynamicVal
 	}
 	// References to what is unknown at lint (resources, data, modules,
 	// self, each and count outside instances) are unknown values rather
 	// than errors, so the known parts of the expression survive.
 	var missing map[string]cty.Value
-	for _, t := range expr.Variables() {
-		root := t.RootName()
+	for _, root := range facts.roots {
 		if !hasVariable(ctx, root) {
 			if missing == nil {
 				missing = map[string]cty.Value{}
