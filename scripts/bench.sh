@@ -404,8 +404,7 @@ else
 	# tfpr lint runs bin/tfpr-lint only when both are one build of a clean
 	# tree; otherwise it lints in tfpr itself, whose code pages add ~30 MiB.
 	lean="$(dirname "$BIN")/tfpr-lint"
-	rev() { "$GO" version -m "$1" 2>/dev/null | awk '$2 ~ /^vcs\.(revision|modified)=/ { printf "%s ", $2 }'; }
-	if [[ -x "$lean" && "$(rev "$BIN")" == *"vcs.modified=false"* && "$(rev "$BIN")" == "$(rev "$lean")" ]]; then
+	if "$work/tfpr-bench" same-build "$lean" "$BIN"; then
 		note "tfpr lint runs $lean (the same build)"
 	else
 		note "tfpr lint lints in $BIN itself: $lean is missing or another build (build from a clean tree to use it)"

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tfpr/tfpr/internal/config"
+	"github.com/tfpr/tfpr/internal/executor"
 	"github.com/tfpr/tfpr/internal/lintcmd"
 	"github.com/tfpr/tfpr/internal/redact"
 	"github.com/tfpr/tfpr/internal/server"
@@ -42,7 +43,7 @@ Usage:
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "lint" {
-		execLeanLint(os.Args[2:])
+		execLeanLint(os.Args[2:], executor.SameBuild)
 		lintcmd.TuneMemory()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -99,7 +99,9 @@ func BuildMismatch(worker, self string) (string, error) {
 // same Go, main module, commit (of a tree without changes) and build
 // settings but -ldflags, and each module a links is the one b links
 // (a may link fewer). Builds that do not record their commit (outside a
-// git checkout, -buildvcs=false) are never the same build.
+// git checkout, -buildvcs=false) are never the same build. -ldflags is
+// left out because tfpr's builds stamp main.version with it; a -X into
+// another package would go unnoticed.
 func SameBuild(a, b string) bool {
 	ai, err := buildinfo.ReadFile(a)
 	if err != nil {

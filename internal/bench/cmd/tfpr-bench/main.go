@@ -14,12 +14,14 @@ import (
 	"time"
 
 	"github.com/tfpr/tfpr/internal/bench"
+	"github.com/tfpr/tfpr/internal/executor"
 )
 
 const usage = `usage:
   tfpr-bench corpus DIR                       write the 5,000-file lint corpus to DIR
   tfpr-bench fabric DIR                       write the fabric-shaped lint corpus (4,788 files) to DIR
   tfpr-bench idle-rss -bin BIN [-settle DUR]  print "RSS ANON FILE" in bytes of an idle "BIN server"
+  tfpr-bench same-build LEAN TFPR             exit 0 when tfpr lint would run LEAN (the same build), else 1
 `
 
 func main() {
@@ -60,6 +62,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "idle-rss":
 		return idleRSS(ctx, args[1:], stdout, stderr)
+	case "same-build":
+		if len(args) != 3 {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		if executor.SameBuild(args[1], args[2]) {
+			return 0
+		}
+		return 1
 	}
 	fmt.Fprintf(stderr, "tfpr-bench: unknown command %q\n%s", args[0], usage)
 	return 2
