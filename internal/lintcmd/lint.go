@@ -299,6 +299,12 @@ func streamProjects(ctx context.Context, t *policy.Tree, root string, scanned ma
 		if !ok || err != nil {
 			return ok, err
 		}
+		if !info.Backend && plan != nil && plan.uses[d] == nil {
+			// No project uses it: only the module lint will, after every
+			// project. Keep what it declares, not its parse, so a tree of
+			// modules is not held whole until then.
+			sc.forget(ctx, t, d)
+		}
 		if !info.Backend || sc.done(d) {
 			return true, nil
 		}
@@ -511,10 +517,46 @@ func compareBool(a, b bool) int {
 }
 
 // scope is what the lints under one root share: which dirs an earlier
-// DIR argument already linted, and the findings already kept.
+// DIR argument already linted, the findings already kept, and what dirs
+// whose parse was dropped declare.
 type scope struct {
 	done func(dir string) bool
 	kept *findingSet
+
+	mu       sync.Mutex
+	declared map[string]policy.DirInfo
+}
+
+// forget drops the Tree's parse of dir, keeping what it declares (as
+// Tree.Dir reads it) for dirInfo.
+func (sc *scope) forget(ctx context.Context, t *policy.Tree, dir string) {
+	sc.mu.Lock()
+	_, known := sc.declared[dir]
+	sc.mu.Unlock()
+	if !known {
+		info, err := t.Dir(ctx, dir)
+		if err != nil {
+			return
+		}
+		sc.mu.Lock()
+		if sc.declared == nil {
+			sc.declared = map[string]policy.DirInfo{}
+		}
+		sc.declared[dir] = info
+		sc.mu.Unlock()
+	}
+	t.Release(dir)
+}
+
+// dirInfo is Tree.Dir, from what forget kept when it has dir.
+func (sc *scope) dirInfo(ctx context.Context, t *policy.Tree, dir string) (policy.DirInfo, error) {
+	sc.mu.Lock()
+	info, ok := sc.declared[dir]
+	sc.mu.Unlock()
+	if ok {
+		return info, nil
+	}
+	return t.Dir(ctx, dir)
 }
 
 // findingSet keeps one copy of each finding. A module's findings come

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"sync/atomic"
 
 	"github.com/tfpr/tfpr/internal/policy"
 )
@@ -31,15 +32,27 @@ func lintModules(ctx context.Context, t *policy.Tree, scanned map[string]bool, s
 		}
 	}
 	sort.Strings(dirs)
+	// What each dir declares is read first, for the graph, and its parse
+	// dropped: the lint below reads each module again as it goes and
+	// releases it after its last use, so a tree of modules is never held
+	// whole. Reading modules twice is the price of that.
 	var mods []string
 	calls := map[string][]string{}
 	called := map[string]bool{}
-	for _, d := range dirs {
-		info, err := t.Dir(ctx, d)
+	declared := func(ctx context.Context, d string) (policy.DirInfo, bool, error) {
+		info, err := sc.dirInfo(ctx, t, d)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
+			return info, false, ctx.Err()
+		}
+		sc.forget(ctx, t, d)
+		return info, true, nil
+	}
+	for _, d := range dirs {
+		info, ok, err := declared(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
 			// Unreadable: linting it reports why.
 			mods = append(mods, d)
 			continue
@@ -48,7 +61,7 @@ func lintModules(ctx context.Context, t *policy.Tree, scanned map[string]bool, s
 			continue
 		}
 		mods = append(mods, d)
-		reach, ok, err := modulesOf(ctx, scanned, d, info, parsedCalls(t))
+		reach, ok, err := modulesOf(ctx, scanned, d, info, declared)
 		if err != nil {
 			return nil, err
 		}
@@ -85,25 +98,26 @@ func lintModules(ctx context.Context, t *policy.Tree, scanned map[string]bool, s
 			pick(m)
 		}
 	}
+	uses := map[string]*atomic.Int64{}
+	for _, m := range picked {
+		for _, d := range append([]string{m}, calls[m]...) {
+			if uses[d] == nil {
+				uses[d] = &atomic.Int64{}
+			}
+			uses[d].Add(1)
+		}
+	}
 	out := make([]linted, len(picked))
 	err := parallel(ctx, len(picked), workers, func(ctx context.Context, i int) (bool, error) {
 		m := picked[i]
 		fs, err := t.LintProject(ctx, m, calls[m])
 		out[i] = linted{dir: m, modules: calls[m], findings: sc.kept.add(fs)}
+		for _, d := range append([]string{m}, calls[m]...) {
+			if uses[d].Add(-1) == 0 {
+				t.Release(d)
+			}
+		}
 		return true, err
 	})
 	return out, err
-}
-
-// parsedCalls reads a module's calls from what the policy parse could
-// read: a module is linted even when one of its callees is broken, and
-// the broken one reports itself.
-func parsedCalls(t *policy.Tree) func(context.Context, string) (policy.DirInfo, bool, error) {
-	return func(ctx context.Context, d string) (policy.DirInfo, bool, error) {
-		info, err := t.Dir(ctx, d)
-		if err != nil {
-			return info, false, ctx.Err()
-		}
-		return info, true, nil
-	}
 }

@@ -1,11 +1,17 @@
 package lintcmd
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tfpr/tfpr/internal/policy"
+	"github.com/tfpr/tfpr/policies"
 )
 
 // writeTree writes files (slash paths relative to the returned dir).
@@ -200,5 +206,56 @@ func TestLintInput(t *testing.T) {
 	}
 	if _, errOut, code := lint(t, "--input", root); code != 2 || !strings.Contains(errOut, "no Terraform files") {
 		t.Errorf("--input on a dir without Terraform files: exit %d, %s", code, errOut)
+	}
+}
+
+// TestLintOfModulesHoldsNothingToTheEnd lints a tree of modules with no
+// project, the shape of a published module library: every dir is read to
+// find the entry points, and none may stay held once its last use is
+// linted, so memory follows the modules in progress rather than the tree.
+func TestLintOfModulesHoldsNothingToTheEnd(t *testing.T) {
+	files := map[string]string{"modules/shared/main.tf": openFirewall}
+	for i := range 8 {
+		files[fmt.Sprintf("modules/m%d/main.tf", i)] = fmt.Sprintf("module \"shared\" {\n  source = \"../shared\"\n}\n\nlocals {\n  n = %d\n}\n", i)
+	}
+	root := writeTree(t, files)
+	ctx := context.Background()
+	engine, err := policy.New(ctx, policies.FS(), policy.Options{NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := engine.OpenTree(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tree.Close()
+	scanned, err := terraformDirs(ctx, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := &scope{done: func(string) bool { return false }, kept: newFindingSet()}
+	projects, err := lintUnder(ctx, tree, root, scanned, ".", sc, 2)
+	if err != nil || len(projects) != 0 {
+		t.Fatalf("projects %v, %v", projects, err)
+	}
+	if n := tree.DirsHeld(); n != 0 {
+		t.Errorf("after the projects: %d dirs held, that only the module lint uses", n)
+	}
+	mods, err := lintModules(ctx, tree, scanned, ".", projects, sc, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mods) != 8 {
+		t.Errorf("linted %d modules, want the 8 entry points", len(mods))
+	}
+	var all []policy.Finding
+	for _, m := range mods {
+		all = append(all, m.findings...)
+	}
+	if !slices.ContainsFunc(all, func(f policy.Finding) bool { return f.File == "modules/shared/main.tf" && f.Rule == "TFPR012" }) {
+		t.Errorf("the shared module's open firewall is not reported: %v", all)
+	}
+	if n := tree.DirsHeld(); n != 0 {
+		t.Errorf("after the modules: %d dirs still held", n)
 	}
 }

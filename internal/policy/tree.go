@@ -87,6 +87,14 @@ func (t *Tree) Linted(dir string) {
 	delete(t.parts, partKey{cleanRel(dir), ""})
 }
 
+// DirsHeld is how many dirs the Tree holds read now: with Forget and
+// Release, what a lint holds follows the projects in progress.
+func (t *Tree) DirsHeld() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.dirs)
+}
+
 // FilesParsed is how many files the Tree has parsed so far.
 func (t *Tree) FilesParsed() int64 { return t.parsed.Load() }
 
