@@ -7,7 +7,6 @@ import (
 
 	"github.com/tfpr/tfpr/internal/bench"
 	"github.com/tfpr/tfpr/internal/policy"
-	"github.com/tfpr/tfpr/policies"
 )
 
 // BenchmarkLintFabric lints the fabric-shaped corpus (internal/bench:
@@ -20,10 +19,7 @@ func BenchmarkLintFabric(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	engine, err := policy.New(ctx, policies.FS(), policy.Options{NoCache: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	engine := lintEngine(b)
 	b.Chdir(root)
 	for _, workers := range []int{1, 2} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {

@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/tfpr/tfpr/internal/policy"
-	"github.com/tfpr/tfpr/policies"
 )
 
 const cases = "../policy/testdata/cases"
@@ -177,21 +176,11 @@ func graphTree(t *testing.T) string {
 func TestProjectsFromOwnParse(t *testing.T) {
 	ctx := context.Background()
 	root := graphTree(t)
-	engine, err := policy.New(ctx, policies.FS(), policy.Options{NoCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	none := &scope{done: func(string) bool { return false }}
+	engine := lintEngine(t)
+	none := noScope()
 	for _, sub := range []string{".", "microservices", "microservices/x/prod", "modules", ".hidden", "nope"} {
-		tree, err := engine.OpenTree(ctx, root)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tree, scanned := openTree(t, engine, root)
 		want, err := scanAndLint(ctx, tree, root, sub, none, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		scanned, err := terraformDirs(ctx, root)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +191,6 @@ func TestProjectsFromOwnParse(t *testing.T) {
 		if (len(got) > 0 || len(want) > 0) && !reflect.DeepEqual(got, want) {
 			t.Errorf("sub %s:\n got %+v\nwant %+v", sub, got, want)
 		}
-		tree.Close()
 		if sub == "." && len(want) != 4 {
 			t.Errorf("the fixture should hold 4 projects, project.Scan found %+v", want)
 		}
@@ -236,29 +224,14 @@ func TestBrokenFilesStayOnFastPath(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	engine, err := policy.New(ctx, policies.FS(), policy.Options{NoCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	none := &scope{done: func(string) bool { return false }}
-	tree, err := engine.OpenTree(ctx, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tree.Close()
+	engine := lintEngine(t)
+	none := noScope()
+	tree, _ := openTree(t, engine, root)
 	want, err := scanAndLint(ctx, tree, root, ".", none, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh, err := engine.OpenTree(ctx, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fresh.Close()
-	scanned, err := terraformDirs(ctx, root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh, scanned := openTree(t, engine, root)
 	got, ok, err := streamProjects(ctx, fresh, root, scanned, ".", none, 2)
 	if err != nil || !ok {
 		t.Fatalf("fast path with broken and refused files: ok=%v, %v; want it to finish", ok, err)

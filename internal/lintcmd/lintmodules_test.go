@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/tfpr/tfpr/internal/policy"
-	"github.com/tfpr/tfpr/policies"
 )
 
 // writeTree writes files (slash paths relative to the returned dir).
@@ -220,20 +219,9 @@ func TestLintOfModulesHoldsNothingToTheEnd(t *testing.T) {
 	}
 	root := writeTree(t, files)
 	ctx := context.Background()
-	engine, err := policy.New(ctx, policies.FS(), policy.Options{NoCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree, err := engine.OpenTree(ctx, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tree.Close()
-	scanned, err := terraformDirs(ctx, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := &scope{done: func(string) bool { return false }, kept: newFindingSet()}
+	tree, scanned := openTree(t, lintEngine(t), root)
+	sc := noScope()
+	sc.kept = newFindingSet()
 	projects, err := lintUnder(ctx, tree, root, scanned, ".", sc, 2)
 	if err != nil || len(projects) != 0 {
 		t.Fatalf("projects %v, %v", projects, err)

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/tfpr/tfpr/internal/policy"
-	"github.com/tfpr/tfpr/policies"
 )
 
 // sharedModulesTree writes copies of a monorepo where every dir is a
@@ -58,20 +57,10 @@ func sharedModulesTree(t *testing.T, copies int) (string, int) {
 func TestLintParsesEachFileOnce(t *testing.T) {
 	ctx := context.Background()
 	root, files := sharedModulesTree(t, 2)
-	engine, err := policy.New(ctx, policies.FS(), policy.Options{NoCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := lintEngine(t)
 	for _, workers := range []int{1, 2} {
-		tree, err := engine.OpenTree(ctx, root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		scanned, err := terraformDirs(ctx, root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, ok, err := streamProjects(ctx, tree, root, scanned, ".", &scope{done: func(string) bool { return false }}, workers)
+		tree, scanned := openTree(t, engine, root)
+		got, ok, err := streamProjects(ctx, tree, root, scanned, ".", noScope(), workers)
 		if err != nil || !ok {
 			t.Fatalf("workers %d: ok=%v, %v", workers, ok, err)
 		}
@@ -81,7 +70,6 @@ func TestLintParsesEachFileOnce(t *testing.T) {
 		if n := tree.FilesParsed(); n != int64(files) {
 			t.Errorf("workers %d: parsed %d files for the %d in the tree; each must be parsed once", workers, n, files)
 		}
-		tree.Close()
 	}
 }
 
